@@ -1,0 +1,185 @@
+"""The normalised device status: what the gateway knows about one printer after one poll.
+
+It is built from SNMP and IPP readings together (SNMP first where both answer, IPP fills the gaps)
+and knows nothing of either wire format.  `DeviceStatus.to_json()` is a public interface: the
+`printgw poll --json` output and, later, the source of the cloud's device-status data types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+LevelState = Literal["known", "some-remaining", "unknown", "unrestricted", "unavailable"]
+SupplyClass = Literal["consumed", "filled"]
+
+
+@dataclass
+class Supply:
+    """One consumable or replaceable unit: a toner, an ink, a drum, a waste toner box, a fuser…"""
+
+    index: str
+    """`"hrDeviceIndex.prtMarkerSuppliesIndex"` for SNMP rows (e.g. `"1.3"`), `"ipp.N"` for IPP."""
+    description: str | None = None
+    kind: str | None = None
+    """The Printer-MIB `PrtMarkerSuppliesTypeTC` name (`toner`, `wasteToner`, `opc`…), or None."""
+    color: str | None = None
+    part_number: str | None = None
+    level_percent: int | None = None
+    level_state: LevelState = "unknown"
+    raw_level: int | None = None
+    max_capacity: int | None = None
+    unit: str | None = None
+    supply_class: SupplyClass | None = None
+    over_capacity: bool = False
+    """The device reported a level above its maximum capacity; the percent was clamped to 100."""
+    low_percent: int | None = None
+    source: str = "snmp"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "description": self.description,
+            "kind": self.kind,
+            "color": self.color,
+            "part_number": self.part_number,
+            "level_percent": self.level_percent,
+            "level_state": self.level_state,
+            "raw_level": self.raw_level,
+            "max_capacity": self.max_capacity,
+            "unit": self.unit,
+            "class": self.supply_class,
+            "over_capacity": self.over_capacity,
+            "low_percent": self.low_percent,
+            "source": self.source,
+        }
+
+
+@dataclass
+class Identity:
+    serial: str | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+    firmware: str | None = None
+    mac: str | None = None
+    hostname: str | None = None
+    uuid: str | None = None
+    sys_object_id: str | None = None
+    sys_descr: str | None = None
+    location: str | None = None
+    device_id: str | None = None
+    """The raw IEEE 1284 device ID (from IPP `printer-device-id` or the HP/Printer-MIB OIDs)."""
+
+
+@dataclass
+class Counters:
+    total: int | None = None
+    color: int | None = None
+    mono: int | None = None
+    contract: int | None = None
+    cartridge_replacements: int | None = None
+
+
+@dataclass
+class Alert:
+    index: str
+    severity: str | None = None
+    group: str | None = None
+    code: str | None = None
+    description: str | None = None
+    training_level: str | None = None
+
+
+PrinterState = Literal["idle", "processing", "stopped", "warmup", "offline", "unknown"]
+
+
+@dataclass
+class State:
+    printer_state: PrinterState = "unknown"
+    reasons: list[str] = field(default_factory=list)
+    """IPP-style `printer-state-reasons` keywords, also derived from SNMP error bits."""
+    message: str | None = None
+    alerts: list[Alert] = field(default_factory=list)
+    abnormal: bool = False
+
+
+@dataclass
+class Contract:
+    """Contract-mode state read from the project's contract MIB; `supported=False` without it."""
+
+    supported: bool = False
+    mode: str | None = None
+    printing_prohibited: bool | None = None
+    panel_message: str | None = None
+
+
+@dataclass
+class Problem:
+    """Something the reader could not use: reported, never raised."""
+
+    source: str
+    where: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"source": self.source, "where": self.where, "message": self.message}
+
+
+@dataclass
+class DeviceStatus:
+    host: str
+    identity: Identity = field(default_factory=Identity)
+    supplies: list[Supply] = field(default_factory=list)
+    counters: Counters = field(default_factory=Counters)
+    state: State = field(default_factory=State)
+    contract: Contract = field(default_factory=Contract)
+    sources: dict[str, str] = field(default_factory=dict)
+    """Where each field came from, e.g. `{"identity.serial": "snmp:prtGeneralSerialNumber"}`."""
+    reachable: dict[str, bool] = field(default_factory=dict)
+    """Per protocol (`snmp`, `ipp`): did it answer?"""
+    problems: list[Problem] = field(default_factory=list)
+    read_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def problem(self, source: str, where: str, message: str) -> None:
+        self.problems.append(Problem(source, where, message))
+
+    def set(self, section: object, name: str, value: Any, source: str) -> bool:
+        """Set `section.name` to `value` if it is still empty, and remember where it came from.
+
+        Returns True when the value was taken.  This is how "SNMP first, IPP fills the gaps" works:
+        the first reader to provide a field wins.
+        """
+        if value is None or value == "" or getattr(section, name) is not None:
+            return False
+        setattr(section, name, value)
+        self.sources[f"{_SECTION_NAMES[type(section)]}.{name}"] = source
+        return True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "read_at": self.read_at.isoformat(),
+            "reachable": dict(self.reachable),
+            "identity": vars(self.identity).copy(),
+            "supplies": [s.to_json() for s in self.supplies],
+            "counters": vars(self.counters).copy(),
+            "state": {
+                "printer_state": self.state.printer_state,
+                "reasons": list(self.state.reasons),
+                "message": self.state.message,
+                "alerts": [vars(a).copy() for a in self.state.alerts],
+                "abnormal": self.state.abnormal,
+            },
+            "contract": vars(self.contract).copy(),
+            "sources": dict(self.sources),
+            "problems": [p.to_json() for p in self.problems],
+        }
+
+
+_SECTION_NAMES: dict[type, str] = {
+    Identity: "identity",
+    Counters: "counters",
+    State: "state",
+    Contract: "contract",
+}
