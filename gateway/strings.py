@@ -1,0 +1,59 @@
+"""Text as printers send it: NUL-padded, in odd charsets, sometimes half hex dump."""
+
+from __future__ import annotations
+
+import re
+
+_HEX_PAIRS = re.compile(r"^(?:[0-9A-Fa-f]{2}\s+)*[0-9A-Fa-f]{2}\s*$")
+_HEX_PREFIXED = re.compile(r"^0x((?:[0-9A-Fa-f]{2})+)$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _decode_bytes(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:  # Japanese devices answer in Shift_JIS
+        text = raw.decode("cp932")
+        if re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text):
+            return text
+    except UnicodeDecodeError:
+        pass
+    return raw.decode("latin-1")
+
+
+def _repair_hex_tail(text: str) -> str:
+    """HP firmware bug: a description's second half arrives as a hex dump on following lines.
+
+    `"Black Cartridge \\n38 32 37 41 20 48 50 20 43 46 33 30 30 41 00 "` is
+    `"Black Cartridge 827A HP CF300A"`.
+    """
+    head, _, tail = text.partition("\n")
+    lines = [line for line in tail.split("\n") if line.strip()]
+    if not lines or not all(_HEX_PAIRS.match(line.strip()) for line in lines):
+        return text
+    decoded = bytes.fromhex("".join("".join(line.split()) for line in lines))
+    return head + _decode_bytes(decoded.split(b"\x00", 1)[0])
+
+
+def decode_text(raw: bytes | str | None) -> str | None:
+    """A printer's OCTET STRING as readable text, or None when nothing is left of it."""
+    if raw is None:
+        return None
+    text = _decode_bytes(raw) if isinstance(raw, bytes) else raw
+    text = text.split("\x00", 1)[0]  # NUL-terminated and NUL-padded strings
+    match = _HEX_PREFIXED.match(text.strip())
+    if match:
+        text = _decode_bytes(bytes.fromhex(match.group(1))).split("\x00", 1)[0]
+    if "\n" in text:
+        text = _repair_hex_tail(text)
+    text = _CONTROL.sub("", text).strip()
+    return text or None
+
+
+def format_mac(raw: bytes | str | None) -> str | None:
+    """ifPhysAddress → `aa:bb:cc:dd:ee:ff`; None for anything that is not a real 6-octet MAC."""
+    if not isinstance(raw, bytes) or len(raw) != 6 or raw == b"\x00" * 6 or raw == b"\xff" * 6:
+        return None
+    return ":".join(f"{b:02x}" for b in raw)

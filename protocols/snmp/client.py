@@ -1,0 +1,298 @@
+"""An asyncio SNMP client on pysnmp 7: GET of scalars and GETBULK walks of subtrees.
+
+One `SnmpClient` owns one pysnmp engine, shared by every target (a new engine per request costs
+hundreds of milliseconds).  Values come back as plain Python values (`int`, `bytes`, `str` for OIDs
+and IP addresses), keyed by numeric OID strings; no MIB lookups happen on the hot path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pyasn1.type import univ
+from pysnmp.hlapi.v3arch.asyncio import (
+    CommunityData,
+    ContextData,
+    ObjectIdentity,
+    ObjectType,
+    SnmpEngine,
+    UdpTransportTarget,
+    UsmUserData,
+    bulk_cmd,
+    get_cmd,
+    next_cmd,
+    set_cmd,
+)
+from pysnmp.hlapi.v3arch.asyncio import auth as _auth
+from pysnmp.proto import errind, rfc1902, rfc1905
+
+SnmpValue = int | bytes | str | None
+"""INTEGER, Counter, Gauge, TimeTicks → int; OCTET STRING → bytes; OID, IpAddress → str."""
+
+AUTH_PROTOCOLS = {
+    "MD5": _auth.USM_AUTH_HMAC96_MD5,
+    "SHA": _auth.USM_AUTH_HMAC96_SHA,
+    "SHA224": _auth.USM_AUTH_HMAC128_SHA224,
+    "SHA256": _auth.USM_AUTH_HMAC192_SHA256,
+    "SHA384": _auth.USM_AUTH_HMAC256_SHA384,
+    "SHA512": _auth.USM_AUTH_HMAC384_SHA512,
+}
+PRIV_PROTOCOLS = {
+    "DES": _auth.USM_PRIV_CBC56_DES,
+    "3DES": _auth.USM_PRIV_CBC168_3DES,
+    "AES": _auth.USM_PRIV_CFB128_AES,
+    "AES128": _auth.USM_PRIV_CFB128_AES,
+    "AES192": _auth.USM_PRIV_CFB192_AES,
+    "AES256": _auth.USM_PRIV_CFB256_AES,
+}
+
+
+class SnmpError(Exception):
+    """The agent answered with an error, or the request could not be made."""
+
+
+class SnmpTimeout(SnmpError):
+    """No answer within the timeout and retries: host down or silent, or wrong credentials."""
+
+
+@dataclass(frozen=True)
+class SnmpCredentials:
+    """How to talk to one agent.
+
+    `context` selects an SNMP context: with SNMPv3 it is the contextName; with v1/v2c it is sent
+    the way agents expect it, as community `COMMUNITY@CONTEXT` (HP keeps some data in `Jetdirect`).
+    """
+
+    version: Literal[1, 2, 3] = 2
+    community: str = "public"
+    user: str | None = None
+    auth_protocol: str = "SHA"
+    auth_key: str | None = None
+    priv_protocol: str = "AES"
+    priv_key: str | None = None
+    context: str = ""
+
+    def __post_init__(self) -> None:
+        if self.version not in (1, 2, 3):
+            raise ValueError(f"SNMP version must be 1, 2 or 3, not {self.version!r}")
+        if self.version == 3:
+            if not self.user:
+                raise ValueError("SNMPv3 needs a user name")
+            if self.auth_protocol.upper() not in AUTH_PROTOCOLS:
+                raise ValueError(f"unknown SNMPv3 auth protocol {self.auth_protocol!r}; "
+                                 f"use one of {', '.join(AUTH_PROTOCOLS)}")
+            if self.priv_protocol.upper() not in PRIV_PROTOCOLS:
+                raise ValueError(f"unknown SNMPv3 privacy protocol {self.priv_protocol!r}; "
+                                 f"use one of {', '.join(PRIV_PROTOCOLS)}")
+            if self.priv_key and not self.auth_key:
+                raise ValueError("SNMPv3 privacy (priv_key) needs authentication (auth_key) too")
+            for name, key in (("auth_key", self.auth_key), ("priv_key", self.priv_key)):
+                if key is not None and len(key) < 8:
+                    raise ValueError(f"SNMPv3 {name} must be at least 8 characters")
+
+    def with_context(self, context: str) -> SnmpCredentials:
+        return SnmpCredentials(self.version, self.community, self.user, self.auth_protocol,
+                               self.auth_key, self.priv_protocol, self.priv_key, context)
+
+    def __repr__(self) -> str:  # never show secrets in logs or tracebacks
+        who = f"user={self.user!r}" if self.version == 3 else "community=***"
+        return f"SnmpCredentials(v{self.version}, {who}, context={self.context!r})"
+
+
+@dataclass(frozen=True)
+class SnmpTarget:
+    host: str
+    port: int = 161
+    credentials: SnmpCredentials = SnmpCredentials()
+    timeout: float = 2.0
+    retries: int = 1
+
+
+# RFC 3416 error-status values, for messages people can act on.
+_ERROR_STATUS = ("noError", "tooBig", "noSuchName", "badValue", "readOnly", "genErr", "noAccess",
+                 "wrongType", "wrongLength", "wrongEncoding", "wrongValue", "noCreation",
+                 "inconsistentValue", "resourceUnavailable", "commitFailed", "undoFailed",
+                 "authorizationError", "notWritable", "inconsistentName")
+
+
+def error_status_name(status: int) -> str:
+    return _ERROR_STATUS[status] if 0 <= status < len(_ERROR_STATUS) else f"error-status {status}"
+
+
+def _to_python(value: object) -> SnmpValue:
+    if isinstance(value, rfc1902.IpAddress):
+        return ".".join(str(b) for b in value.asOctets())
+    if isinstance(value, univ.OctetString):
+        return value.asOctets()
+    if isinstance(value, univ.Integer):
+        return int(value)
+    if isinstance(value, univ.ObjectIdentifier):
+        return ".".join(str(n) for n in value.asTuple())
+    return None
+
+
+def _is_absent(value: object) -> bool:
+    return isinstance(value, (rfc1905.NoSuchObject, rfc1905.NoSuchInstance, rfc1905.EndOfMibView))
+
+
+def _oid_tuple(oid: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in oid.strip(".").split("."))
+
+
+class SnmpClient:
+    """GET, GETBULK walks and SET against any number of agents through one shared engine."""
+
+    def __init__(self, max_repetitions: int = 25) -> None:
+        self._engine = SnmpEngine()
+        self._transports: dict[tuple[str, int, float, int], UdpTransportTarget] = {}
+        self.max_repetitions = max_repetitions
+
+    def close(self) -> None:
+        self._engine.close_dispatcher()
+
+    async def __aenter__(self) -> SnmpClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.close()
+
+    async def _transport(self, target: SnmpTarget) -> UdpTransportTarget:
+        key = (target.host, target.port, target.timeout, target.retries)
+        transport = self._transports.get(key)
+        if transport is None:
+            try:
+                transport = await UdpTransportTarget.create(
+                    (target.host, target.port), timeout=target.timeout, retries=target.retries)
+            except Exception as exc:  # name resolution and socket errors
+                raise SnmpError(f"{target.host}:{target.port}: {exc}") from exc
+            self._transports[key] = transport
+        return transport
+
+    @staticmethod
+    def _auth(credentials: SnmpCredentials) -> CommunityData | UsmUserData:
+        if credentials.version == 3:
+            return UsmUserData(
+                credentials.user or "",
+                authKey=credentials.auth_key,
+                privKey=credentials.priv_key,
+                authProtocol=AUTH_PROTOCOLS[credentials.auth_protocol.upper()]
+                if credentials.auth_key else _auth.USM_AUTH_NONE,
+                privProtocol=PRIV_PROTOCOLS[credentials.priv_protocol.upper()]
+                if credentials.priv_key else _auth.USM_PRIV_NONE,
+            )
+        community = credentials.community
+        if credentials.context:
+            community = f"{community}@{credentials.context}"
+        return CommunityData(community, mpModel=0 if credentials.version == 1 else 1)
+
+    @staticmethod
+    def _context(credentials: SnmpCredentials) -> ContextData:
+        if credentials.version == 3 and credentials.context:
+            return ContextData(contextName=credentials.context)
+        return ContextData()
+
+    async def _call(self, command, target: SnmpTarget, *args: object):  # type: ignore[no-untyped-def]
+        transport = await self._transport(target)
+        try:
+            error_indication, error_status, error_index, var_binds = await command(
+                self._engine, self._auth(target.credentials), transport,
+                self._context(target.credentials), *args, lookupMib=False)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # pysnmp raises PySnmpError and friends for malformed input
+            raise SnmpError(f"{target.host}:{target.port}: {exc}") from exc
+        if error_indication:
+            if isinstance(error_indication, errind.RequestTimedOut):
+                raise SnmpTimeout(f"{target.host}:{target.port}: no SNMP response "
+                                  f"within {target.timeout:g} s")
+            raise SnmpError(f"{target.host}:{target.port}: {error_indication}")
+        return int(error_status), int(error_index), var_binds
+
+    async def get(self, target: SnmpTarget, oids: Sequence[str]) -> dict[str, SnmpValue]:
+        """GET the given instance OIDs; absent objects are left out of the result.
+
+        A v1 agent fails a whole GET for one missing OID (noSuchName): the OID is dropped and the
+        request retried, so one absent object never loses the others.
+        """
+        wanted = list(oids)
+        result: dict[str, SnmpValue] = {}
+        while wanted:
+            status, index, var_binds = await self._call(
+                get_cmd, target, *(ObjectType(ObjectIdentity(oid)) for oid in wanted))
+            if status == 0:
+                for name, value in var_binds:
+                    if not _is_absent(value):
+                        result[str(name)] = _to_python(value)
+                return result
+            if status == 2 and 0 < index <= len(wanted):  # noSuchName (v1)
+                del wanted[index - 1]
+                continue
+            raise SnmpError(f"{target.host}:{target.port}: GET failed: "
+                            f"{error_status_name(status)} at index {index}")
+        return result
+
+    async def walk(self, target: SnmpTarget, root: str) -> dict[str, SnmpValue]:
+        """Every object below `root`, in order; stops at the end of the subtree or of the MIB view.
+
+        GETBULK for v2c/v3, GETNEXT for v1.  An agent that answers with a non-increasing OID ends
+        the walk there (what was read so far is kept) instead of looping.
+        """
+        root_tuple = _oid_tuple(root)
+        prefix_len = len(root_tuple)
+        result: dict[str, SnmpValue] = {}
+        current = root_tuple
+        repetitions = self.max_repetitions
+        while True:
+            oid = ".".join(map(str, current))
+            if target.credentials.version == 1:
+                status, _, var_binds = await self._call(
+                    next_cmd, target, ObjectType(ObjectIdentity(oid)))
+                if status == 2:  # noSuchName: end of MIB view in v1
+                    return result
+            else:
+                status, _, var_binds = await self._call(
+                    bulk_cmd, target, 0, repetitions, ObjectType(ObjectIdentity(oid)))
+                if status == 1 and repetitions > 1:  # tooBig: ask for fewer rows
+                    repetitions = max(1, repetitions // 2)
+                    continue
+            if status != 0:
+                raise SnmpError(f"{target.host}:{target.port}: walk of {root} failed: "
+                                f"{error_status_name(status)}")
+            if not var_binds:
+                return result
+            for name, value in var_binds:
+                name_tuple = name.asTuple()
+                if (isinstance(value, rfc1905.EndOfMibView) or name_tuple[:prefix_len] != root_tuple
+                        or name_tuple <= current):
+                    return result
+                current = name_tuple
+                if not _is_absent(value):
+                    result[".".join(map(str, name_tuple))] = _to_python(value)
+
+    async def walk_many(self, target: SnmpTarget, roots: Iterable[str]) -> dict[str, SnmpValue]:
+        """Walk several subtrees concurrently and merge the results."""
+        results = await asyncio.gather(*(self.walk(target, root) for root in roots))
+        merged: dict[str, SnmpValue] = {}
+        for part in results:
+            merged.update(part)
+        return merged
+
+    async def set(
+        self, target: SnmpTarget, values: Sequence[tuple[str, int | str | bytes]]
+    ) -> None:
+        """SET instance OIDs: `int` → Integer32, `str`/`bytes` → OCTET STRING."""
+        var_binds = []
+        for oid, value in values:
+            if isinstance(value, bool) or not isinstance(value, (int, str, bytes)):
+                raise SnmpError(f"cannot SET {oid} to a {type(value).__name__}")
+            encoded = (rfc1902.Integer32(value) if isinstance(value, int)
+                       else rfc1902.OctetString(value))
+            var_binds.append(ObjectType(ObjectIdentity(oid), encoded))
+        status, index, _ = await self._call(set_cmd, target, *var_binds)
+        if status != 0:
+            name = values[index - 1][0] if 0 < index <= len(values) else "?"
+            raise SnmpError(f"{target.host}:{target.port}: SET of {name} refused: "
+                            f"{error_status_name(status)}")

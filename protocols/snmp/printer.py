@@ -1,0 +1,112 @@
+"""What to read from a printer's SNMP agent: the subtrees and scalars a fleet service needs.
+
+`read_printer` returns the raw values by numeric OID; `gateway.snmp_mapping` gives them meaning.
+Only the needed subtrees are walked (never the whole agent from `.1`): a corrupt row elsewhere
+in a device's MIB must not end the reading early, and a full walk costs far more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from protocols.snmp import oids
+from protocols.snmp.client import SnmpClient, SnmpError, SnmpTarget, SnmpValue
+from protocols.snmp.vendors import Vendor, vendor_for
+
+SYSTEM_SCALARS = tuple(f"{oid}.0" for oid in (
+    oids.sysDescr, oids.sysObjectID, oids.sysUpTime, oids.sysName, oids.sysLocation))
+
+PRINTER_SUBTREES = (
+    oids.hrDeviceEntry,
+    oids.hrPrinterEntry,
+    oids.prtGeneralPrinterName,
+    oids.prtGeneralSerialNumber,
+    oids.prtMarkerEntry,
+    oids.prtMarkerSuppliesEntry,
+    oids.prtMarkerColorantEntry,
+    oids.prtAlertEntry,
+    oids.prtConsoleDisplayBufferText,
+)
+INTERFACE_SUBTREES = (oids.ifPhysAddress,)
+
+
+@dataclass
+class PrinterReading:
+    """Everything read from one agent, by numeric OID, and what could not be read."""
+
+    values: dict[str, SnmpValue] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    vendor: Vendor = field(default_factory=lambda: vendor_for(None))
+    context: str = ""
+    """The SNMP context the printer data came from ("" = default)."""
+
+    def scalar(self, oid: str) -> SnmpValue:
+        return self.values.get(oid)
+
+    def column(self, column_oid: str) -> dict[str, SnmpValue]:
+        """One table column as {row index: value}, e.g. {"1.3": 75} for prtMarkerSuppliesLevel."""
+        prefix = column_oid + "."
+        return {oid[len(prefix):]: value for oid, value in self.values.items()
+                if oid.startswith(prefix)}
+
+
+async def _walk_into(client: SnmpClient, target: SnmpTarget, roots: tuple[str, ...],
+                     reading: PrinterReading) -> None:
+    results = await asyncio.gather(*(client.walk(target, root) for root in roots),
+                                   return_exceptions=True)
+    for root, result in zip(roots, results, strict=True):
+        if isinstance(result, SnmpError):
+            reading.problems.append(f"walk {root}: {result}")
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            reading.values.update(result)
+
+
+async def read_printer(client: SnmpClient, target: SnmpTarget) -> PrinterReading:
+    """Read a printer's system group, Printer-MIB and HOST-RESOURCES tables and vendor objects.
+
+    Raises `SnmpTimeout` when the agent does not answer at all; anything that fails after the
+    agent answered is recorded in `problems` and the rest of the reading is kept.
+    """
+    reading = PrinterReading()
+    system = await client.get(target, SYSTEM_SCALARS)  # also proves the agent is there
+    reading.values.update(system)
+    sys_object_id = system.get(f"{oids.sysObjectID}.0")
+    reading.vendor = vendor_for(sys_object_id if isinstance(sys_object_id, str) else None)
+
+    vendor_oids = reading.vendor.oids()
+    tasks = [_walk_into(client, target, PRINTER_SUBTREES + INTERFACE_SUBTREES, reading)]
+    if vendor_oids:
+        tasks.append(_get_into(client, target, vendor_oids, reading))
+    await asyncio.gather(*tasks)
+
+    if reading.vendor.contexts and not _has_printer_data(reading):
+        await _read_contexts(client, target, reading)
+    return reading
+
+
+async def _get_into(client: SnmpClient, target: SnmpTarget, wanted: list[str],
+                    reading: PrinterReading) -> None:
+    try:
+        reading.values.update(await client.get(target, wanted))
+    except SnmpError as exc:
+        reading.problems.append(f"vendor objects: {exc}")
+
+
+def _has_printer_data(reading: PrinterReading) -> bool:
+    return bool(reading.column(oids.prtMarkerSuppliesLevel) or reading.column(oids.hrDeviceType))
+
+
+async def _read_contexts(client: SnmpClient, target: SnmpTarget, reading: PrinterReading) -> None:
+    """Some print servers (HP Jetdirect) keep the printer's MIB in a named context only."""
+    for context in reading.vendor.contexts:
+        scoped = SnmpTarget(target.host, target.port, target.credentials.with_context(context),
+                            target.timeout, retries=0)
+        found = PrinterReading(vendor=reading.vendor, context=context)
+        await _walk_into(client, scoped, PRINTER_SUBTREES, found)
+        if _has_printer_data(found):
+            reading.values.update(found.values)
+            reading.context = context
+            return
