@@ -1,0 +1,21 @@
+"""Shared test fixtures: real printer recordings served by snmpsim on loopback."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from tests.snmpsim_agent import SNMP_FIXTURES, snmpsim
+
+
+@pytest.fixture(scope="session")
+def recorded_printers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """snmpsim serving every recording in shared/fixtures/snmp; community = recording name."""
+    if shutil.which("snmpget") is None:
+        pytest.fail("net-snmp's snmpget is missing: install the Debian package 'snmp'")
+    recordings = sorted(SNMP_FIXTURES.glob("*.snmprec"))
+    assert recordings, f"no recordings in {SNMP_FIXTURES}"
+    with snmpsim(recordings, tmp_path_factory.mktemp("snmpsim")) as endpoint:
+        yield endpoint
