@@ -43,11 +43,14 @@ _WORDS: dict[str, tuple[str, ...]] = {
     "light-gray": ("light gray", "light grey", "light-gray", "hellgrau", "gris clair",
                    "ライトグレー"),
     "black": ("black", "schwarz", "noir", "negro", "nero", "zwart", "preto", "svart", "czarny",
-              "černá", "cerna", "черный", "чёрный", "ブラック", "黒", "黑", "검정", "블랙", "bk", "k"),
-    "cyan": ("cyan", "cian", "ciano", "cyaan", "azul", "シアン", "青", "青色", "시안", "голубой", "c"),
-    "magenta": ("magenta", "purpurowy", "マゼンタ", "赤", "品红", "洋红", "마젠타", "пурпурный", "m"),
+              "černá", "cerna", "черный", "чёрный", "ブラック", "黒", "黑", "검정", "블랙"),
+    "cyan": ("cyan", "cian", "ciano", "cyaan", "azul", "シアン", "青", "青色", "시안",
+             "голубой"),
+    "magenta": ("magenta", "purpurowy", "マゼンタ", "赤", "品红", "洋红", "마젠타",
+                "пурпурный"),
     "yellow": ("yellow", "gelb", "jaune", "amarillo", "giallo", "geel", "amarelo", "gul", "żółty",
-               "zolty", "žlutá", "イエロー", "黄", "黄色", "노랑", "옐로", "желтый", "жёлтый", "y"),
+               "zolty", "žlutá", "イエロー", "黄", "黄色", "노랑", "옐로", "желтый",
+               "жёлтый"),
     "gray": ("gray", "grey", "grau", "gris", "grigio", "grijs", "cinza", "グレー", "灰"),
     "red": ("red", "rot", "rouge", "rojo", "rosso", "rood", "vermelho", "レッド"),
     "green": ("green", "grün", "grun", "vert", "verde", "groen", "グリーン"),
@@ -58,14 +61,9 @@ _WORDS: dict[str, tuple[str, ...]] = {
     "clear": ("clear coat", "clear", "transparent", "gloss optimizer", "クリア"),
 }
 
-# Single letters (K, C, M, Y, BK) only count as a word of their own, e.g. "Toner (K)" or "BK".
-_SHORT = {"bk", "k", "c", "m", "y"}
-
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = []
 for _name, _words in _WORDS.items():
     for _word in _words:
-        if _word in _SHORT:
-            continue
         if _word.isascii():
             _PATTERNS.append((_name, re.compile(rf"(?<![a-z]){re.escape(_word)}(?![a-z])")))
         else:
@@ -92,7 +90,7 @@ _HEX_COLORS = {
 
 
 def normalise_name(value: str | None) -> str | None:
-    """A colour name as devices and IPP spell it (`Black`, `photo black`, `light-cyan`) → canonical."""
+    """A colour name as devices and IPP spell it (`Black`, `photo black`) → canonical name."""
     if not value:
         return None
     key = value.strip().lower().replace("_", "-").replace(" ", "-")

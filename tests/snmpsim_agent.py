@@ -38,8 +38,12 @@ def _answers(host: str, port: int, community: str) -> bool:
 
 @contextmanager
 def snmpsim(recordings: Iterable[Path], workdir: Path, host: str = "127.0.0.1",
-            port: int | None = None) -> Iterator[tuple[str, int]]:
-    """Serve the given recordings; yields (host, port) once the agent answers."""
+            port: int | None = None, extra_args: Iterable[str] = ()) -> Iterator[tuple[str, int]]:
+    """Serve the given recordings; yields (host, port) once the agent answers.
+
+    `extra_args` go to snmpsim's command line before the endpoint, e.g. `--v3-user` options
+    (with SNMPv3 the context name selects the recording).
+    """
     recordings = list(recordings)
     data = workdir / "data"
     data.mkdir(parents=True, exist_ok=True)
@@ -49,9 +53,8 @@ def snmpsim(recordings: Iterable[Path], workdir: Path, host: str = "127.0.0.1",
     command = [
         sys.executable, "-c",
         "import sys; from snmpsim.commands.responder import main; sys.exit(main())",
-        f"--data-dir={data}", f"--cache-dir={workdir / 'cache'}",
-        f"--agent-udpv4-endpoint={host}:{port}", "--log-level=error",
-        "--logging-method=null",
+        f"--cache-dir={workdir / 'cache'}", "--log-level=error", "--logging-method=null",
+        *extra_args, f"--data-dir={data}", f"--agent-udpv4-endpoint={host}:{port}",
     ]
     env = dict(os.environ, SNMPSIM_ALLOW_ROOT="true")
     log = (workdir / "snmpsim.log").open("w")
