@@ -59,7 +59,7 @@ PrtAlertCodeTC = {
     32: "subunitUnrecoverableStorageError", 33: "subunitMotorFailure",
     34: "subunitMemoryExhausted", 35: "subunitUnderTemperature", 36: "subunitOverTemperature",
     37: "subunitTimingFailure", 38: "subunitThermistorFailure",
-    501: "doorOpen", 502: "doorClosed", 503: "poweredUp", 504: "poweredDown",
+    501: "doorOpen", 502: "doorClosed", 503: "powerUp", 504: "powerDown",
     505: "printerNMSReset", 506: "printerManualReset", 507: "printerReadyToPrint",
     801: "inputMediaTrayMissing", 802: "inputMediaSizeChange", 803: "inputMediaWeightChange",
     804: "inputMediaTypeChange", 805: "inputMediaColorChange", 806: "inputMediaFormPartsChange",
