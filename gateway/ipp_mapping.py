@@ -14,13 +14,13 @@ from typing import Any
 
 from gateway import colors
 from gateway.model import Alert, DeviceStatus, LevelState, PrinterState, Supply, SupplyClass
-from protocols.ipp.client import IppReading, parse_printer_supply
-from protocols.ipp.device_id import (
+from protocols.device_id import (
     device_id_manufacturer,
     device_id_model,
     device_id_serial,
     parse_device_id,
 )
+from protocols.ipp.client import IppReading, parse_printer_supply
 from protocols.snmp.textual_conventions import PrtMarkerSuppliesTypeTC
 
 _INT32_MAX = 2**31 - 1
@@ -158,8 +158,9 @@ def _identity(status: DeviceStatus, a: _Attributes) -> None:
     status.set(ident, "manufacturer", _maker(make_and_model), "ipp:printer-make-and-model")
     status.set(ident, "model", device_id_model(device_id), "ipp:printer-device-id")
     status.set(ident, "model", make_and_model, "ipp:printer-make-and-model")
-    for name in ("printer-firmware-string-version", "printer-firmware-version"):
-        status.set(ident, "firmware", _first(a.texts(name)), f"ipp:{name}")
+    # printer-firmware-version is an opaque octetString; the string version is the readable one.
+    status.set(ident, "firmware", _first(a.texts("printer-firmware-string-version")),
+               "ipp:printer-firmware-string-version")
     status.set(ident, "uuid", _uuid(a.text("printer-uuid")), "ipp:printer-uuid")
     status.set(ident, "device_id", device_id_text, "ipp:printer-device-id")
     status.set(ident, "location", a.text("printer-location"), "ipp:printer-location")
@@ -180,10 +181,12 @@ def _clean_serial(value: str | None) -> str | None:
 def _maker(make_and_model: str | None) -> str | None:
     """The manufacturer at the start of `printer-make-and-model`, for well-known makers only:
     the first word alone is often a product line (`ECOSYS M2540dn`)."""
-    lowered = (make_and_model or "").lower()
+    if not make_and_model:
+        return None
+    lowered = make_and_model.lower()
     for maker in _KNOWN_MAKERS:
         if lowered == maker.lower() or lowered.startswith(maker.lower() + " "):
-            return make_and_model[:len(maker)] if make_and_model else None
+            return make_and_model[:len(maker)]
     return None
 
 

@@ -14,7 +14,7 @@ from typing import TypeVar
 from gateway import colors
 from gateway.model import Alert, DeviceStatus, Supply
 from gateway.strings import decode_text, format_mac
-from protocols.ipp.device_id import (
+from protocols.device_id import (
     device_id_manufacturer,
     device_id_model,
     device_id_serial,

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(os.environ.get("PRINTGW_FIXTURES", "/work/shared/fixtures"))
+from tests.paths import FIXTURES
+
 CONF_DIR = FIXTURES / "ipp" / "ippeveprinter"
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0

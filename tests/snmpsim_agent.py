@@ -15,10 +15,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-# The project's shared/ folder sits beside the repository (locally and in CI).
-FIXTURES = Path(os.environ.get("PRINTGW_FIXTURES",
-                               Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
-SNMP_FIXTURES = FIXTURES / "snmp"
+from tests.paths import SNMP_FIXTURES
+
+__all__ = ["SNMP_FIXTURES", "free_udp_port", "snmpsim"]
 
 
 def free_udp_port(host: str = "127.0.0.1") -> int:

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from gateway.ipp_mapping import apply_ipp
 from gateway.model import DeviceStatus
@@ -26,6 +27,7 @@ from protocols.ipp.client import (
 )
 from tests.ippeveprinter import (  # noqa: F401 - ippeve_fleet_fixture is the `ippeve_fleet` fixture
     CONF_DIR,
+    FIXTURES,
     IppEveFleet,
     IppEvePrinter,
     free_port,
@@ -177,3 +179,58 @@ async def test_silent_server_times_out_within_the_timeout() -> None:
         with pytest.raises(IppUnreachable, match=r"no answer within 0\.5 s"):
             await get_printer_attributes(uri, timeout=0.5)
         assert time.monotonic() - started < 1.0
+
+
+REAL = FIXTURES / "ipp" / "real"
+
+
+async def _fake_printer(answers: dict[bytes, tuple[int, bytes]]) -> tuple[web.AppRunner, str,
+                                                                           list[bytes]]:
+    """An HTTP server answering by the request's IPP version bytes; records the requests."""
+    requests: list[bytes] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        requests.append(body)
+        status, answer = answers[body[:2]]
+        return web.Response(status=status, body=answer, content_type="application/ipp")
+
+    app = web.Application()
+    app.router.add_post("/ipp/print", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, f"ipp://127.0.0.1:{port}/ipp/print", requests
+
+
+async def test_version_not_supported_status_falls_back_to_1_1() -> None:
+    refusal = (REAL / "get-printer-attributes-error-0x0503.bin").read_bytes()
+    answer = b"\x01\x01" + (REAL / "get-printer-attributes-kyocera-ecosys-m2540dn-001.bin"
+                             ).read_bytes()[2:]
+    runner, uri, requests = await _fake_printer({b"\x02\x00": (200, refusal),
+                                                 b"\x01\x01": (200, answer)})
+    try:
+        reading = await get_printer_attributes(uri)
+    finally:
+        await runner.cleanup()
+    assert [r[:2] for r in requests] == [b"\x02\x00", b"\x01\x01"]
+    assert all(b"printer-serial-number" in r and b"marker-levels" in r for r in requests)
+    assert (reading.version, reading.status_code) == ((1, 1), 1)
+    assert reading.attributes["printer-make-and-model"] == "ECOSYS M2540dn"
+
+
+@pytest.mark.parametrize(("answer", "message"), [
+    ((500, b"oops"), "HTTP 500"),
+    ((200, b"<html>not ipp</html>"), "not an IPP response"),
+    ((200, b"\x02\x00\x04\x06\x00\x00\x00\x01\x03"), "0x0406"),
+])
+async def test_answers_that_are_not_a_reading(answer: tuple[int, bytes], message: str) -> None:
+    runner, uri, _ = await _fake_printer({b"\x02\x00": answer})
+    try:
+        with pytest.raises(IppError, match=message) as caught:
+            await get_printer_attributes(uri)
+    finally:
+        await runner.cleanup()
+    assert not isinstance(caught.value, IppUnreachable)
