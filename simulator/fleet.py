@@ -1,0 +1,207 @@
+"""Many virtual printers in one process: addresses, lifecycle (start/stop), lookup, actions."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import random
+import resource
+import socket
+import time
+from dataclasses import dataclass, field
+
+from simulator import ber
+from simulator.ipp_server import IppServer
+from simulator.mib_view import MibStore, build
+from simulator.profiles import Profile, get_profile
+from simulator.snmp_agent import AgentConfig, SnmpAgent
+from simulator.state import PrinterError, PrinterState
+
+log = logging.getLogger(__name__)
+_INF = float("inf")
+
+
+@dataclass
+class V3User:
+    """An SNMPv3 USM user (authPriv with SHA and AES-128 by default)."""
+
+    name: str
+    auth_key: str
+    priv_key: str
+    auth_protocol: str = "SHA"
+    """SHA, SHA224, SHA256, SHA384, SHA512 or MD5."""
+    priv_protocol: str = "AES"
+    """AES (AES-128), AES192, AES256 or DES."""
+
+
+@dataclass
+class FleetConfig:
+    count: int = 1
+    first_ip: str = "127.0.10.1"
+    snmp_port: int = 161
+    ipp_port: int = 631
+    profiles: list[str] = field(default_factory=lambda: ["color-mfp"])
+    """Profiles assigned round-robin (a mix): built-in keys or `.snmprec` paths."""
+    seed: int = 0
+    read_community: str = "public"
+    write_community: str = "private"
+    v3_users: list[V3User] = field(default_factory=list)
+    """When set, every printer answers SNMPv3 and accepts SETs only over v3 authPriv."""
+    sleep_delay: float = 0.8
+    contract_root: str = "1.3.6.1.4.1.32473.1"
+    max_message_size: int = 65000
+    ipp: bool = True
+
+
+class VirtualPrinter:
+    """One printer: its state, profile, address, and a cached SNMP view of the state."""
+
+    def __init__(self, state: PrinterState, profile: Profile, ip: str, snmp_port: int,
+                 ipp_port: int, agent: SnmpAgent, v3_enabled: bool = False) -> None:
+        self.state = state
+        self.profile = profile
+        self.ip = ip
+        self.snmp_port = snmp_port
+        self.ipp_port = ipp_port
+        self.agent = agent
+        self.v3_enabled = v3_enabled
+        self.transport: asyncio.DatagramTransport | None = None
+        self._view: MibStore | None = None
+
+    @property
+    def dns_sd_name(self) -> str:
+        text = f"{self.state.make_and_model} [{self.state.serial}]"
+        return text[:63]
+
+    def view(self) -> MibStore:
+        v = self._view
+        if v is None or v.version != self.state.version or (
+                v.valid_until != _INF and time.monotonic() >= v.valid_until):
+            v = self._view = build(self.state, self.profile,
+                                   self.agent.config.contract_root)
+        return v
+
+    def summary(self) -> dict:
+        st = self.state
+        return {"name": st.name, "ip": self.ip, "snmp_port": self.snmp_port,
+                "ipp_port": self.ipp_port, "serial": st.serial, "model": st.model,
+                "profile": self.profile.key, "printer_state": st.printer_state(),
+                "asleep": st.asleep, "unreachable": st.unreachable,
+                "total_pages": st.total_pages}
+
+    def to_json(self) -> dict:
+        return {**self.state.to_json(), "ip": self.ip, "snmp_port": self.snmp_port,
+                "ipp_port": self.ipp_port, "profile": self.profile.key,
+                "ipp_uri": f"ipp://{self.ip}:{self.ipp_port}/ipp/print"}
+
+
+def addresses(first_ip: str, count: int) -> list[str]:
+    """`count` loopback addresses from `first_ip`, skipping .0 and .255 host octets."""
+    ip = ipaddress.IPv4Address(first_ip)
+    net = ipaddress.IPv4Network("127.0.0.0/8")
+    out = []
+    while len(out) < count:
+        if ip not in net:
+            raise ValueError(f"{count} printers from {first_ip} leave 127.0.0.0/8")
+        if ip.packed[3] not in (0, 255):
+            out.append(str(ip))
+        ip += 1
+    return out
+
+
+def raise_fd_limit(needed: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        new = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+
+
+class Fleet:
+    """Start, look up, drive and stop a fleet of virtual printers."""
+
+    def __init__(self, config: FleetConfig) -> None:
+        if config.count < 1:
+            raise ValueError("count must be at least 1")
+        self.config = config
+        self.agent = SnmpAgent(AgentConfig(
+            read_community=config.read_community.encode(),
+            write_community=config.write_community.encode(),
+            max_message_size=config.max_message_size, sleep_delay=config.sleep_delay,
+            contract_root=ber.parse_oid(config.contract_root)))
+        self.ipp = IppServer(sleep_delay=config.sleep_delay) if config.ipp else None
+        self.printers: list[VirtualPrinter] = []
+        self._by_key: dict[str, VirtualPrinter] = {}
+        rng = random.Random(config.seed)
+        profiles = [get_profile(p) for p in config.profiles]
+        for i, ip in enumerate(addresses(config.first_ip, config.count)):
+            profile = profiles[i % len(profiles)]
+            state = profile.make_state(i + 1, rng)
+            printer = VirtualPrinter(state, profile, ip, config.snmp_port, config.ipp_port,
+                                     self.agent, v3_enabled=bool(config.v3_users))
+            self.printers.append(printer)
+            for key in (state.name, state.serial, ip):
+                self._by_key[key] = printer
+        self.started = False
+
+    async def start(self) -> None:
+        raise_fd_limit(3 * len(self.printers) + 256)
+        loop = asyncio.get_running_loop()
+        if self.config.v3_users:
+            from simulator.snmp_v3 import V3Responder
+            self.agent.v3 = V3Responder(self.agent, self.config.v3_users)
+        try:
+            for p in self.printers:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+                sock.bind((p.ip, p.snmp_port))
+                sock.setblocking(False)
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda p=p: self.agent.endpoint(p), sock=sock)
+                p.transport = transport  # type: ignore[assignment]
+            if self.ipp is not None:
+                await self.ipp.setup()
+                for p in self.printers:
+                    await self.ipp.add(p)
+        except BaseException:
+            await self.stop()
+            raise
+        self.started = True
+
+    async def stop(self) -> None:
+        for p in self.printers:
+            if p.transport is not None:
+                p.transport.close()
+                p.transport = None
+        if self.ipp is not None:
+            await self.ipp.close()
+        self.started = False
+
+    async def __aenter__(self) -> Fleet:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- lookup and actions ----------------------------------------------------------------------
+
+    def get(self, key: str) -> VirtualPrinter:
+        """A printer by name, serial, IP address or position (0-based)."""
+        p = self._by_key.get(key)
+        if p is None and key.isdigit() and int(key) < len(self.printers):
+            p = self.printers[int(key)]
+        if p is None:
+            raise KeyError(key)
+        return p
+
+    async def set_unreachable(self, printer: VirtualPrinter, value: bool) -> None:
+        printer.state.set_unreachable(value)
+        if self.ipp is not None:
+            if value:
+                await self.ipp.stop_site(printer)
+            else:
+                await self.ipp.start_site(printer)
+
+
+__all__ = ["Fleet", "FleetConfig", "PrinterError", "V3User", "VirtualPrinter"]

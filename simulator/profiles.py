@@ -1,0 +1,315 @@
+"""Printer models the fleet can run: built-in profiles, and profiles loaded from `.snmprec` files.
+
+A profile is the fixed part of a printer (vendor, model, supplies and how fast they wear); each
+virtual printer made from it gets its own serial, UUID, MAC and state (`Profile.make_state`).  A
+profile loaded from a real recording keeps every recorded OID, value and encoding (hex strings,
+NULs, partial tables, vendor subtrees); the simulator only overrides the columns that carry state,
+and only where the recording has them, so the real device's quirks come along.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway import colors
+from protocols.snmp import oids
+from simulator import ber
+from simulator.state import PrinterState, SupplyState, new_uuid
+
+SUPPLY_TYPES = {
+    1: "other", 2: "unknown", 3: "toner", 4: "wasteToner", 5: "ink", 6: "inkCartridge",
+    7: "inkRibbon", 8: "wasteInk", 9: "opc", 10: "developer", 11: "fuserOil", 12: "solidWax",
+    13: "ribbonWax", 14: "wasteWax", 15: "fuser", 16: "coronaWire", 17: "fuserOilWick",
+    18: "cleanerUnit", 19: "fuserCleaningPad", 20: "transferUnit", 21: "tonerCartridge",
+    22: "fuserOiler", 23: "water", 24: "wasteWater", 25: "glueWaterAdditive", 26: "wastePaper",
+    27: "bindingSupply", 28: "bandingSupply", 29: "stitchingWire", 30: "shrinkWrap",
+    31: "paperWrap", 32: "staples", 33: "inserts", 34: "covers", 35: "matteToner", 36: "matteInk",
+}
+SUPPLY_TYPE_CODES = {v: k for k, v in SUPPLY_TYPES.items()}
+
+
+@dataclass
+class SupplySpec:
+    kind: str
+    description: str
+    color: str | None = None
+    max_capacity: int = 100
+    unit: int = 19
+    yield_pages: int = 10000
+    part_number: str = ""
+    special_level: int | None = None
+    reported_max: int | None = None
+    initial_percent: tuple[int, int] = (40, 100)
+    index: int | None = None
+    device_index: int = 1
+
+
+@dataclass
+class Profile:
+    key: str
+    manufacturer: str
+    model: str
+    sys_object_id: str
+    color: bool
+    supplies: list[SupplySpec]
+    contract_mib: bool = True
+    mark_tech: int = 4
+    """PrtMarkerMarkTechTC: 4 electrophotographicLaser, 12 inkjetAqueous."""
+    firmware: str = "1.0.0"
+    serial_prefix: str = "SIM"
+    pdl: str = "application/pdf,image/urf,image/pwg-raster"
+    duplex: bool = True
+    recording: dict[ber.Oid, bytes] | None = None
+    """Pre-encoded value TLVs of a real recording, or None for a built-in profile."""
+    recorded_serial: str | None = None
+    recorded_life_count: int | None = None
+    source: str = "built-in"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def make_state(self, number: int, rng: random.Random) -> PrinterState:
+        """A fresh printer of this model; `rng` makes serials and levels reproducible."""
+        serial = self._serial(rng)
+        supplies = []
+        colorants: dict[str, int] = {}
+        for spec in self.supplies:
+            if spec.color and spec.color not in colorants and spec.kind in (
+                    "toner", "ink", "inkCartridge", "tonerCartridge"):
+                colorants[spec.color] = len(colorants) + 1
+        for i, spec in enumerate(self.supplies, start=1):
+            lo, hi = spec.initial_percent
+            pct = rng.randint(lo, hi)
+            internal_max = spec.max_capacity if spec.max_capacity > 0 else 100
+            supplies.append(SupplyState(
+                index=spec.index or i, kind=spec.kind, description=spec.description,
+                color=spec.color, max_capacity=internal_max,
+                level=internal_max * pct / 100, unit=spec.unit, yield_pages=spec.yield_pages,
+                part_number=spec.part_number, colorant_index=colorants.get(spec.color or "", 0),
+                special_level=spec.special_level, reported_max=spec.reported_max,
+                cartridge_id=f"{serial}-{i}-0000", new=False,
+            ))
+        mac = bytes([0x02, 0x50, 0x47]) + rng.getrandbits(24).to_bytes(3, "big")
+        total = (self.recorded_life_count if self.recorded_life_count is not None
+                 else rng.randint(1000, 90000))
+        color_pages = total // 3 if self.color else 0
+        return PrinterState(
+            name=f"{self.key}-{number:04d}", serial=serial, manufacturer=self.manufacturer,
+            model=self.model, firmware=self.firmware, uuid=new_uuid(f"{serial}"),
+            mac=mac, supplies=supplies, color=self.color, has_contract_mib=self.contract_mib,
+            total_pages=total, color_pages=color_pages, mono_pages=total - color_pages,
+            sys_name=f"{self.key}-{number:04d}".lower(),
+            hr_device_index=self.supplies[0].device_index if self.supplies else 1,
+        )
+
+    def _serial(self, rng: random.Random) -> str:
+        """A serial shaped like the recorded one (same length and character classes) or SIMxxxx."""
+        if self.recorded_serial:
+            out = []
+            for ch in self.recorded_serial:
+                if ch.isdigit():
+                    out.append(rng.choice(string.digits))
+                elif ch.isalpha() and ch.isupper():
+                    out.append(rng.choice(string.ascii_uppercase))
+                elif ch.isalpha():
+                    out.append(rng.choice(string.ascii_lowercase))
+                else:
+                    out.append(ch)
+            return "".join(out)
+        return self.serial_prefix + "".join(rng.choice(string.digits + "ABCDEFGHJKLMNPRSTUVWXYZ")
+                                            for _ in range(9))
+
+
+def _toners(yield_pages: int, unit: int = 7, max_capacity: int | None = None,
+            model: str = "CX") -> list[SupplySpec]:
+    out = []
+    for color in ("black", "cyan", "magenta", "yellow"):
+        cap = max_capacity if max_capacity is not None else yield_pages
+        letter = color[0].upper()
+        out.append(SupplySpec("toner", f"{color.capitalize()} Toner Cartridge {model}-{letter}",
+                              color, cap, unit, yield_pages, f"{model}-T{letter}"))
+    return out
+
+
+BUILTIN: dict[str, Profile] = {
+    "mono-laser": Profile(
+        key="mono-laser", manufacturer="Acme", model="LaserWriter M2100",
+        sys_object_id="1.3.6.1.4.1.32473.2.1", color=False, serial_prefix="AML",
+        supplies=[
+            SupplySpec("toner", "Black Toner Cartridge TN-210", "black", 100, 19, 3000, "TN-210"),
+            SupplySpec("opc", "Drum Unit DR-210", None, 12000, 7, 12000, "DR-210",
+                       initial_percent=(50, 100)),
+        ],
+    ),
+    "color-mfp": Profile(
+        key="color-mfp", manufacturer="Acme", model="ColorWorks MFP C5400",
+        sys_object_id="1.3.6.1.4.1.32473.2.2", color=True, serial_prefix="ACX",
+        supplies=[
+            *_toners(6000, model="CX54"),
+            *[SupplySpec("opc", f"{c.capitalize()} Drum Unit", c, 30000, 7, 30000,
+                         f"CX54-D{c[0].upper()}", initial_percent=(60, 100))
+              for c in ("black", "cyan", "magenta", "yellow")],
+            SupplySpec("wasteToner", "Waste Toner Box", None, 50000, 7, 50000, "CX54-W",
+                       special_level=-3, initial_percent=(50, 100)),
+            SupplySpec("fuser", "Fuser Unit", None, 100000, 7, 100000, "CX54-F",
+                       initial_percent=(70, 100)),
+        ],
+    ),
+    "inkjet": Profile(
+        key="inkjet", manufacturer="Acme", model="InkStream IJ-400",
+        sys_object_id="1.3.6.1.4.1.32473.2.3", color=True, mark_tech=12, serial_prefix="AIJ",
+        supplies=[
+            *[SupplySpec("inkCartridge", f"{c.capitalize()} Ink IJ4-{c[0].upper()}", c, 100, 19,
+                         800 if c == "black" else 600, f"IJ4-{c[0].upper()}")
+              for c in ("black", "cyan", "magenta", "yellow")],
+            SupplySpec("wasteInk", "Maintenance Box", None, 100, 19, 20000, "IJ4-MB",
+                       initial_percent=(60, 100)),
+        ],
+    ),
+    "legacy-laser": Profile(
+        key="legacy-laser", manufacturer="Acme", model="LaserWriter L900",
+        sys_object_id="1.3.6.1.4.1.32473.2.4", color=False, contract_mib=False,
+        serial_prefix="ALG", duplex=False, pdl="application/postscript,application/pdf",
+        supplies=[SupplySpec("toner", "Toner", "black", 10000, 7, 10000, "LG-900")],
+    ),
+}
+
+
+# -- snmprec -------------------------------------------------------------------------------------
+
+def _encode_snmprec_value(tag: str, value: str) -> bytes | None:
+    """One snmprec value as a BER TLV, or None for a line we cannot use (corrupt lines exist)."""
+    hexed = tag.endswith("x")
+    base = tag.rstrip("x")
+    if not base.isdigit():
+        return None
+    code = int(base)
+    raw = bytes.fromhex(value) if hexed else value.encode("utf-8")
+    if code == 4:
+        return ber.tlv(ber.OCTET_STRING, raw)
+    if code == 5:
+        return ber.tlv(ber.NULL, b"")
+    text = raw.decode("ascii").strip()
+    if code == 2:
+        return ber.enc_int(int(text))
+    if code == 6:
+        return ber.enc_oid(ber.parse_oid(text))
+    if code == 64:
+        return ber.tlv(ber.IP_ADDRESS, raw if hexed else bytes(int(x) for x in text.split(".")))
+    if code in (65, 66, 67, 70):
+        return ber.enc_unsigned(int(text), code - 65 + 0x41 if code != 70 else ber.COUNTER64)
+    if code == 68:
+        return ber.tlv(ber.OPAQUE, raw)
+    return None
+
+
+def read_snmprec(lines: Iterable[str]) -> dict[ber.Oid, bytes]:
+    out: dict[ber.Oid, bytes] = {}
+    for line in lines:
+        line = line.rstrip("\r\n")
+        parts = line.split("|", 2)
+        if len(parts) != 3:
+            continue
+        try:
+            oid = ber.parse_oid(parts[0])
+            tlv = _encode_snmprec_value(parts[1], parts[2])
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if tlv is not None and len(oid) >= 2:
+            out[oid] = tlv
+    return out
+
+
+def _value(tlv_bytes: bytes) -> tuple[int, bytes]:
+    tag, s, e = ber.read_tlv(tlv_bytes, 0, len(tlv_bytes))
+    return tag, tlv_bytes[s:e]
+
+
+def _int(rec: dict[ber.Oid, bytes], oid: ber.Oid) -> int | None:
+    if oid not in rec:
+        return None
+    tag, body = _value(rec[oid])
+    return int.from_bytes(body, "big", signed=tag == ber.INTEGER) if body else None
+
+
+def _text(rec: dict[ber.Oid, bytes], oid: ber.Oid) -> str | None:
+    if oid not in rec:
+        return None
+    tag, body = _value(rec[oid])
+    if tag != ber.OCTET_STRING:
+        return None
+    return body.split(b"\0", 1)[0].decode("utf-8", "replace").strip() or None
+
+
+def load_snmprec(path: str | Path, contract_mib: bool = False) -> Profile:
+    """A profile from a real recording: identity, supplies and counters taken from its values."""
+    path = Path(path)
+    rec = read_snmprec(path.read_text(encoding="utf-8", errors="replace").splitlines())
+    O = ber.parse_oid  # noqa: E741
+    descr_col = O(oids.prtMarkerSuppliesDescription)
+    rows = sorted({k[len(descr_col):] for k in rec if k[:len(descr_col)] == descr_col
+                   and len(k) == len(descr_col) + 2})
+    if not rows:
+        level_col = O(oids.prtMarkerSuppliesLevel)
+        rows = sorted({k[len(level_col):] for k in rec if k[:len(level_col)] == level_col
+                       and len(k) == len(level_col) + 2})
+    supplies: list[SupplySpec] = []
+    for dev, idx in rows:
+        def col(name: str, dev: int = dev, idx: int = idx) -> ber.Oid:
+            return (*O(getattr(oids, name)), dev, idx)
+        descr = _text(rec, col("prtMarkerSuppliesDescription")) or f"Supply {idx}"
+        kind = SUPPLY_TYPES.get(_int(rec, col("prtMarkerSuppliesType")) or 0)
+        if kind is None:
+            lowered = descr.lower()
+            kind = ("wasteToner" if "waste" in lowered else "opc" if "drum" in lowered
+                    else "fuser" if "fuser" in lowered else "ink" if "ink" in lowered
+                    else "toner")
+        cap = _int(rec, col("prtMarkerSuppliesMaxCapacity"))
+        level = _int(rec, col("prtMarkerSuppliesLevel"))
+        unit = _int(rec, col("prtMarkerSuppliesSupplyUnit")) or 19
+        spec = SupplySpec(kind, descr, colors.from_description(descr),
+                          cap if cap and cap > 0 else 100, unit,
+                          yield_pages=max(100, cap or 100) if unit == 7 else 5000)
+        if cap is not None and cap <= 0:
+            spec.reported_max = cap
+        if level is not None and level < 0:
+            spec.special_level = level
+            spec.initial_percent = (100, 100)
+        elif level is not None and cap and cap > 0:
+            pct = max(0, min(100, round(level * 100 / cap)))
+            spec.initial_percent = (pct, pct)
+        elif level is not None:
+            pct = max(0, min(100, level))
+            spec.initial_percent = (pct, pct)
+        spec.index = idx
+        spec.device_index = dev
+        supplies.append(spec)
+    sys_descr = _text(rec, (*O(oids.sysDescr), 0)) or path.stem
+    model = _text(rec, (*O(oids.hrDeviceDescr), 1)) or sys_descr
+    serial = _text(rec, (*O(oids.prtGeneralSerialNumber), 1))
+    sys_oid = "1.3.6.1.4.1.32473.2.99"
+    if (*O(oids.sysObjectID), 0) in rec:
+        tag, body = _value(rec[(*O(oids.sysObjectID), 0)])
+        if tag == ber.OBJECT_IDENTIFIER and body:
+            sys_oid = ber.oid_str(ber.dec_oid(body, 0, len(body)))
+    life = next((_int(rec, k) for k in sorted(rec) if k[:len(O(oids.prtMarkerLifeCount))]
+                 == O(oids.prtMarkerLifeCount)), None)
+    return Profile(
+        key=path.stem, manufacturer=model.split()[0] if model else "Unknown", model=model,
+        sys_object_id=sys_oid, color=any(s.color not in (None, "black") for s in supplies),
+        supplies=supplies, contract_mib=contract_mib, recording=rec, recorded_serial=serial,
+        recorded_life_count=life, source=str(path),
+    )
+
+
+def get_profile(name: str) -> Profile:
+    """A built-in profile by key, or a `.snmprec` file (`PATH.snmprec`, `PATH.snmprec+contract`)."""
+    if name in BUILTIN:
+        return BUILTIN[name]
+    contract = name.endswith("+contract")
+    path = name.removesuffix("+contract")
+    if path.endswith(".snmprec") and Path(path).is_file():
+        return load_snmprec(path, contract_mib=contract)
+    raise ValueError(f"unknown profile {name!r}: one of {', '.join(BUILTIN)} or a .snmprec file")

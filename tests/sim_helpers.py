@@ -1,0 +1,98 @@
+"""Helpers for the simulator tests: free ports, a running fleet, net-snmp and ipptool runners.
+
+Tests use addresses in 127.0.20.0-127.0.29.255 and random high ports so that they do not collide
+with other test modules running in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import socket
+from collections.abc import AsyncIterator
+
+from simulator.fleet import Fleet, FleetConfig
+
+SNMP_ENV = {**os.environ, "MIBS": "", "MIBDIRS": "/nonexistent"}
+
+
+def free_port(ips: list[str], tcp: bool = True) -> int:
+    """A port free for UDP (and TCP) on every address in `ips`."""
+    for _ in range(200):
+        port = random.randint(20000, 60000)
+        socks = []
+        try:
+            for ip in ips:
+                for kind in ((socket.SOCK_DGRAM, socket.SOCK_STREAM) if tcp
+                             else (socket.SOCK_DGRAM,)):
+                    s = socket.socket(socket.AF_INET, kind)
+                    socks.append(s)
+                    s.bind((ip, port))
+            return port
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port")
+
+
+@contextlib.asynccontextmanager
+async def running_fleet(first_ip: str, count: int = 1, **kwargs) -> AsyncIterator[Fleet]:
+    from simulator.fleet import addresses
+    ips = addresses(first_ip, count)
+    snmp_port = free_port(ips)
+    ipp_port = free_port(ips)
+    fleet = Fleet(FleetConfig(count=count, first_ip=first_ip, snmp_port=snmp_port,
+                              ipp_port=ipp_port, **kwargs))
+    await fleet.start()
+    try:
+        yield fleet
+    finally:
+        await fleet.stop()
+
+
+async def run(*cmd: str, limit: float = 20.0, check: bool = False) -> tuple[int, str, str]:
+    """Run a command without blocking the event loop (the fleet answers meanwhile)."""
+    proc = await asyncio.create_subprocess_exec(
+        *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=SNMP_ENV)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), limit)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    rc = proc.returncode or 0
+    if check and rc:
+        raise AssertionError(f"{cmd} failed ({rc}): {err.decode()} {out.decode()}")
+    return rc, out.decode(), err.decode()
+
+
+def target(printer) -> str:
+    return f"{printer.ip}:{printer.snmp_port}"
+
+
+async def snmpget(printer, *oids: str, community: str = "public", version: str = "2c",
+                  ) -> dict[str, str]:
+    """OID → value text (`-Oqv`-style, numeric OIDs)."""
+    _rc, out, _err = await run("snmpget", f"-v{version}", "-c", community, "-On", "-Oq",
+                               "-t", "2", "-r", "1", target(printer), *oids, check=True)
+    return _parse(out)
+
+
+async def snmpwalk(printer, oid: str, community: str = "public") -> dict[str, str]:
+    _rc, out, _err = await run("snmpbulkwalk", "-v2c", "-c", community, "-On", "-Oq",
+                               "-t", "2", "-r", "1", target(printer), oid, check=True)
+    return _parse(out)
+
+
+def _parse(out: str) -> dict[str, str]:
+    values = {}
+    for line in out.splitlines():
+        if not line.startswith("."):
+            continue
+        oid, _, value = line.partition(" ")
+        values[oid.lstrip(".")] = value.strip().strip('"')
+    return values
