@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from gateway.demo import DemoOptions, run_demo
 from gateway.reader import DeviceReader, DeviceUnreachable, IppEndpoint
 from gateway.report import print_report
 from protocols.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS, SnmpCredentials, SnmpTarget
@@ -70,7 +71,34 @@ def _build_parser() -> argparse.ArgumentParser:
     poll.add_argument("--no-snmp", action="store_true", help="do not use SNMP")
     poll.add_argument("--no-ipp", action="store_true", help="do not use IPP")
     poll.set_defaults(handler=_poll)
+
+    demo = commands.add_parser(
+        "demo", help="run the virtual printer fleet on loopback and read it",
+        description="Start a fleet of virtual printers on loopback addresses, read every one of "
+                    "them over SNMP and IPP, show the fleet, and keep reading until Ctrl-C.")
+    demo.add_argument("--count", type=int, default=DemoOptions.count,
+                      help=f"virtual printers (default {DemoOptions.count})")
+    demo.add_argument("--first-ip", default=DemoOptions.first_ip,
+                      help=f"first printer's loopback address (default {DemoOptions.first_ip})")
+    demo.add_argument("--snmp-port", type=int, default=DemoOptions.snmp_port)
+    demo.add_argument("--ipp-port", type=int, default=DemoOptions.ipp_port)
+    demo.add_argument("--control-port", type=int, default=DemoOptions.control_port,
+                      help="the fleet's control API port on 127.0.0.1")
+    demo.add_argument("--duration", type=float, default=None,
+                      help="stop after this many seconds (default: run until Ctrl-C)")
+    demo.add_argument("--interval", type=float, default=DemoOptions.interval,
+                      help="seconds between polls of the fleet")
+    demo.set_defaults(handler=_demo)
     return parser
+
+
+def _demo(args: argparse.Namespace) -> int:
+    if args.count < 1:
+        raise ValueError("--count must be at least 1")
+    options = DemoOptions(count=args.count, first_ip=args.first_ip, snmp_port=args.snmp_port,
+                          ipp_port=args.ipp_port, control_port=args.control_port,
+                          duration=args.duration, interval=args.interval)
+    return asyncio.run(run_demo(options))
 
 
 async def _poll_async(args: argparse.Namespace) -> int:
