@@ -17,18 +17,11 @@ from pathlib import Path
 
 from gateway import colors
 from protocols.snmp import oids
+from protocols.snmp.textual_conventions import PrtMarkerSuppliesTypeTC
 from simulator import ber
 from simulator.state import PrinterState, SupplyState, new_uuid
 
-SUPPLY_TYPES = {
-    1: "other", 2: "unknown", 3: "toner", 4: "wasteToner", 5: "ink", 6: "inkCartridge",
-    7: "inkRibbon", 8: "wasteInk", 9: "opc", 10: "developer", 11: "fuserOil", 12: "solidWax",
-    13: "ribbonWax", 14: "wasteWax", 15: "fuser", 16: "coronaWire", 17: "fuserOilWick",
-    18: "cleanerUnit", 19: "fuserCleaningPad", 20: "transferUnit", 21: "tonerCartridge",
-    22: "fuserOiler", 23: "water", 24: "wasteWater", 25: "glueWaterAdditive", 26: "wastePaper",
-    27: "bindingSupply", 28: "bandingSupply", 29: "stitchingWire", 30: "shrinkWrap",
-    31: "paperWrap", 32: "staples", 33: "inserts", 34: "covers", 35: "matteToner", 36: "matteInk",
-}
+SUPPLY_TYPES = PrtMarkerSuppliesTypeTC
 SUPPLY_TYPE_CODES = {v: k for k, v in SUPPLY_TYPES.items()}
 
 

@@ -31,17 +31,11 @@ from pathlib import Path
 import pytest
 
 from tests.paths import FIXTURES
+from tests.ports import free_port
 
 CONF_DIR = FIXTURES / "ipp" / "ippeveprinter"
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0
-
-
-def free_port() -> int:
-    """A TCP port free on loopback now (another process may still take it: `start` retries)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

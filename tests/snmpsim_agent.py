@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.paths import SNMP_FIXTURES
+from tests.ports import free_udp_port
 
 __all__ = ["SNMP_FIXTURES", "free_udp_port", "snmpsim"]
-
-
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def _answers(host: str, port: int, community: str) -> bool:

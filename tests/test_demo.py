@@ -7,20 +7,14 @@ import socket
 import subprocess
 import sys
 
-from tests.snmpsim_agent import free_udp_port
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.ports import free_port, free_udp_port
 
 
 def test_demo_reads_the_fleet_and_cleans_up() -> None:
-    control = free_tcp_port()
+    control = free_port()
     result = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "demo", "--count", "4", "--first-ip", "127.0.30.1",
-         "--snmp-port", str(free_udp_port()), "--ipp-port", str(free_tcp_port()),
+         "--snmp-port", str(free_udp_port()), "--ipp-port", str(free_port()),
          "--control-port", str(control), "--duration", "2", "--interval", "1"],
         capture_output=True, text=True, timeout=120, check=False,
         env={**os.environ, "COLUMNS": "200"})
