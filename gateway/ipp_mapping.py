@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway import colors
 from gateway.model import Alert, DeviceStatus, LevelState, PrinterState, Supply, SupplyClass
+from protocols import colors
 from protocols.device_id import (
     device_id_manufacturer,
     device_id_model,

@@ -11,9 +11,9 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from gateway import colors
 from gateway.model import Alert, DeviceStatus, Supply
 from gateway.strings import decode_text, format_mac
+from protocols import colors
 from protocols.device_id import (
     device_id_manufacturer,
     device_id_model,

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway import colors
+from protocols import colors
 from protocols.snmp import oids
 from protocols.snmp.textual_conventions import PrtMarkerSuppliesTypeTC
 from simulator import ber

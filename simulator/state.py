@@ -37,7 +37,7 @@ class SupplyState:
     """Printer-MIB `PrtMarkerSuppliesTypeTC` name: toner, ink, opc, wasteToner, fuser…"""
     description: str
     color: str | None = None
-    """Canonical colour name (gateway.colors.CANONICAL) or None."""
+    """Canonical colour name (protocols.colors.CANONICAL) or None."""
     max_capacity: int = 100
     level: float = 100.0
     unit: int = 19

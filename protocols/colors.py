@@ -1,5 +1,7 @@
 """Supply colours: from a Printer-MIB colorant value, a description in several languages, or IPP.
 
+Shared vocabulary of devices, used by the gateway's mapping and by the simulator.
+
 The result is always one of the canonical names below, or None when nothing tells.
 """
 
