@@ -11,7 +11,7 @@ from tests.ippeveprinter import (  # noqa: F401 - ippeve_fleet_fixture is the `i
     IppEveFleet,
     ippeve_fleet_fixture,
 )
-from tests.test_poll_recorded import printgw
+from tests.printgw_cli import printgw
 
 
 @pytest.mark.parametrize(("tls", "ipp_version"), [(False, None), (True, None), (False, "1.1")])

@@ -4,21 +4,15 @@ independent reader got from each (`shared/fixtures/snmp/NAME.expected.json`)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.printgw_cli import printgw
 from tests.snmpsim_agent import SNMP_FIXTURES, free_udp_port
 
 EXPECTED = sorted(SNMP_FIXTURES.glob("*.expected.json"))
-
-
-def printgw(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, check=False)
 
 
 def poll_json(host: str, port: int, community: str) -> dict:

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.printgw_cli import printgw
 from tests.snmpsim_agent import SNMP_FIXTURES, snmpsim
-from tests.test_poll_recorded import printgw
 
 
 @pytest.fixture(scope="module")

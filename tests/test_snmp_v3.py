@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.printgw_cli import printgw
 from tests.snmpsim_agent import SNMP_FIXTURES, snmpsim
-from tests.test_poll_recorded import printgw
 
 AUTH_KEY = "auth-secret-1"
 PRIV_KEY = "priv-secret-2"

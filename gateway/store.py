@@ -1,0 +1,137 @@
+"""The gateway's local SQLite database: everything it must not lose lives here.
+
+One file in the data directory (`printgw.db`), in WAL mode with full synchronous commits, so a
+crash or a power cut loses no committed write.  The directory is created 0700 and the file 0600:
+the database holds device identities and, later, the cloud link's state.
+
+The schema is versioned with `PRAGMA user_version`; `MIGRATIONS` only ever grows, and a database
+written by a newer printgw is refused rather than damaged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+DATABASE_NAME = "printgw.db"
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the inventory (issue 4)
+    """
+    CREATE TABLE devices (
+        id INTEGER PRIMARY KEY,
+        serial TEXT UNIQUE,
+        uuid TEXT UNIQUE,
+        mac TEXT UNIQUE,
+        manufacturer TEXT,
+        model TEXT,
+        hostname TEXT,
+        ipp_uri TEXT,
+        snmp_port INTEGER,
+        snmp_version INTEGER,
+        snmp_user TEXT,
+        sources TEXT NOT NULL DEFAULT '[]',
+        protocols TEXT NOT NULL DEFAULT '[]',
+        services TEXT NOT NULL DEFAULT '[]',
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        missing_since REAL
+    );
+    CREATE TABLE device_addresses (
+        device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        address TEXT NOT NULL,
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        current INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (device_id, address)
+    );
+    CREATE INDEX device_addresses_by_address ON device_addresses(address);
+    CREATE TABLE inventory_events (
+        id INTEGER PRIMARY KEY,
+        device_id INTEGER NOT NULL,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX inventory_events_by_device ON inventory_events(device_id, at);
+    """,
+)
+
+
+class StoreError(Exception):
+    """The database cannot be opened or is not one this printgw can use."""
+
+
+class Store:
+    """One connection to the gateway database, with transactions and migrations."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        try:
+            if self.path != ":memory:":
+                _create_private(Path(self.path))
+            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
+        self.conn.row_factory = sqlite3.Row
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise StoreError(f"{self.path} is not a usable printgw database: {exc}") from exc
+
+    @classmethod
+    def in_directory(cls, data_dir: Path | str) -> Store:
+        """The database in the gateway's data directory, created (0700) when missing."""
+        directory = Path(data_dir)
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the data directory {directory}: {exc}") from exc
+        return cls(directory / DATABASE_NAME)
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(f"{self.path} has schema version {version}, newer than this printgw "
+                             f"understands ({len(MIGRATIONS)}); upgrade printgw")
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {number}")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _create_private(path: Path) -> None:
+    """Create the file 0600 before SQLite does (it would honour the umask, often 0644)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
