@@ -8,10 +8,19 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
+from pathlib import Path
 
+from rich.console import Console
+
+from gateway.config import Config, ConfigError, parse_config, read_toml
 from gateway.demo import DemoOptions, run_demo
+from gateway.discovery import Discovery
+from gateway.discovery_report import DiscoveryProgress, print_table, write_json
+from gateway.inventory import Inventory
 from gateway.reader import DeviceReader, DeviceUnreachable, IppEndpoint
 from gateway.report import print_report
+from gateway.store import Store, StoreError
 from protocols.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS, SnmpCredentials, SnmpTarget
 
 
@@ -23,6 +32,11 @@ def _add_snmp_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--community", default="public", help="v1/v2c community (default public)")
     group.add_argument("--context", default="",
                        help="SNMP context (v3 contextName; v1/v2c sends COMMUNITY@CONTEXT)")
+    _add_v3_options(group)
+    group.add_argument("--retries", type=int, default=1, help="SNMP retries (default 1)")
+
+
+def _add_v3_options(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--v3-user", help="SNMPv3 user name")
     group.add_argument("--v3-auth-protocol", default="SHA", type=str.upper,
                        choices=sorted(AUTH_PROTOCOLS), help="SNMPv3 auth protocol (default SHA)")
@@ -32,7 +46,6 @@ def _add_snmp_options(parser: argparse.ArgumentParser) -> None:
                        choices=sorted(PRIV_PROTOCOLS), help="SNMPv3 privacy protocol (default AES)")
     group.add_argument("--v3-priv-key", default=os.environ.get("PRINTGW_SNMP_PRIV_KEY"),
                        help="SNMPv3 privacy passphrase (or env PRINTGW_SNMP_PRIV_KEY)")
-    group.add_argument("--retries", type=int, default=1, help="SNMP retries (default 1)")
 
 
 def _snmp_target(args: argparse.Namespace) -> SnmpTarget:
@@ -71,6 +84,7 @@ def _build_parser() -> argparse.ArgumentParser:
     poll.add_argument("--no-snmp", action="store_true", help="do not use SNMP")
     poll.add_argument("--no-ipp", action="store_true", help="do not use IPP")
     poll.set_defaults(handler=_poll)
+    _add_discover_parser(commands)
 
     demo = commands.add_parser(
         "demo", help="run the virtual printer fleet on loopback and read it",
@@ -90,6 +104,128 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="seconds between polls of the fleet")
     demo.set_defaults(handler=_demo)
     return parser
+
+
+def _add_discover_parser(commands: argparse._SubParsersAction) -> None:
+    discover = commands.add_parser(
+        "discover", help="find the printers on the network once and list them",
+        description="Browse mDNS, sweep subnets over SNMP and read static hosts; identify each "
+                    "device (serial, printer-uuid, MAC) and list one line per physical device. "
+                    "Options add to (or, for on/off settings, override) the --config file.")
+    discover.add_argument("--config", type=Path, help="take the settings from this gateway config "
+                          "(and record the devices in its inventory)")
+    discover.add_argument("--subnet", action="append", default=[], metavar="CIDR",
+                          help="sweep this network over SNMP (repeatable)")
+    discover.add_argument("--static", action="append", default=[], metavar="HOST",
+                          help="read this host too (repeatable)")
+    discover.add_argument("--exclude", action="append", default=[], metavar="ADDRESS_OR_CIDR",
+                          help="never probe nor record this address or network (repeatable)")
+    discover.add_argument("--mdns", action=argparse.BooleanOptionalAction, default=None,
+                          help="browse mDNS/DNS-SD (default on)")
+    discover.add_argument("--interface", action="append", default=[],
+                          metavar="NAME_OR_ADDRESS",
+                          help="interface mDNS browses (repeatable; default all but loopback)")
+    discover.add_argument("--mdns-listen", type=float, metavar="SECONDS",
+                          help="how long to listen for mDNS answers (default 5)")
+    discover.add_argument("--timeout", type=float, metavar="SECONDS",
+                          help="seconds to wait for each sweep probe (default 1)")
+    discover.add_argument("--rate", type=float, metavar="PACKETS",
+                          help="sweep probes per second, at most (default 1000)")
+    discover.add_argument("--ipp-port", type=int,
+                          help="IPP port tried on devices mDNS did not announce (default 631)")
+    discover.add_argument("--data-dir", type=Path,
+                          help="keep the inventory here (default: the config's data_dir; "
+                               "without --config nothing is kept)")
+    discover.add_argument("--all", action="store_true",
+                          help="list the whole inventory, not only the devices found now")
+    discover.add_argument("--json", action="store_true",
+                          help="print the devices as a JSON list")
+    group = discover.add_argument_group("SNMP")
+    group.add_argument("--port", type=int, help="SNMP UDP port (default 161)")
+    group.add_argument("--community", action="append", default=[],
+                       help="v2c community to try (repeatable; default public)")
+    _add_v3_options(group)
+    discover.set_defaults(handler=_discover)
+
+
+def _discover_config(args: argparse.Namespace) -> Config:
+    """The config file's settings with the command line's on top, validated together."""
+    data: dict = {}
+    if args.config is not None:
+        data = read_toml(args.config)
+    source = str(args.config or "command line")
+    discovery = data.setdefault("discovery", {})
+    snmp = data.setdefault("snmp", {})
+    discovery.setdefault("subnets", []).extend({"cidr": c} for c in args.subnet)
+    discovery.setdefault("static", []).extend({"host": h} for h in args.static)
+    discovery.setdefault("exclude", []).extend(args.exclude)
+    if args.interface:
+        discovery["interfaces"] = args.interface
+    for key, value in (("mdns", args.mdns), ("mdns_listen", args.mdns_listen)):
+        if value is not None:
+            discovery[key] = value
+    for key, value in (("timeout", args.timeout), ("rate", args.rate)):
+        if value is not None:
+            discovery.setdefault("sweep", {})[key] = value
+    if args.port is not None:
+        snmp["port"] = args.port
+    if args.ipp_port is not None:
+        data.setdefault("ipp", {})["port"] = args.ipp_port
+    if args.community:
+        snmp["communities"] = args.community
+    if args.v3_user:
+        users = snmp.setdefault("v3_users", {})
+        users[args.v3_user] = {
+            "auth_protocol": args.v3_auth_protocol, "priv_protocol": args.v3_priv_protocol,
+            **({"auth_key": args.v3_auth_key} if args.v3_auth_key else {}),
+            **({"priv_key": args.v3_priv_key} if args.v3_priv_key else {})}
+        if not args.community and args.config is None:
+            snmp["communities"] = []  # --v3-user alone: v3 only
+    if args.data_dir is not None:
+        data.setdefault("gateway", {})["data_dir"] = str(args.data_dir)
+    return parse_config(data, source)
+
+
+async def _discover_async(args: argparse.Namespace, config: Config) -> int:
+    keep = args.config is not None or args.data_dir is not None
+    store = Store.in_directory(config.gateway.data_dir) if keep else Store(":memory:")
+    err = Console(stderr=True)
+    try:
+        inventory = Inventory(store)
+        async with DeviceReader() as reader:
+            show_progress = not args.json and err.is_terminal
+            with DiscoveryProgress(err) if show_progress else nullcontext() as progress:
+                report = await Discovery(config, inventory, reader, progress).run()
+        devices = inventory.devices() if args.all else [f.device for f in report.found]
+        if not args.all:  # a device found at two addresses is listed once
+            devices = list({d.id: inventory.get(d.id) for d in devices}.values())
+        if args.json:
+            write_json(devices)
+            for error in report.errors:
+                print(f"printgw: {error}", file=sys.stderr)
+        else:
+            # piped output is not folded to 80 columns: one line per device, for grep
+            print_table(report, devices, Console(width=None if sys.stdout.isatty() else 200))
+    finally:
+        store.close()
+    return 0
+
+
+def _discover(args: argparse.Namespace) -> int:
+    try:
+        config = _discover_config(args)
+    except ConfigError as exc:
+        print(f"printgw: {exc}", file=sys.stderr)
+        return 2
+    if not (config.discovery.mdns or config.discovery.subnets or config.discovery.static):
+        print("printgw: nothing to discover: give --subnet, --static or --mdns",
+              file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_discover_async(args, config))
+    except StoreError as exc:
+        print(f"printgw: {exc}", file=sys.stderr)
+        return 1
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -181,9 +181,9 @@ class Subnet(Credentials):
         if cidr.version == 4 and cidr.prefixlen < 16:
             raise ValueError(f"{cidr} has {cidr.num_addresses} addresses; sweep /16 or smaller "
                              "networks (list several if needed)")
-        if cidr.version == 6 and cidr.prefixlen < 112:
-            raise ValueError(f"{cidr} is too large to sweep; IPv6 printers are found by mDNS "
-                             "or listed as static hosts")
+        if cidr.version == 6:
+            raise ValueError(f"{cidr}: IPv6 networks are not swept (too large); IPv6 printers "
+                             "are found by mDNS or listed as static hosts")
         return cidr
 
 
@@ -204,9 +204,9 @@ class StaticHost(Credentials):
 class SweepSettings(_Section):
     timeout: Duration = 1.0
     retries: int = Field(1, ge=0, le=5)
-    rate: float = Field(500.0, gt=0)
+    rate: float = Field(1000.0, gt=0)
     """Probe packets per second, at most."""
-    window: int = Field(256, ge=1, le=65536)
+    window: int = Field(1024, ge=1, le=65536)
     """Addresses probed at once, at most."""
 
 

@@ -10,7 +10,7 @@ import logging
 import signal
 import sys
 
-from simulator.fleet import Fleet, FleetConfig, V3User
+from simulator.fleet import Fleet, FleetConfig, V3User, in_private_netns
 from simulator.profiles import BUILTIN
 
 
@@ -20,7 +20,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Virtual printer fleet: SNMP agent + IPP server (+ mDNS) per loopback address.")
     ap.add_argument("--count", type=int, default=1, help="number of printers (default 1)")
     ap.add_argument("--first-ip", default="127.0.10.1",
-                    help="address of the first printer; the others follow (127.0.0.0/8 only)")
+                    help="address of the first printer; the others follow (127.0.0.0/8 "
+                         "only, except inside a network namespace)")
     ap.add_argument("--snmp-port", type=int, default=161)
     ap.add_argument("--ipp-port", type=int, default=631)
     ap.add_argument("--profile", default=None,
@@ -42,7 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--mdns", action="store_true",
                     help="advertise _ipp._tcp and _pdl-datastream._tcp over mDNS")
     ap.add_argument("--mdns-interface", default="127.0.0.1",
-                    help="IPv4 address of the one interface mDNS uses (default loopback)")
+                    help="IPv4 address of the one interface mDNS uses (default loopback; "
+                         "others only inside a network namespace)")
     ap.add_argument("--control-host", default="127.0.0.1")
     ap.add_argument("--control-port", type=int, default=8631,
                     help="HTTP control API port (0 = off)")
@@ -50,14 +52,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.count < 1:
         ap.error("--count must be at least 1")
+    # Off loopback only inside a network namespace of its own (ip netns exec), never on the
+    # machine's real interfaces.
+    private = in_private_netns()
     try:
-        if not ipaddress.IPv4Address(args.first_ip).is_loopback:
-            ap.error("--first-ip must be a loopback address (127.0.0.0/8)")
+        if not ipaddress.IPv4Address(args.first_ip).is_loopback and not private:
+            ap.error("--first-ip must be a loopback address (127.0.0.0/8) unless printgw-sim "
+                     "runs inside a network namespace (ip netns exec NS printgw-sim ...)")
         mdns_ip = ipaddress.IPv4Address(args.mdns_interface)
     except ipaddress.AddressValueError as exc:
         ap.error(str(exc))
     if mdns_ip.is_unspecified:
         ap.error("--mdns-interface must name one interface's address, never all interfaces")
+    if not mdns_ip.is_loopback and not private:
+        ap.error("--mdns-interface must be a loopback address unless printgw-sim runs inside a "
+                 "network namespace (ip netns exec NS printgw-sim ...)")
     users = []
     for spec in args.v3_user:
         parts = spec.split(":")

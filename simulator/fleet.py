@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import random
 import resource
 import socket
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from simulator import ber
 from simulator.ipp_server import IppServer
@@ -96,14 +98,47 @@ class VirtualPrinter:
                 "ipp_uri": f"ipp://{self.ip}:{self.ipp_port}/ipp/print"}
 
 
+def in_private_netns() -> bool:
+    """True inside a network namespace other than the initial one (`ip netns exec`): there the
+    interfaces are a test's own, not the machine's.
+
+    The initial namespace is PID 1's or, where PID 1's cannot be read (some sandboxes), that of
+    the kernel thread kthreadd (PID 2), which always lives in it.  Neither readable: assume
+    initial.
+    """
+    try:
+        own = os.stat("/proc/self/ns/net")
+    except OSError:
+        return False
+    for pid, comm in (("1", None), ("2", "kthreadd")):
+        try:
+            if comm is not None and Path(f"/proc/{pid}/comm").read_text().strip() != comm:
+                continue
+            init = os.stat(f"/proc/{pid}/ns/net")
+        except OSError:
+            continue
+        return (own.st_dev, own.st_ino) != (init.st_dev, init.st_ino)
+    return False
+
+
 def addresses(first_ip: str, count: int) -> list[str]:
-    """`count` loopback addresses from `first_ip`, skipping .0 and .255 host octets."""
+    """`count` addresses from `first_ip`, skipping .0 and .255 host octets.
+
+    Loopback (127.0.0.0/8) anywhere; other unicast addresses only inside a network namespace of
+    their own (see `in_private_netns`), so that virtual printers never appear on a real network.
+    """
     ip = ipaddress.IPv4Address(first_ip)
     net = ipaddress.IPv4Network("127.0.0.0/8")
+    loopback = ip in net
+    if not loopback and not in_private_netns():
+        raise ValueError(f"printers on {first_ip}: only loopback addresses (127.0.0.0/8) here; "
+                         "other addresses only inside a network namespace (ip netns exec NS ...)")
     out = []
     while len(out) < count:
-        if ip not in net:
+        if loopback and ip not in net:
             raise ValueError(f"{count} printers from {first_ip} leave 127.0.0.0/8")
+        if not loopback and (ip.is_loopback or ip.is_multicast or ip.is_reserved):
+            raise ValueError(f"{count} printers from {first_ip} reach {ip}, not a unicast address")
         if ip.packed[3] not in (0, 255):
             out.append(str(ip))
         ip += 1

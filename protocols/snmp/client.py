@@ -122,7 +122,7 @@ def error_status_name(status: int) -> str:
     return _ERROR_STATUS[status] if 0 <= status < len(_ERROR_STATUS) else f"error-status {status}"
 
 
-def _to_python(value: object) -> SnmpValue:
+def to_python(value: object) -> SnmpValue:
     if isinstance(value, rfc1902.IpAddress):
         return ".".join(str(b) for b in value.asOctets())
     if isinstance(value, univ.OctetString):
@@ -134,7 +134,7 @@ def _to_python(value: object) -> SnmpValue:
     return None
 
 
-def _is_absent(value: object) -> bool:
+def is_absent(value: object) -> bool:
     return isinstance(value, (rfc1905.NoSuchObject, rfc1905.NoSuchInstance, rfc1905.EndOfMibView))
 
 
@@ -224,8 +224,8 @@ class SnmpClient:
                 get_cmd, target, *(ObjectType(ObjectIdentity(oid)) for oid in wanted))
             if status == 0:
                 for name, value in var_binds:
-                    if not _is_absent(value):
-                        result[str(name)] = _to_python(value)
+                    if not is_absent(value):
+                        result[str(name)] = to_python(value)
                 return result
             if status == 2 and 0 < index <= len(wanted):  # noSuchName (v1)
                 del wanted[index - 1]
@@ -269,8 +269,8 @@ class SnmpClient:
                         or name_tuple <= current):
                     return result
                 current = name_tuple
-                if not _is_absent(value):
-                    result[".".join(map(str, name_tuple))] = _to_python(value)
+                if not is_absent(value):
+                    result[".".join(map(str, name_tuple))] = to_python(value)
 
     async def walk_many(self, target: SnmpTarget, roots: Iterable[str]) -> dict[str, SnmpValue]:
         """Walk several subtrees concurrently and merge the results."""
