@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -112,20 +113,12 @@ class V3User(_Section):
     priv_key: Secret | None = None
     context: str = ""
 
-    @field_validator("auth_protocol")
+    @field_validator("auth_protocol", "priv_protocol")
     @classmethod
-    def _auth_protocol(cls, value: str) -> str:
-        if value.upper() not in AUTH_PROTOCOLS:
-            raise ValueError(f"unknown auth protocol {value!r}; use one of "
-                             f"{', '.join(AUTH_PROTOCOLS)}")
-        return value.upper()
-
-    @field_validator("priv_protocol")
-    @classmethod
-    def _priv_protocol(cls, value: str) -> str:
-        if value.upper() not in PRIV_PROTOCOLS:
-            raise ValueError(f"unknown privacy protocol {value!r}; use one of "
-                             f"{', '.join(PRIV_PROTOCOLS)}")
+    def _protocol(cls, value: str, info: ValidationInfo) -> str:
+        known = AUTH_PROTOCOLS if info.field_name == "auth_protocol" else PRIV_PROTOCOLS
+        if value.upper() not in known:
+            raise ValueError(f"unknown protocol {value!r}; use one of {', '.join(known)}")
         return value.upper()
 
     @field_validator("auth_key", "priv_key")
@@ -136,10 +129,18 @@ class V3User(_Section):
         return value
 
     @model_validator(mode="after")
-    def _priv_needs_auth(self) -> V3User:
-        if self.priv_key is not None and self.auth_key is None:
-            raise ValueError("priv_key needs auth_key too (there is no noAuthPriv in SNMPv3)")
+    def _usable(self) -> V3User:
+        """Whatever else the SNMP client refuses (privacy without authentication)."""
+        self.credentials("user")
         return self
+
+    def credentials(self, name: str) -> SnmpCredentials:
+        return SnmpCredentials(
+            version=3, user=self.user or name, auth_protocol=self.auth_protocol.upper(),
+            auth_key=self.auth_key.get_secret_value() if self.auth_key else None,
+            priv_protocol=self.priv_protocol.upper(),
+            priv_key=self.priv_key.get_secret_value() if self.priv_key else None,
+            context=self.context)
 
 
 class SnmpSettings(_Section):
@@ -259,14 +260,7 @@ class Config(_Section):
         versions = (2, 1) if self.snmp.v1 else (2,)
         result = [SnmpCredentials(version=v, community=c.get_secret_value())
                   for c in communities for v in versions]
-        for name in users:
-            u = self.snmp.v3_users[name]
-            result.append(SnmpCredentials(
-                version=3, user=u.user or name, auth_protocol=u.auth_protocol,
-                auth_key=u.auth_key.get_secret_value() if u.auth_key else None,
-                priv_protocol=u.priv_protocol,
-                priv_key=u.priv_key.get_secret_value() if u.priv_key else None,
-                context=u.context))
+        result += [self.snmp.v3_users[name].credentials(name) for name in users]
         return result
 
     def scope_for(self, address: str) -> Credentials | None:
