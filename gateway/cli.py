@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from gateway.config import Config, ConfigError, parse_config, read_toml
+from gateway.config import Config, ConfigError, load_config, parse_config, read_toml
+from gateway.daemon import run_gateway
 from gateway.demo import DemoOptions, run_demo
 from gateway.discovery import Discovery
 from gateway.discovery_report import DiscoveryProgress, print_table, write_json
@@ -103,6 +105,17 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--interval", type=float, default=DemoOptions.interval,
                       help="seconds between polls of the fleet")
     demo.set_defaults(handler=_demo)
+
+    run = commands.add_parser(
+        "run", help="run the gateway: discover, poll, upload to the cloud, relay commands",
+        description="Run the gateway daemon as the config file says (SIGTERM or Ctrl-C stops it "
+                    "after the work in hand is finished or safely queued).")
+    run.add_argument("--config", type=Path, required=True, help="the gateway's TOML config file")
+    run.add_argument("--once", action="store_true",
+                     help="one full cycle (discover, read, sync with the cloud, upload), then exit")
+    run.add_argument("--log-level", default="info",
+                     choices=("debug", "info", "warning", "error"), help="default info")
+    run.set_defaults(handler=_run)
     return parser
 
 
@@ -223,6 +236,21 @@ def _discover(args: argparse.Namespace) -> int:
         return 2
     try:
         return asyncio.run(_discover_async(args, config))
+    except StoreError as exc:
+        print(f"printgw: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"printgw: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(run_gateway(config, once=args.once))
     except StoreError as exc:
         print(f"printgw: {exc}", file=sys.stderr)
         return 1

@@ -2,20 +2,30 @@
 
 Every mistake is reported at once, each with the key it is about, the bad value and how to fix
 it (`ConfigError.problems`).  Unknown keys are mistakes too (a misspelt key must not be silently
-ignored).  Secrets — SNMP communities and keys — may be written in the file, or taken from the
-environment (`{ env = "NAME" }`) or from a file (`{ file = "/path" }`), and are never shown in
-messages or logs.
+ignored).  Secrets — SNMP communities and keys, the cloud enrolment token — may be written in the
+file, or taken from the environment (`{ env = "NAME" }`) or from a file (`{ file = "/path" }`), and
+are never shown in messages or logs.
+
+Every key has a default, so a file written for an older printgw stays valid.  Without
+`[cloud] url` the gateway keeps no cloud link (it discovers and polls, and uploads nothing).
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import fnmatch
 import ipaddress
+import itertools
 import os
 import re
+import socket
 import tomllib
+import zoneinfo
+from collections import deque
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -94,6 +104,64 @@ def _network(value: Any) -> Any:
 
 
 Network = Annotated[ipaddress.IPv4Network | ipaddress.IPv6Network, BeforeValidator(_network)]
+
+
+def _is_loopback_host(host: str | None) -> bool:
+    """`localhost`, 127.0.0.0/8 or ::1: where plain HTTP is allowed (tests, the demo)."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _http_url(value: str, what: str, example: str) -> str:
+    """An absolute http(s) URL with a host, without a trailing slash.  Messages do not repeat
+    the value: a proxy URL may carry a password (the cloud URL's is added by `_describe`)."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{what} is not an http(s) URL; write e.g. {example}")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number or out of range
+    except ValueError:
+        raise ValueError(f"{what} has an invalid port; write e.g. {example}") from None
+    if parts.query or parts.fragment:
+        raise ValueError(f"{what} takes no query string or fragment; write e.g. {example}")
+    return value.strip().rstrip("/")
+
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)*$")
+_SHIPPING = re.compile(r"^[A-Z0-9]{2,8}$")
+_TIME_ZONE = re.compile(r"^(UTC|[A-Za-z_]+(/[A-Za-z0-9_+-]+)+)$")
+"""The cloud document's `PrinterRegistration.time_zone` pattern: an IANA name such as Asia/Tokyo."""
+
+
+def _host_name() -> str:
+    return (socket.gethostname() or "printgw")[:128]
+
+
+def host_time_zone() -> str:
+    """The IANA name of this machine's time zone ($TZ, /etc/timezone, /etc/localtime), else UTC."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    with contextlib.suppress(OSError):
+        candidates.append(Path("/etc/timezone").read_text().strip())
+    with contextlib.suppress(OSError):
+        candidates.append(os.readlink("/etc/localtime").partition("zoneinfo/")[2])
+    for name in candidates:
+        if name and _TIME_ZONE.match(name) and _known_zone(name):
+            return name
+    return "UTC"
+
+
+def _known_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 class _Section(BaseModel):
@@ -224,10 +292,323 @@ class DiscoverySettings(_Section):
     sweep: SweepSettings = SweepSettings()
     missing_after: Duration = 3 * 86400.0
     """A device not seen for this long is marked missing (never deleted)."""
+    interval: Duration = 3600.0
+    """`printgw run` discovers again this often."""
 
 
 class GatewaySettings(_Section):
     data_dir: Path = Path("/var/lib/printgw")
+    name: str = Field(default_factory=_host_name, min_length=1, max_length=128)
+    """How the cloud operator sees this gateway (sent at enrolment); default: the host name."""
+    region: str = "jp"
+    """Installation region sent to the cloud's global entry point (S0601), lower case."""
+    shipping_destination: str = "JP"
+    """Market of the devices, sent at registration (S0603) where a device does not tell;
+    default: the region's first part in upper case (`eu-west` → `EU`)."""
+    time_zone: str = Field(default_factory=host_time_zone)
+    """IANA time zone of the installation, sent at registration; default: the host's."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shipping_from_region(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "shipping_destination" not in data:
+            region = data.get("region", "jp")
+            if isinstance(region, str) and _REGION.match(region):
+                data = {**data, "shipping_destination": region.split("-")[0].upper()}
+        return data
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not _REGION.match(value) or len(value) > 32:
+            raise ValueError("write the region in lower case, e.g. \"jp\", \"us\" or \"eu-west\"")
+        return value
+
+    @field_validator("shipping_destination")
+    @classmethod
+    def _shipping(cls, value: str) -> str:
+        if not _SHIPPING.match(value):
+            raise ValueError("write a country (ISO 3166-1 alpha-2) or market code in upper case, "
+                             "e.g. \"JP\" or \"EU\"")
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        if not _TIME_ZONE.match(value) or not _known_zone(value):
+            raise ValueError("not a known IANA time zone; write e.g. \"Asia/Tokyo\" or \"UTC\"")
+        return value
+
+
+class CloudSettings(_Section):
+    """The link to the information management server (SPEC §6)."""
+
+    url: str | None = None
+    """The cloud's global entry point (connection destination, S0601); no cloud link without it."""
+    enrolment_token: Secret | None = None
+    """The one-time token from the cloud operator; needed only until the gateway is enrolled."""
+    verify_tls: bool = True
+    ca_file: Path | None = None
+    """A CA certificate (PEM) to trust besides the system's, e.g. a company CA."""
+    proxy: str | None = None
+    """An HTTP proxy for the cloud connections, e.g. http://proxy.example.com:3128."""
+    timeout: Duration = 30.0
+    sync_interval: Duration = 86400.0
+    """The periodic sync (FIG. 7: applications, activation, control information) this often."""
+    push: bool = True
+    """Keep a WebSocket open for the cloud's change notifications (FIG. 8)."""
+    changes_poll_interval: Duration = 60.0
+    """Poll the change stream this often while the WebSocket is down (or with push off)."""
+    batch_size: int = Field(500, ge=1, le=500)
+    """Status entries per upload request (the cloud takes at most 500)."""
+    outbox_max_entries: int = Field(100_000, ge=1)
+    """Entries kept for upload while the cloud is unreachable; beyond, the oldest periodic ones
+    are dropped first."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = _http_url(value, "the cloud URL", "https://api.printgw.example")
+        parts = urlsplit(url)
+        if parts.scheme == "http" and not _is_loopback_host(parts.hostname):
+            raise ValueError("the cloud must be reached over https://; plain http:// is only "
+                             "allowed to a loopback host (127.0.0.0/8, ::1, localhost)")
+        return url
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return _http_url(value, "the proxy", "http://proxy.example.com:3128")
+
+    @field_validator("enrolment_token")
+    @classmethod
+    def _token_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not 8 <= len(value.get_secret_value()) <= 256:
+            raise ValueError("an enrolment token has 8 to 256 characters; copy it again from "
+                             "the cloud operator")
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not os.access(value, os.R_OK):
+            raise ValueError(f"cannot read {value}; give the path of a PEM certificate file")
+        return value
+
+
+class PollSettings(_Section):
+    interval: Duration = 300.0
+    """Time between two status readings of a device."""
+    periodic_upload: Duration = 3600.0
+    """A `periodic` upload this often per device, even when nothing happened."""
+    concurrency: int = Field(32, ge=1, le=1024)
+    """Devices read at once, at most."""
+
+
+class EventSettings(_Section):
+    """What makes a reading an event worth an upload (SPEC §4, `gateway/events.py`)."""
+
+    thresholds: list[int] = Field(default_factory=lambda: [20, 10, 5])
+    """Supply levels (percent) whose downward crossing is an event; kept highest first."""
+    level_jump: int = Field(30, ge=1, le=100)
+    """A level rising by at least this many points means the supply was replaced."""
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, values: list[int]) -> list[int]:
+        wrong = [v for v in values if not 1 <= v <= 99]
+        if wrong:
+            raise ValueError(f"thresholds are percentages from 1 to 99; remove {wrong}")
+        return sorted(set(values), reverse=True)
+
+
+_SERVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class ServiceRule(_Section):
+    """One `[[services.rule]]`: enable or disable services on a device or a model."""
+
+    service: str = "*"
+    """A service ID, or "*" for every service."""
+    model: str | None = None
+    """A glob on the device model (case-insensitive), e.g. "Apeos C*"."""
+    serial: str | None = None
+    """One device, by its exact serial number."""
+    enabled: bool
+
+    @field_validator("service")
+    @classmethod
+    def _service(cls, value: str) -> str:
+        if value != "*" and not _SERVICE_ID.match(value):
+            raise ValueError('write a service ID (letters, digits, ".", "_", "-") or "*"')
+        return value
+
+    @field_validator("model", "serial")
+    @classmethod
+    def _not_blank(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty; leave the key out instead")
+        if value is None or info.field_name == "serial":
+            return None if value is None else value.strip()
+        return " ".join(value.split())
+
+    @model_validator(mode="after")
+    def _scope(self) -> ServiceRule:
+        if self.model is not None and self.serial is not None:
+            raise ValueError("a rule names a serial or a model, not both (a serial rule already "
+                             "means one device)")
+        if self.model is None and self.serial is None and self.service == "*":
+            raise ValueError('a rule for every service on every device is `services.default`; '
+                             "name a service, a model or a serial")
+        return self
+
+    @property
+    def level(self) -> int:
+        """2 for a serial rule, 1 for a model rule, 0 for a fleet-wide rule."""
+        return 2 if self.serial is not None else 1 if self.model is not None else 0
+
+
+class ServicesSettings(_Section):
+    """Support service enable settings (the patent's "support service valid setting").
+
+    Which contracted services may run on which devices.  For a service on a device, the rule that
+    decides is the most specific one that applies: a serial rule beats a model rule, which beats a
+    fleet-wide rule (no serial, no model), which beats `default`; at the same level, a rule naming
+    the service beats one for "*".  Two rules at the same level and specificity that can apply to
+    the same device and service and disagree are a config error.
+    """
+
+    default: bool = True
+    rule: list[ServiceRule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _no_conflicts(self) -> ServicesSettings:
+        problems = []
+        for i, first in enumerate(self.rule):
+            for j in range(i + 1, len(self.rule)):
+                second = self.rule[j]
+                if (first.level, first.service) != (second.level, second.service) \
+                        or first.enabled == second.enabled:
+                    continue
+                overlap = _rules_overlap(first, second)
+                if overlap is not None:
+                    problems.append(f"rule[{i}] and rule[{j}] disagree on service "
+                                    f"{first.service!r} for {overlap}; remove one or make one "
+                                    "more specific")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _rules_overlap(first: ServiceRule, second: ServiceRule) -> str | None:
+    """The devices two rules of one level both apply to (for a message), or None."""
+    if first.serial is not None:
+        return f"serial {first.serial!r}" if first.serial == second.serial else None
+    if first.model is not None and second.model is not None:
+        example = glob_common_match(first.model.casefold(), second.model.casefold())
+        return None if example is None else f"models such as {example!r}"
+    return "every device"
+
+
+def _glob_tokens(pattern: str) -> list[tuple[str, frozenset[str], bool]]:
+    """An fnmatch glob as tokens (kind, characters, negated): kind `*` (any run), `?` (any one
+    character) or `set` (one character of the set, or not of it when negated)."""
+    tokens: list[tuple[str, frozenset[str], bool]] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "*":
+            if not tokens or tokens[-1][0] != "*":
+                tokens.append(("*", frozenset(), False))
+        elif ch == "?":
+            tokens.append(("?", frozenset(), False))
+        elif ch == "[" and (end := _set_end(pattern, i)) != -1:
+            negated = pattern[i + 1] == "!"
+            body = pattern[i + 1 + negated:end]
+            chars: set[str] = set()
+            k = 0
+            while k < len(body):
+                if k + 2 < len(body) and body[k + 1] == "-":
+                    chars.update(chr(c) for c in range(ord(body[k]), ord(body[k + 2]) + 1))
+                    k += 3
+                else:
+                    chars.add(body[k])
+                    k += 1
+            tokens.append(("set", frozenset(chars), negated))
+            i = end
+        else:
+            tokens.append(("set", frozenset(ch), False))
+        i += 1
+    return tokens
+
+
+def _set_end(pattern: str, start: int) -> int:
+    """Where the `[set]` opening at `start` closes, as fnmatch reads it (a `]` right after `[` or
+    `[!` is a member), or -1 when it does not close (the `[` is then a plain character)."""
+    i = start + 1
+    if i < len(pattern) and pattern[i] == "!":
+        i += 1
+    if i < len(pattern) and pattern[i] == "]":
+        i += 1
+    return pattern.find("]", i)
+
+
+def _common_char(a: tuple[str, frozenset[str], bool], b: tuple[str, frozenset[str], bool],
+                 ) -> str | None:
+    """A character both single-character tokens accept, or None."""
+    def accepts(token: tuple[str, frozenset[str], bool], ch: str) -> bool:
+        kind, chars, negated = token
+        return kind != "set" or (ch in chars) != negated
+
+    members = a[1] | b[1]
+    for ch in sorted(members):
+        if accepts(a, ch) and accepts(b, ch):
+            return ch
+    # Any character in neither set is accepted alike by both tokens, so one of them tells.
+    outsider = next(chr(c) for c in itertools.count(ord("a")) if chr(c) not in members)
+    return outsider if accepts(a, outsider) and accepts(b, outsider) else None
+
+
+def glob_common_match(first: str, second: str) -> str | None:
+    """A string both fnmatch globs match (`*`, `?`, `[set]`, `[!set]`), or None when none does.
+
+    A breadth-first search over the pair of positions in both patterns (the product of their
+    automata), so the example found is a shortest one.
+    """
+    a, b = _glob_tokens(first), _glob_tokens(second)
+    start = (0, 0)
+    seen = {start: ""}
+    queue = deque([start])
+    while queue:
+        i, j = queue.popleft()
+        text = seen[(i, j)]
+        if i == len(a) and j == len(b):
+            return text
+        moves: list[tuple[int, int, str]] = []
+        if i < len(a) and a[i][0] == "*":
+            moves.append((i + 1, j, ""))
+        if j < len(b) and b[j][0] == "*":
+            moves.append((i, j + 1, ""))
+        if i < len(a) and j < len(b):
+            ch = _common_char(a[i], b[j])
+            if ch is not None:
+                moves.append((i + (a[i][0] != "*"), j + (b[j][0] != "*"), ch))
+        for ni, nj, ch in moves:
+            if (ni, nj) not in seen and (ni, nj) != (i, j):
+                seen[(ni, nj)] = text + ch
+                queue.append((ni, nj))
+    return None
+
+
+def model_matches(pattern: str, model: str) -> bool:
+    """A service rule's model glob against a device model, case-insensitively and with runs of
+    spaces as one (devices pad their model names)."""
+    return fnmatch.fnmatchcase(" ".join(model.split()).casefold(),
+                               " ".join(pattern.split()).casefold())
 
 
 class Config(_Section):
@@ -235,6 +616,10 @@ class Config(_Section):
     snmp: SnmpSettings = SnmpSettings()
     ipp: IppSettings = IppSettings()
     discovery: DiscoverySettings = DiscoverySettings()
+    cloud: CloudSettings = CloudSettings()
+    poll: PollSettings = PollSettings()
+    events: EventSettings = EventSettings()
+    services: ServicesSettings = ServicesSettings()
 
     @model_validator(mode="after")
     def _v3_references(self) -> Config:
@@ -351,5 +736,6 @@ def _model_of(annotation: Any) -> Any:
 
 
 def _is_secret_path(loc: tuple[Any, ...]) -> bool:
-    return any(part in ("communities", "auth_key", "priv_key") for part in loc)
+    return any(part in ("communities", "auth_key", "priv_key", "enrolment_token", "proxy")
+               for part in loc)
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 LevelState = Literal["known", "some-remaining", "unknown", "unrestricted", "unavailable"]
 SupplyClass = Literal["consumed", "filled"]
+CartridgeType = Literal["contract", "commercial"]
 
 
 @dataclass
@@ -36,6 +37,12 @@ class Supply:
     """The device reported a level above its maximum capacity; the percent was clamped to 100."""
     low_percent: int | None = None
     source: str = "snmp"
+    cartridge_type: CartridgeType | None = None
+    """From the contract MIB: a contract cartridge (flat-rate printing) or a commercial one."""
+    cartridge_id: str | None = None
+    """From the contract MIB: the installed cartridge's identifier (changes on replacement)."""
+    cartridge_new: bool | None = None
+    """From the contract MIB: installed and not yet printed with."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +60,9 @@ class Supply:
             "over_capacity": self.over_capacity,
             "low_percent": self.low_percent,
             "source": self.source,
+            "cartridge_type": self.cartridge_type,
+            "cartridge_id": self.cartridge_id,
+            "cartridge_new": self.cartridge_new,
         }
 
 

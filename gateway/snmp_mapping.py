@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from gateway.model import Alert, DeviceStatus, Supply
+from gateway.model import Alert, CartridgeType, DeviceStatus, Supply
 from gateway.strings import decode_text, format_mac
 from protocols import colors
 from protocols.device_id import (
@@ -20,6 +20,7 @@ from protocols.device_id import (
     device_id_serial,
     parse_device_id,
 )
+from protocols.snmp import contract_mib as cm
 from protocols.snmp import oids
 from protocols.snmp import textual_conventions as tc
 from protocols.snmp.client import SnmpValue
@@ -33,6 +34,8 @@ _SERIAL_IN_TEXT = re.compile(
 _NIC_WORDS = re.compile(r"ethernet|print ?server|jetdirect|built-in|\bNC-|network", re.IGNORECASE)
 _XEROX_PART = re.compile(r"^(?P<desc>.*?),\s*PN\s+(?P<pn>[^;]+?)\s*(?:;\s*SN.*)?$")
 _HP_PART = re.compile(r"\bHP\s+([A-Z0-9]*\d[A-Z0-9]*)$")
+_TRAILING_PART = re.compile(r"\s(?=[A-Z0-9-]*\d)([A-Z]{1,4}\d*-[A-Z0-9]+)$")
+"""A model code ending the description: `Black Toner Cartridge TN-210`, `… CX54-B`."""
 
 # hrPrinterDetectedErrorState bit → IPP printer-state-reasons keyword with its severity suffix
 _ERROR_REASONS = {
@@ -102,6 +105,7 @@ def apply_snmp(status: DeviceStatus, reading: PrinterReading) -> None:
     _identity(status, r)
     _supplies(status, r)
     _counters(status, r)
+    _contract(status, r)
     _state(status, r)
 
 
@@ -208,14 +212,15 @@ def _clean_serial(value: str | None) -> str | None:
 
 
 def _split_description(text: str | None) -> tuple[str | None, str | None]:
-    """Description and part number: `"Black Toner, PN 006R01509;SN4817…"` (Xerox) or
-    `"Black Cartridge HP CF217A"` (HP)."""
+    """Description and part number: `"Black Toner, PN 006R01509;SN4817…"` (Xerox),
+    `"Black Cartridge HP CF217A"` (HP) or `"Black Toner Cartridge TN-210"` (a letter-led code
+    with a hyphen and a digit at the end)."""
     if not text:
         return None, None
     if match := _XEROX_PART.match(text):
         part = match.group("pn").strip()
         return match.group("desc").strip(), None if part.lower() == "unknown" else part
-    if match := _HP_PART.search(text):
+    if match := _HP_PART.search(text) or _TRAILING_PART.search(text):
         return text, match.group(1)
     return text, None
 
@@ -306,6 +311,64 @@ def _counters(status: DeviceStatus, r: _Reader) -> None:
                    "snmp:prtMarkerLifeCount")
     for kind, oid in r.reading.vendor.counters.items():
         status.set(status.counters, kind, r.int(oid, r.reading.scalar(oid), 0), f"snmp:{oid}")
+
+
+def _contract(status: DeviceStatus, r: _Reader) -> None:
+    """The project's contract MIB: contract state, its counters, and the cartridge in each supply.
+
+    A device supports it when it answers pgwContractMode (the mandatory group); counters the
+    vendor objects already gave are not replaced.  Per-supply rows are matched to the Printer-MIB
+    supplies by their shared index (hrDeviceIndex.prtMarkerSuppliesIndex).
+    """
+    mode = r.int("pgwContractMode", r.reading.scalar(f"{cm.pgwContractMode}.0"), 1, 3)
+    if mode is None:
+        return
+    contract = status.contract
+    contract.supported = True
+    status.set(contract, "mode", cm.CONTRACT_MODE_VALUES[mode], "snmp:pgwContractMode")
+    prohibited = r.int("pgwContractPrintingProhibited",
+                       r.reading.scalar(f"{cm.pgwContractPrintingProhibited}.0"), 1, 2)
+    if prohibited is not None:
+        status.set(contract, "printing_prohibited", cm.TRUTH_VALUES[prohibited],
+                   "snmp:pgwContractPrintingProhibited")
+    message = _bounded(status, "pgwPanelMessage",
+                       r.scalar_text(f"{cm.pgwPanelMessage}.0"), 255)
+    status.set(contract, "panel_message", message, "snmp:pgwPanelMessage")
+    for name, counter in (("contract", "pgwContractPageCount"),
+                          ("cartridge_replacements", "pgwCartridgeReplacementCount"),
+                          ("color", "pgwColorPageCount"), ("mono", "pgwMonochromePageCount")):
+        value = r.int(counter, r.reading.scalar(f"{getattr(cm, counter)}.0"), 0)
+        status.set(status.counters, name, value, f"snmp:{counter}")
+
+    types = r.column(cm.pgwSupplyCartridgeType)
+    ids = r.column(cm.pgwSupplyCartridgeId)
+    new_flags = r.column(cm.pgwSupplyNewFlag)
+    supplies = {supply.index: supply for supply in status.supplies if supply.source == "snmp"}
+    for index in sorted(set(types) | set(ids) | set(new_flags), key=_index_key):
+        supply = supplies.get(index)
+        where = f"contract supply {index}"
+        if supply is None:
+            status.problem("snmp", where, "no such row in prtMarkerSuppliesTable")
+            continue
+        cartridge_type = r.int(f"{where} cartridge type", types.get(index), 1, 2)
+        supply.cartridge_type = _CARTRIDGE_TYPES.get(cartridge_type or 0)
+        supply.cartridge_id = _bounded(
+            status, f"{where} cartridge ID", r.text(f"{where} cartridge ID", ids.get(index)), 64)
+        new_flag = r.int(f"{where} new flag", new_flags.get(index), 1, 2)
+        if new_flag is not None:
+            supply.cartridge_new = cm.TRUTH_VALUES[new_flag]
+
+
+_CARTRIDGE_TYPES: dict[int, CartridgeType] = {1: "contract", 2: "commercial"}
+"""pgwSupplyCartridgeType (`contract_mib.CARTRIDGE_TYPE_VALUES`), typed for `Supply`."""
+
+
+def _bounded(status: DeviceStatus, where: str, text: str | None, limit: int) -> str | None:
+    """A DisplayString within its MIB size, else nothing (reported): empty means none."""
+    if text is not None and len(text) > limit:
+        status.problem("snmp", where, f"longer than the MIB's {limit} characters: {text!r:.80}")
+        return None
+    return text or None
 
 
 def _state(status: DeviceStatus, r: _Reader) -> None:

@@ -58,6 +58,86 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX inventory_events_by_device ON inventory_events(device_id, at);
     """,
+    # 2: the outbox (issue 5): status entries accepted for upload, until the cloud has them.
+    # Keyed by the cloud's printer ID, not by device row, so a merge of device records can never
+    # delete an accepted entry.  `counters` keeps the outbox's running totals across restarts.
+    """
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        entry_id TEXT NOT NULL UNIQUE,
+        printer_id TEXT NOT NULL,
+        device_id INTEGER,
+        event TEXT NOT NULL,
+        queued_at REAL NOT NULL,
+        body TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX outbox_due ON outbox(next_attempt_at, seq);
+    CREATE TABLE outbox_rejected (
+        entry_id TEXT PRIMARY KEY,
+        printer_id TEXT NOT NULL,
+        rejected_at REAL NOT NULL,
+        code TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE counters (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    """,
+    # 3: the cloud link's state (issue 5): the gateway's credential and regional endpoint, the
+    # printer ID per device, the support service setting table (application information beside
+    # the activation results), the transmission data type table, and the last status per device
+    # (event detection needs the previous reading across restarts).
+    """
+    CREATE TABLE cloud_link (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE cloud_printers (
+        device_id INTEGER PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+        printer_id TEXT NOT NULL UNIQUE,
+        serial TEXT NOT NULL,
+        registered_at REAL NOT NULL
+    );
+    CREATE TABLE applications (
+        device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        service_id TEXT NOT NULL,
+        application_id TEXT,
+        provider TEXT,
+        outline TEXT,
+        contracted_on TEXT,
+        state TEXT,
+        compatible_models TEXT NOT NULL DEFAULT '[]',
+        data_types TEXT NOT NULL DEFAULT '[]',
+        activation_by_first_upload INTEGER NOT NULL DEFAULT 0,
+        enabled INTEGER,
+        decision TEXT,
+        decision_reason TEXT,
+        decision_detail TEXT,
+        activation_result TEXT,
+        activated_at TEXT,
+        notified_application_id TEXT,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (device_id, service_id)
+    );
+    CREATE TABLE transmission_types (
+        device_id INTEGER PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+        requested TEXT NOT NULL DEFAULT '[]',
+        current TEXT NOT NULL DEFAULT '[]',
+        reported_at REAL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE last_status (
+        device_id INTEGER PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+        read_at REAL NOT NULL,
+        status TEXT NOT NULL,
+        last_periodic REAL
+    );
+    """,
 )
 
 

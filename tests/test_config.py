@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import socket
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from gateway.config import Config, ConfigError, load_config, parse_config
+from gateway.config import (
+    Config,
+    ConfigError,
+    glob_common_match,
+    host_time_zone,
+    load_config,
+    parse_config,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "gateway.example.toml"
 
@@ -102,3 +113,223 @@ def test_a_v3_user_must_be_defined_before_a_subnet_names_it() -> None:
     with pytest.raises(ConfigError, match=r"add a \[snmp.v3_users.nobody\] table"):
         parse_config({"discovery": {"subnets": [{"cidr": "10.0.0.0/24",
                                                  "v3_users": ["nobody"]}]}})
+
+
+# -- gateway identity, cloud link, polling, events, support service enable settings ---------------
+
+def test_new_sections_default_so_older_files_stay_valid(monkeypatch) -> None:
+    config = parse_config({"gateway": {"data_dir": "/tmp/x"}})
+    assert config.gateway.name == socket.gethostname()
+    assert (config.gateway.region, config.gateway.shipping_destination) == ("jp", "JP")
+    assert config.gateway.time_zone == host_time_zone()
+    cloud = config.cloud
+    assert cloud.url is None and cloud.enrolment_token is None  # no cloud link
+    assert (cloud.verify_tls, cloud.ca_file, cloud.proxy, cloud.push) == (True, None, None, True)
+    assert (cloud.timeout, cloud.sync_interval, cloud.changes_poll_interval) == (30, 86400, 60)
+    assert (cloud.batch_size, cloud.outbox_max_entries) == (500, 100_000)
+    assert (config.poll.interval, config.poll.periodic_upload, config.poll.concurrency) == (
+        300, 3600, 32)
+    assert (config.events.thresholds, config.events.level_jump) == ([20, 10, 5], 30)
+    assert (config.services.default, config.services.rule) == (True, [])
+    assert config.discovery.interval == 3600
+    monkeypatch.setenv("TZ", ":Asia/Tokyo")
+    assert host_time_zone() == "Asia/Tokyo"
+    monkeypatch.setenv("TZ", "Not/AZone")
+    assert host_time_zone() in ("UTC", parse_config({}).gateway.time_zone)
+
+
+def test_every_new_key_is_read(tmp_path: Path, monkeypatch) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("PRINTGW_TEST_ENROLMENT", "enrol-0123456789")
+    config = parse_config({
+        "gateway": {"name": "gw-3f", "region": "eu-west", "time_zone": "Europe/Paris"},
+        "discovery": {"interval": "6h"},
+        "cloud": {"url": "https://api.printgw.example/", "enrolment_token": {
+            "env": "PRINTGW_TEST_ENROLMENT"}, "verify_tls": False, "ca_file": str(ca),
+            "proxy": "http://proxy.example.com:3128", "timeout": "10s", "sync_interval": "12h",
+            "push": False, "changes_poll_interval": "2m", "batch_size": 100,
+            "outbox_max_entries": 5000},
+        "poll": {"interval": "1m", "periodic_upload": "2h", "concurrency": 8},
+        "events": {"thresholds": [5, 50, 5, 25], "level_jump": 40},
+        "services": {"default": False, "rule": [
+            {"service": "toner-delivery", "model": "Apeos C*", "enabled": True},
+            {"serial": "W492KB03439", "enabled": False}]},
+    })
+    gateway, cloud = config.gateway, config.cloud
+    assert (gateway.name, gateway.region, gateway.shipping_destination, gateway.time_zone) == (
+        "gw-3f", "eu-west", "EU", "Europe/Paris")
+    assert config.discovery.interval == 6 * 3600
+    assert cloud.url == "https://api.printgw.example"  # no trailing slash: paths are appended
+    assert cloud.enrolment_token.get_secret_value() == "enrol-0123456789"
+    assert "enrol-0123456789" not in repr(config)
+    assert (cloud.verify_tls, cloud.ca_file, cloud.proxy) == (
+        False, ca, "http://proxy.example.com:3128")
+    assert (cloud.timeout, cloud.sync_interval, cloud.push, cloud.changes_poll_interval) == (
+        10, 12 * 3600, False, 120)
+    assert (cloud.batch_size, cloud.outbox_max_entries) == (100, 5000)
+    assert (config.poll.interval, config.poll.periodic_upload, config.poll.concurrency) == (
+        60, 7200, 8)
+    assert config.events.thresholds == [50, 25, 5]  # highest first, once each
+    assert config.events.level_jump == 40
+    assert config.services.default is False
+    rules = config.services.rule
+    assert [(r.service, r.model, r.serial, r.enabled, r.level) for r in rules] == [
+        ("toner-delivery", "Apeos C*", None, True, 1), ("*", None, "W492KB03439", False, 2)]
+    explicit = parse_config({"gateway": {"region": "us", "shipping_destination": "CA"}})
+    assert explicit.gateway.shipping_destination == "CA"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8480", "http://localhost:8480/",
+                                 "http://[::1]:8480", "http://127.3.4.5"])
+def test_plain_http_cloud_only_on_loopback(url: str) -> None:
+    assert parse_config({"cloud": {"url": url}}).cloud.url == url.rstrip("/")
+
+
+def test_every_new_mistake_is_named_with_its_key_and_fix(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(f"""
+[gateway]
+name = ""
+region = "JP"
+shipping_destination = "jp"
+time_zone = "Mars/Olympus_Mons"
+[discovery]
+interval = "often"
+[cloud]
+url = "http://cloud.example.com"
+enrolment_token = "short"
+proxy = "socks5://proxy:1080"
+ca_file = "{tmp_path / 'missing.pem'}"
+batch_size = 501
+outbox_max_entries = 0
+sync_interval = "daily"
+pushh = true
+[poll]
+concurrency = 0
+periodic_upload = -5
+[events]
+thresholds = [0, 50, 100]
+level_jump = 0
+[[services.rule]]
+service = "toner-delivery"
+[[services.rule]]
+model = "Apeos*"
+serial = "X1"
+enabled = true
+[[services.rule]]
+service = "bad id!"
+serial = "X2"
+enabled = true
+[[services.rule]]
+enabled = false
+[[services.rule]]
+modle = "Apeos*"
+enabled = true
+[[services.rule]]
+model = ""
+enabled = true
+""")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    problems = caught.value.problems
+    expected = {
+        "gateway.name": "at least 1 character",
+        "gateway.region": "lower case",
+        "gateway.shipping_destination": "upper case",
+        "gateway.time_zone": "IANA time zone",
+        "discovery.interval": "not a duration",
+        "cloud.url": "only allowed to a loopback host",
+        "cloud.enrolment_token": "8 to 256 characters",
+        "cloud.proxy": "not an http(s) URL",
+        "cloud.ca_file": "cannot read",
+        "cloud.batch_size": "less than or equal to 500",
+        "cloud.outbox_max_entries": "greater than or equal to 1",
+        "cloud.sync_interval": "not a duration",
+        "cloud.pushh": "did you mean 'push'",
+        "poll.concurrency": "greater than or equal to 1",
+        "poll.periodic_upload": "greater than 0",
+        "events.thresholds": "remove [0, 100]",
+        "events.level_jump": "greater than or equal to 1",
+        "services.rule[0].enabled": "Field required",
+        "services.rule[1]": "a serial or a model, not both",
+        "services.rule[2].service": "write a service ID",
+        "services.rule[3]": "is `services.default`",
+        "services.rule[4].modle": "did you mean 'model'",
+        "services.rule[5].model": "must not be empty",
+    }
+    for key, words in expected.items():
+        assert any(p.startswith(key) and words in p for p in problems), (key, problems)
+    assert len(problems) == len(expected), problems
+    assert "short" not in str(caught.value)  # a bad secret is not echoed
+
+
+@pytest.mark.parametrize(("rules", "conflict"), [
+    ([{"serial": "X1", "enabled": True}, {"serial": "X1", "enabled": False}],
+     "rule[0] and rule[1] disagree on service '*' for serial 'X1'"),
+    ([{"service": "s1", "model": "Apeos*", "enabled": True},
+      {"service": "s1", "model": "*C7580", "enabled": False}],
+     "rule[0] and rule[1] disagree on service 's1' for models such as 'apeosc7580'"),
+    ([{"service": "s1", "enabled": True}, {"model": "x", "enabled": True},
+      {"service": "s1", "enabled": False}],
+     "rule[0] and rule[2] disagree on service 's1' for every device"),
+])
+def test_conflicting_service_rules_are_a_config_error(rules: list[dict], conflict: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"services": {"rule": rules}})
+    assert len(caught.value.problems) == 1
+    assert caught.value.problems[0].startswith("services: ")
+    assert conflict in caught.value.problems[0]
+    assert "remove one or make one more specific" in caught.value.problems[0]
+
+
+def test_rules_that_never_meet_or_differ_in_specificity_are_fine() -> None:
+    config = parse_config({"services": {"rule": [
+        {"model": "Apeos*", "enabled": True},
+        {"model": "bizhub*", "enabled": False},           # no model matches both globs
+        {"service": "s1", "model": "Apeos*", "enabled": False},  # names the service: beats "*"
+        {"serial": "X1", "enabled": False},               # another level
+        {"serial": "X2", "enabled": True},                # another device
+        {"service": "s1", "enabled": True},
+        {"service": "s2", "enabled": False},              # another service
+        {"serial": "X1", "enabled": False},               # the same rule again: no conflict
+    ]}})
+    assert len(config.services.rule) == 8
+
+
+@given(st.from_regex(r"[a-c*?]{0,5}", fullmatch=True),
+       st.from_regex(r"[a-c*?]{0,5}", fullmatch=True),
+       st.from_regex(r"[a-d]{0,6}", fullmatch=True))
+def test_glob_overlap_is_exact(first: str, second: str, text: str) -> None:
+    """A common match is found whenever one exists, and what is found matches both globs."""
+    example = glob_common_match(first, second)
+    if example is not None:
+        assert fnmatch.fnmatchcase(example, first) and fnmatch.fnmatchcase(example, second)
+    elif fnmatch.fnmatchcase(text, first):
+        assert not fnmatch.fnmatchcase(text, second)
+
+
+@pytest.mark.parametrize(("first", "second", "meet"), [
+    ("[]]x", "]x", True), ("[!]]", "]", False), ("a[b-d]*", "ac", True), ("[!a]", "[!b]", True),
+    ("[ab]", "[!ab]", False), ("[a", "[a", True), ("hp*", "canon*", False)])
+def test_glob_sets_are_read_as_fnmatch_reads_them(first: str, second: str, meet: bool) -> None:
+    example = glob_common_match(first, second)
+    assert (example is not None) == meet
+    if example is not None:
+        assert fnmatch.fnmatchcase(example, first) and fnmatch.fnmatchcase(example, second)
+
+
+@pytest.mark.parametrize(("key", "value", "words"), [
+    ("url", "https://api.printgw.example/?region=jp", "no query string or fragment"),
+    ("url", "ftp://api.printgw.example", "not an http(s) URL"),
+    ("url", "https://", "not an http(s) URL"),
+    ("url", "https://api.printgw.example:99999", "invalid port"),
+    ("proxy", "http://proxy:port", "invalid port"),
+])
+def test_cloud_urls_are_checked(key: str, value: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"cloud": {key: value}})
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"cloud.{key}: ") and words in problem
+    if key == "proxy":
+        assert "port" in problem and "proxy:port" not in problem  # may carry a password

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from protocols.snmp import oids
+from protocols.snmp import contract_mib, oids
 from protocols.snmp.client import SnmpClient, SnmpError, SnmpTarget, SnmpValue
 from protocols.snmp.vendors import Vendor, vendor_for
 
@@ -29,6 +29,9 @@ PRINTER_SUBTREES = (
     oids.prtConsoleDisplayBufferText,
 )
 INTERFACE_SUBTREES = (oids.ifPhysAddress,)
+CONTRACT_SUBTREES = (contract_mib.pgwObjects,)
+"""The project's contract MIB (contract mode, counters, cartridge type/ID per supply); a device
+without it ends the walk at once."""
 
 
 @dataclass
@@ -77,7 +80,8 @@ async def read_printer(client: SnmpClient, target: SnmpTarget) -> PrinterReading
     reading.vendor = vendor_for(sys_object_id if isinstance(sys_object_id, str) else None)
 
     vendor_oids = reading.vendor.oids()
-    tasks = [_walk_into(client, target, PRINTER_SUBTREES + INTERFACE_SUBTREES, reading)]
+    tasks = [_walk_into(client, target,
+                        PRINTER_SUBTREES + INTERFACE_SUBTREES + CONTRACT_SUBTREES, reading)]
     if vendor_oids:
         tasks.append(_get_into(client, target, vendor_oids, reading))
     await asyncio.gather(*tasks)

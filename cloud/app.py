@@ -1,0 +1,115 @@
+"""`create_app()`: the reference cloud as an aiohttp application, one route per operation of
+`protocols/cloud/openapi.yaml`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+from aiohttp import web
+from sqlalchemy import update
+
+from cloud import gateway_api, operator_api, times
+from cloud.changes import SOCKETS, ChangeStream, close_push_channels, poll_changes, push_channel
+from cloud.db import Database, EnrolmentToken
+from cloud.idempotency import IdempotencyKeys
+from cloud.problems import problem_middleware
+from cloud.state import CLOUD, Cloud, Settings
+from cloud.statuses import upload_statuses
+
+HOUSEKEEPING_INTERVAL = 3600.0
+"""Seconds between prunings of expired changes, idempotency keys and enrolment replays."""
+
+log = logging.getLogger(__name__)
+
+ROUTES = (
+    ("POST", "/v1/connection-destination", gateway_api.resolve_connection_destination),
+    ("POST", "/v1/gateways", gateway_api.enrol_gateway),
+    ("POST", "/v1/printers", gateway_api.register_printer),
+    ("GET", "/v1/printers/{printer_id}/applications", gateway_api.get_application_information),
+    ("POST", "/v1/printers/{printer_id}/activations", gateway_api.notify_activation),
+    ("GET", "/v1/printers/{printer_id}/control-information",
+     gateway_api.get_device_control_information),
+    ("PUT", "/v1/printers/{printer_id}/transmission-data-types",
+     gateway_api.report_transmission_data_types),
+    ("POST", "/v1/statuses", upload_statuses),
+    ("GET", "/v1/push", push_channel),
+    ("GET", "/v1/changes", poll_changes),
+    ("GET", "/v1/commands", gateway_api.list_pending_commands),
+    ("POST", "/v1/commands/{command_id}/acknowledgements", gateway_api.acknowledge_command),
+    ("POST", "/v1/operator/enrolment-tokens", operator_api.create_enrolment_token),
+    ("GET", "/v1/operator/services", operator_api.list_services),
+    ("PUT", "/v1/operator/services/{service_id}", operator_api.put_service),
+    ("GET", "/v1/operator/printers", operator_api.list_printers),
+    ("GET", "/v1/operator/printers/{printer_id}", operator_api.get_printer),
+    ("POST", "/v1/operator/printers/{printer_id}/applications", operator_api.create_application),
+    ("POST", "/v1/operator/printers/{printer_id}/applications/{service_id}/suspend",
+     operator_api.suspend_application),
+    ("POST", "/v1/operator/printers/{printer_id}/applications/{service_id}/resume",
+     operator_api.resume_application),
+    ("POST", "/v1/operator/printers/{printer_id}/applications/{service_id}/cancel",
+     operator_api.cancel_application),
+    ("GET", "/v1/operator/printers/{printer_id}/statuses", operator_api.list_received_statuses),
+    ("POST", "/v1/operator/printers/{printer_id}/commands", operator_api.create_command),
+    ("GET", "/v1/operator/commands/{command_id}", operator_api.get_command),
+)
+
+
+def create_app(database_url: str, settings: Settings) -> web.Application:
+    """The application; its database schema is created when it starts.
+
+    Serve it with `auto_decompress=False` (as `CloudServer` does): the cloud decompresses gzip
+    bodies itself, with its own size limit.
+    """
+    db = Database(database_url)
+    state = Cloud(settings=settings, db=db, changes=ChangeStream(db),
+                  keys=IdempotencyKeys(db, settings.idempotency_retention))
+    app = web.Application(middlewares=[problem_middleware])
+    app[CLOUD] = state
+    app[SOCKETS] = set()
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, path, handler)
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_housekeeping)
+    app.on_shutdown.append(close_push_channels)
+    return app
+
+
+async def prune(state: Cloud, now: datetime | None = None) -> None:
+    """Forget what is past its retention at `now`: changes (7 days: older cursors answer 410),
+    idempotency keys and enrolment replays (24 h)."""
+    now = now or times.now()
+    await state.changes.prune(now - state.settings.change_retention)
+    await state.keys.prune(now - state.settings.idempotency_retention)
+    async with state.db.write() as session:
+        await session.execute(update(EnrolmentToken).where(EnrolmentToken.replay_until <= now)
+                              .values(replay_credential=None, replay_key_hash=None,
+                                      replay_until=None))
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    db = app[CLOUD].db
+    try:
+        await db.create_schema()
+        yield
+    finally:
+        await db.close()
+
+
+async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
+    async def run() -> None:
+        while True:
+            try:
+                await prune(app[CLOUD])
+            except Exception:
+                log.exception("housekeeping failed; trying again in an hour")
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+
+    task = asyncio.create_task(run())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

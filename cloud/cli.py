@@ -1,0 +1,133 @@
+"""`printgw-cloud serve`: run the reference cloud until interrupted (also `python -m cloud`).
+
+Plain HTTP only on loopback: on any other address `--tls-cert` and `--tls-key` are required.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import os
+import re
+import signal
+import ssl
+import sys
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+from yarl import URL
+
+from cloud.db import DEFAULT_URL
+from cloud.server import CloudServer
+
+TOKEN_ENV = "PRINTGW_CLOUD_OPERATOR_TOKEN"
+MIN_TOKEN_LENGTH = 16
+_REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)*$")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _http_url(text: str) -> str:
+    url = URL(text)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
+    return text.rstrip("/")
+
+
+def _region(text: str) -> tuple[str, str]:
+    name, sep, url = text.partition("=")
+    if not sep or not _REGION.match(name):
+        raise argparse.ArgumentTypeError(f"expected NAME=URL with a lower-case region name such "
+                                         f"as jp or eu-west, got {text!r}")
+    return name, _http_url(url)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="printgw-cloud",
+                                 description="The printgw reference cloud (information "
+                                             "management server).")
+    commands = ap.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the server until interrupted")
+    serve.add_argument("--database", default=DEFAULT_URL,
+                       help="SQLAlchemy URL: sqlite+aiosqlite:///FILE (default "
+                            f"{DEFAULT_URL}) or postgresql+asyncpg://USER:PASSWORD@HOST/DB")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8480)
+    serve.add_argument("--public-url", type=_http_url, default=None,
+                       help="base URL gateways reach this server at (default: as each request "
+                            "names it)")
+    serve.add_argument("--region", type=_region, action="append", default=[],
+                       metavar="NAME=URL",
+                       help="regional base URL answered by resolveConnectionDestination "
+                            "(repeatable; default: every region answers this server's URL)")
+    serve.add_argument("--operator-token-file", type=Path, default=None,
+                       help=f"file with operator bearer tokens, one per line (or set {TOKEN_ENV})")
+    serve.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate (chain)")
+    serve.add_argument("--tls-key", type=Path, default=None, help="PEM private key")
+    serve.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    args = ap.parse_args(argv)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        ap.error("--tls-cert and --tls-key go together")
+    if args.tls_cert is None and not is_loopback(args.host):
+        ap.error(f"refusing plain HTTP on {args.host}: outside loopback the cloud needs TLS "
+                 "(--tls-cert FILE --tls-key FILE)")
+    try:
+        args.operator_tokens = operator_tokens(args.operator_token_file)
+    except (OSError, ValueError) as exc:
+        ap.error(str(exc))
+    return args
+
+
+def operator_tokens(path: Path | None) -> list[str]:
+    """Tokens from the file (one per line; blank lines and `#` comments ignored) and the
+    environment; at least one, each at least 16 characters."""
+    tokens = []
+    if path is not None:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                tokens.append(line.strip())
+    if os.environ.get(TOKEN_ENV, "").strip():
+        tokens.append(os.environ[TOKEN_ENV].strip())
+    if not tokens:
+        raise ValueError(f"no operator token: give --operator-token-file FILE or set {TOKEN_ENV}")
+    if any(len(token) < MIN_TOKEN_LENGTH for token in tokens):
+        raise ValueError(f"operator tokens must have at least {MIN_TOKEN_LENGTH} characters")
+    return tokens
+
+
+async def serve(args: argparse.Namespace) -> None:
+    context = None
+    if args.tls_cert is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with CloudServer(database_url=args.database, host=args.host, port=args.port,
+                           operator_tokens=args.operator_tokens,
+                           regions=dict(args.region) if args.region else None,
+                           public_url=args.public_url, ssl_context=context) as server:
+        print(f"printgw-cloud listening on {server.url}", flush=True)
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(serve(args))
+    except (OSError, ValueError, SQLAlchemyError) as exc:
+        print(f"printgw-cloud: {exc}", file=sys.stderr)
+        return 1
+    return 0

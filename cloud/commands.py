@@ -1,0 +1,86 @@
+"""Contract-mode commands (SPEC §7): issued by the operator, delivered through the change stream,
+acknowledged by the gateway in two stages (`received`, then `completed` with a result)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloud import times
+from cloud.changes import ChangeStream
+from cloud.db import Command, Printer
+from cloud.problems import Problem, invalid
+
+DEFAULT_DEADLINE = timedelta(hours=24)
+OPEN_STATES = ("pending", "received")
+
+
+def command_message(command: Command) -> dict[str, Any]:
+    """The command as delivered to the gateway (`Command`)."""
+    return {"command_id": command.id, "printer_id": command.printer_id, "kind": command.kind,
+            "parameters": dict(command.parameters), "issued_at": times.iso(command.issued_at),
+            "deadline": times.iso(command.deadline)}
+
+
+def state_of(command: Command, now: datetime) -> str:
+    """The stored state, or `expired` when the deadline passed without a final acknowledgement."""
+    if command.state in OPEN_STATES and now > command.deadline:
+        return "expired"
+    return command.state
+
+
+def command_status(command: Command, now: datetime) -> dict[str, Any]:
+    """The command with its delivery and completion state (`CommandStatus`)."""
+    return {**command_message(command), "state": state_of(command, now),
+            "received_at": times.iso(command.received_at) if command.received_at else None,
+            "completed_at": times.iso(command.completed_at) if command.completed_at else None,
+            "reason": command.reason, "contract_state": command.contract_state}
+
+
+def _parameters(request: dict[str, Any]) -> dict[str, Any]:
+    parameters = dict(request.get("parameters", {}))
+    if request["kind"] == "contract-transition":
+        parameters.setdefault("mode", "contract-non-billing")
+    return parameters
+
+
+async def issue(session: AsyncSession, changes: ChangeStream, printer: Printer,
+                request: dict[str, Any]) -> Command:
+    """Create the command of a `CommandRequest` and put it on the printer's gateway's stream."""
+    issued_at = times.now()
+    deadline = times.parse(request["deadline"]) if "deadline" in request \
+        else issued_at + DEFAULT_DEADLINE
+    if deadline <= issued_at:
+        raise invalid("/deadline", "The deadline has already passed.")
+    command = Command(id=str(uuid.uuid4()), printer_id=printer.id, gateway_id=printer.gateway_id,
+                      kind=request["kind"], parameters=_parameters(request), issued_at=issued_at,
+                      deadline=deadline, state="pending")
+    session.add(command)
+    await changes.emit(session, printer.gateway_id, {
+        "type": "command", "occurred_at": times.iso(issued_at),
+        "command": command_message(command)})
+    return command
+
+
+def acknowledge(command: Command, ack: dict[str, Any]) -> None:
+    """Record a `CommandAcknowledgement`; idempotent per stage, 409 when a final result other than
+    the recorded one is reported."""
+    if ack["printer_id"].lower() != command.printer_id:
+        raise invalid("/printer_id", "Not the printer of this command.")
+    at = times.parse(ack["at"])
+    if command.received_at is None:
+        command.received_at = at
+    if ack["stage"] == "received":
+        if command.state == "pending":
+            command.state = "received"
+        return
+    if command.state not in OPEN_STATES:
+        if command.state != ack["result"]:
+            raise Problem("acknowledgement-conflict", f"The command was already completed as "
+                          f"{command.state!r}, not {ack['result']!r}.")
+        return
+    command.state, command.completed_at = ack["result"], at
+    command.reason, command.contract_state = ack.get("reason"), ack["contract_state"]

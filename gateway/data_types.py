@@ -1,0 +1,131 @@
+"""The device-status data types: what of a reading the cloud gets, and what a device cannot give.
+
+`project()` cuts a `DeviceStatus.to_json()` document into the cloud document's `DeviceStatusData`:
+one key per requested data type, each value shaped as its schema (`IdentityValue`, a list of
+`SupplyLevel`, …, `ContractState`) with every key present and null where the device did not tell.
+The field names of each value are read from the document (`protocols/cloud/openapi.yaml`), which
+names them as `to_json()` does; only where each value comes from is written here.
+
+`available()` says which data types a device cannot provide, and why, for the `unavailable` list
+of the S0611 report (`reportTransmissionDataTypes`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from protocols.cloud import DATA_TYPES, load_schema
+
+_SECTION = {
+    "identity": "identity",
+    "counters.total": "counters",
+    "counters.color": "counters",
+    "counters.contract": "counters",
+    "state": "state",
+    "contract": "contract",
+}
+"""Data types whose value is one object, and the `to_json()` section it is cut from."""
+_PER_SUPPLY = frozenset(t for t in DATA_TYPES if t.startswith("supplies."))
+_LISTS = {"alerts": ("state", "alerts"), **{t: ("supplies",) for t in _PER_SUPPLY}}
+"""Data types whose value is a list of objects, and where the list is in `to_json()`."""
+
+
+def _value_fields() -> dict[str, tuple[str, ...]]:
+    """Each data type's value keys, from `DeviceStatusData` in the cloud document."""
+    schemas = load_schema()["components"]["schemas"]
+
+    def resolve(schema: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in schema:
+            schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
+        return schema
+
+    fields = {}
+    for data_type, schema in schemas["DeviceStatusData"]["properties"].items():
+        schema = resolve(schema)
+        if schema.get("type") == "array":
+            schema = resolve(schema["items"])
+        fields[data_type] = tuple(schema["required"])
+    return fields
+
+
+FIELDS: dict[str, tuple[str, ...]] = _value_fields()
+"""Data type → the keys of its value (of each list item for the per-supply types and alerts)."""
+
+
+def project(status: dict[str, Any], data_types: Iterable[str]) -> dict[str, Any]:
+    """The `DeviceStatusData` of a reading for the requested data types (catalogue order).
+
+    Raises ValueError for a name that is not a data type of the catalogue.
+    """
+    wanted = set(data_types)
+    unknown = wanted - set(DATA_TYPES)
+    if unknown:
+        raise ValueError(f"not data types of the catalogue: {', '.join(sorted(unknown))}")
+    return {data_type: _value(status, data_type) for data_type in DATA_TYPES
+            if data_type in wanted}
+
+
+def _value(status: dict[str, Any], data_type: str) -> Any:
+    fields = FIELDS[data_type]
+    if data_type in _LISTS:
+        items: Any = status
+        for key in _LISTS[data_type]:
+            items = (items or {}).get(key)
+        return [_pick(item, fields) for item in items or ()]
+    source = dict(status.get(_SECTION[data_type]) or {})
+    if data_type == "state":
+        source["reachable"] = {protocol: bool(answered) for protocol, answered
+                               in (status.get("reachable") or {}).items()}
+        source["reasons"] = list(source.get("reasons") or ())
+        source["abnormal"] = bool(source.get("abnormal"))
+        source.setdefault("printer_state", "unknown")
+    if data_type == "contract":
+        source["supported"] = bool(source.get("supported"))
+    return _pick(source, fields)
+
+
+def _pick(source: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    return {key: source.get(key) for key in fields}
+
+
+def available(status: dict[str, Any]) -> dict[str, str | None]:
+    """For every data type, None when this device provides it, else why it cannot (one line).
+
+    Judged on one reading: a type whose source did not answer this time (SNMP down) says so, and
+    may be available at the next synchronisation.
+    """
+    snmp = (status.get("reachable") or {}).get("snmp")
+    supplies = status.get("supplies") or []
+    counters = status.get("counters") or {}
+    contract_supported = bool((status.get("contract") or {}).get("supported"))
+    if contract_supported:
+        no_contract_mib = None
+    elif snmp:
+        no_contract_mib = ("the device does not implement the contract MIB "
+                           "(PRINTGW-CONTRACT-MIB): contract unsupported")
+    elif snmp is None:
+        no_contract_mib = "the contract MIB is read over SNMP, which is not used for this device"
+    else:
+        no_contract_mib = "the contract MIB is read over SNMP, which did not answer"
+    no_supplies = None if supplies else "the device reports no supplies"
+    reasons: dict[str, str | None] = {data_type: None for data_type in DATA_TYPES}
+    reasons.update({
+        "supplies.level": no_supplies,
+        "supplies.kind": no_supplies,
+        "supplies.color": no_supplies,
+        "supplies.model": no_supplies or (
+            None if any(s.get("part_number") for s in supplies)
+            else "the device reports no part numbers for its supplies"),
+        "supplies.cartridge": no_supplies or no_contract_mib or (
+            None if any(s.get("cartridge_type") or s.get("cartridge_id") for s in supplies)
+            else "the device reports no cartridge type or ID for its supplies"),
+        "counters.total": None if counters.get("total") is not None
+        else "the device reports no total impression counter",
+        "counters.color": None if counters.get("color") is not None
+        or counters.get("mono") is not None
+        else "the device reports no colour or monochrome page counters",
+        "counters.contract": no_contract_mib,
+        "contract": no_contract_mib,
+    })
+    return reasons

@@ -1,0 +1,469 @@
+"""The outbox: every status entry bound for the cloud waits here, on disk, until the cloud has it.
+
+An entry is a `StatusEntry` of the cloud document (`new_entry` builds one), complete with its
+`entry_id` (a uuid4 chosen when it enters the outbox and never changed: the cloud stores each
+entry ID once).  `put` commits it to the store (WAL, synchronous FULL) before returning — or with
+the caller's transaction, when given one — so an entry that was put survives a crash or a power
+cut; it leaves the outbox only when the cloud answered `accepted` or `duplicate` (`delivered`), or
+`rejected` (moved to `outbox_rejected`, where the last `REJECTED_KEPT` stay for diagnosis).
+Delivery is at least once; the cloud's per-entry deduplication makes it exactly once.
+
+Retries: a failed entry is tried again after an exponential back-off with full jitter (a random
+delay between 0 and 1 s, 2 s, 4 s… up to 15 min), never earlier than the cloud's `Retry-After`
+(itself capped at `RETRY_AFTER_CAP`).  One delay is drawn per failed batch, so the batch stays
+together and its retry carries the same `Idempotency-Key` and body.
+
+Bound: the outbox holds at most `max_entries` entries.  When a `put` would exceed it, the oldest
+`periodic` entries are dropped first (the next periodic upload carries the same kind of
+snapshot), then the oldest event entries; the entries being put are never dropped.  Drops are
+counted (`outbox.dropped` in `counters`) and logged.
+
+`OutboxSender` empties the outbox through `CloudClient.upload_statuses`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import random
+import sqlite3
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.store import Store
+from protocols.cloud.client import (
+    CloudClient,
+    CloudError,
+    CloudProtocolError,
+    CloudRejected,
+    CloudUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+BACKOFF_FIRST = 1.0
+BACKOFF_CAP = 15 * 60.0
+RETRY_AFTER_CAP = 3600.0
+"""A `Retry-After` longer than this is taken as this (a misconfigured cloud must not stall the
+outbox for days)."""
+REJECTED_KEPT = 1000
+LAST_ERROR_LENGTH = 500
+ERROR_PAUSE = 5.0
+"""Seconds `OutboxSender.run` waits after a database error before trying again."""
+
+COUNTER_DROPPED = "outbox.dropped"
+COUNTER_DELIVERED = "outbox.delivered"
+COUNTER_REJECTED = "outbox.rejected"
+
+
+QueuedStatus = Mapping[str, Any]
+"""A `StatusEntry` of the cloud document, complete with its `entry_id` (see `new_entry`)."""
+
+
+def new_entry(printer_id: str, read_at: datetime | str, event: str, data: Mapping[str, Any],
+              event_detail: Mapping[str, Any] | None = None,
+              application_ids: Sequence[str] | None = None) -> dict[str, Any]:
+    """A `StatusEntry` with a fresh uuid4 `entry_id`, ready for `Outbox.put`.
+
+    `read_at` is a timezone-aware datetime (written as RFC 3339, UTC) or an RFC 3339 string
+    (`DeviceStatus.to_json()["read_at"]`).
+    """
+    if isinstance(read_at, datetime):
+        if read_at.tzinfo is None:
+            raise ValueError("read_at must be timezone-aware (RFC 3339 needs an offset)")
+        read_at = read_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    entry: dict[str, Any] = {"entry_id": str(uuid.uuid4()), "printer_id": printer_id,
+                             "read_at": read_at, "event": event, "data": dict(data)}
+    if event_detail is not None:
+        entry["event_detail"] = dict(event_detail)
+    if application_ids is not None:
+        entry["application_ids"] = list(application_ids)
+    return entry
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An entry waiting in the outbox."""
+
+    seq: int
+    entry_id: str
+    printer_id: str
+    device_id: int | None
+    event: str
+    queued_at: float
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    entry: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    """The outbox at a glance; times are the outbox clock's (epoch seconds).  `next_attempt_at`
+    is in the past (0 for entries never tried) when something is due now, None when empty."""
+
+    depth: int
+    oldest_queued_at: float | None
+    dropped: int
+    delivered: int
+    rejected: int
+    next_attempt_at: float | None
+
+
+def backoff(attempts: int, rng: random.Random) -> float:
+    """Full-jitter exponential back-off after `attempts` failed attempts (≥ 1): uniform in
+    [0, min(15 min, 1 s * 2^(attempts-1))]."""
+    ceiling = min(BACKOFF_CAP, BACKOFF_FIRST * 2.0 ** min(max(attempts, 1) - 1, 30))
+    return rng.uniform(0.0, ceiling)
+
+
+class Outbox:
+    """The on-disk queue of status entries (tables `outbox`, `outbox_rejected`, `counters`)."""
+
+    def __init__(self, store: Store, *, max_entries: int = 100_000,
+                 clock: Callable[[], float] = time.time,
+                 rng: random.Random | None = None) -> None:
+        if max_entries < 1:
+            raise ValueError(f"max_entries must be at least 1, not {max_entries}")
+        self.store = store
+        self.max_entries = max_entries
+        self.clock = clock
+        self.rng = rng or random.Random()
+
+    def put(self, entries: Sequence[QueuedStatus], *, device_id: int | None = None,
+            db: sqlite3.Connection | None = None) -> None:
+        """Queue `entries` (of the device row `device_id`) in one transaction.
+
+        Committed when this returns; with `db` (a transaction of the caller's on this store) the
+        entries are written in it instead and committed with it, e.g. together with the reading
+        they came from.  An entry ID already queued is left as it is.  Raises ValueError for an
+        entry without the fields the outbox needs, or for more entries than the outbox holds.
+        """
+        if not entries:
+            return
+        if len(entries) > self.max_entries:
+            raise ValueError(f"{len(entries)} entries do not fit an outbox of "
+                             f"{self.max_entries}")
+        rows = [_row(entry) for entry in entries]
+        now = self.clock()
+        transaction = contextlib.nullcontext(db) if db is not None else self.store.transaction()
+        with transaction as conn:
+            conn.executemany(
+                "INSERT INTO outbox (entry_id, printer_id, device_id, event, queued_at, body) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (entry_id) DO NOTHING",
+                [(entry_id, printer_id, device_id, event, now, body)
+                 for entry_id, printer_id, event, body in rows])
+            excess = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] - self.max_entries
+            dropped = _drop_oldest(conn, excess, {row[0] for row in rows}) if excess > 0 else {}
+            total = sum(dropped.values())
+            if total:
+                _count(conn, COUNTER_DROPPED, total)
+        if total:
+            log.warning("outbox full (%d entries): dropped the %d oldest (%d periodic, %d event)",
+                        self.max_entries, total, dropped["periodic"], dropped["event"])
+
+    def due(self, limit: int = 500, now: float | None = None) -> list[Pending]:
+        """Up to `limit` entries whose next attempt is due, oldest first."""
+        now = self.clock() if now is None else now
+        rows = self.store.conn.execute(
+            "SELECT seq, entry_id, printer_id, device_id, event, queued_at, attempts, "
+            "next_attempt_at, last_error, body FROM outbox WHERE next_attempt_at <= ? "
+            "ORDER BY seq LIMIT ?", (now, limit)).fetchall()
+        return [Pending(*row[:9], entry=json.loads(row[9])) for row in rows]
+
+    def delivered(self, entry_ids: Iterable[str]) -> None:
+        """The cloud has these entries (`accepted` or `duplicate`): they leave the outbox."""
+        ids = [(entry_id,) for entry_id in entry_ids]
+        if not ids:
+            return
+        with self.store.transaction() as conn:
+            removed = conn.executemany("DELETE FROM outbox WHERE entry_id = ?", ids).rowcount
+            if removed:
+                _count(conn, COUNTER_DELIVERED, removed)
+
+    def rejected(self, entry_id: str, code: str, detail: str) -> None:
+        """The cloud refused this entry for good: it moves to `outbox_rejected`."""
+        with self.store.transaction() as conn:
+            row = conn.execute("SELECT printer_id, body FROM outbox WHERE entry_id = ?",
+                               (entry_id,)).fetchone()
+            if row is None:
+                return
+            conn.execute(
+                "INSERT OR REPLACE INTO outbox_rejected "
+                "(entry_id, printer_id, rejected_at, code, detail, body) VALUES (?, ?, ?, ?, ?, ?)",
+                (entry_id, row[0], self.clock(), code, detail, row[1]))
+            conn.execute("DELETE FROM outbox WHERE entry_id = ?", (entry_id,))
+            conn.execute("DELETE FROM outbox_rejected WHERE entry_id IN (SELECT entry_id FROM "
+                         "outbox_rejected ORDER BY rejected_at DESC LIMIT -1 OFFSET ?)",
+                         (REJECTED_KEPT,))
+            _count(conn, COUNTER_REJECTED, 1)
+        log.warning("the cloud rejected status entry %s of printer %s: %s: %s",
+                    entry_id, row[0], code, detail)
+
+    def failed(self, entry_ids: Iterable[str], error: str, *,
+               retry_after: float | None = None) -> float:
+        """These entries were not delivered: count the attempt and schedule the next one.
+
+        One back-off is drawn for all of them (from the highest attempt count), at least
+        `retry_after` seconds.  Returns the time of the next attempt.
+        """
+        ids = list(entry_ids)
+        now = self.clock()
+        floor = min(max(retry_after or 0.0, 0.0), RETRY_AFTER_CAP)
+        with self.store.transaction() as conn:
+            attempts = 0
+            for entry_id in ids:
+                row = conn.execute("SELECT attempts FROM outbox WHERE entry_id = ?",
+                                   (entry_id,)).fetchone()
+                attempts = max(attempts, row[0] if row else 0)
+            next_at = now + max(backoff(attempts + 1, self.rng), floor)
+            conn.executemany(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
+                "WHERE entry_id = ?",
+                [(next_at, error[:LAST_ERROR_LENGTH], entry_id) for entry_id in ids])
+        return next_at
+
+    def depth(self) -> int:
+        return int(self.store.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    def next_attempt_at(self) -> float | None:
+        """When the next entry becomes due (now or in the past when one is due already)."""
+        return self.store.conn.execute("SELECT MIN(next_attempt_at) FROM outbox").fetchone()[0]
+
+    def stats(self) -> OutboxStats:
+        depth, oldest, next_at = self.store.conn.execute(
+            "SELECT COUNT(*), MIN(queued_at), MIN(next_attempt_at) FROM outbox").fetchone()
+        counters = dict(self.store.conn.execute(
+            "SELECT name, value FROM counters WHERE name IN (?, ?, ?)",
+            (COUNTER_DROPPED, COUNTER_DELIVERED, COUNTER_REJECTED)).fetchall())
+        return OutboxStats(depth=depth, oldest_queued_at=oldest,
+                           dropped=counters.get(COUNTER_DROPPED, 0),
+                           delivered=counters.get(COUNTER_DELIVERED, 0),
+                           rejected=counters.get(COUNTER_REJECTED, 0), next_attempt_at=next_at)
+
+
+def _row(entry: QueuedStatus) -> tuple[str, str, str, str]:
+    """(entry_id, printer_id, event, body) of an entry, checked for what the outbox relies on
+    (the cloud checks the rest)."""
+    for key in ("entry_id", "printer_id", "event", "read_at"):
+        if not isinstance(entry.get(key), str) or not entry[key]:
+            raise ValueError(f"a status entry needs a string {key}: {dict(entry)!r:.200}")
+    if not isinstance(entry.get("data"), Mapping):
+        raise ValueError(f"status entry {entry['entry_id']} has no data object")
+    try:
+        uuid.UUID(entry["entry_id"])
+    except ValueError:
+        raise ValueError(f"entry_id {entry['entry_id']!r} is not a UUID") from None
+    body = json.dumps(dict(entry), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return entry["entry_id"], entry["printer_id"], entry["event"], body
+
+
+def _drop_oldest(conn: sqlite3.Connection, excess: int, keep: set[str]) -> dict[str, int]:
+    """Delete `excess` entries, oldest periodic ones first, then the oldest others; never those
+    in `keep`.  Returns how many of each were dropped."""
+    dropped = {"periodic": 0, "event": 0}
+    for kind, periodic in (("periodic", 1), ("event", 0)):
+        wanted = excess - sum(dropped.values())
+        if wanted <= 0:
+            break
+        rows = conn.execute("SELECT seq, entry_id FROM outbox WHERE (event = 'periodic') = ? "
+                            "ORDER BY seq LIMIT ?", (periodic, wanted + len(keep))).fetchall()
+        victims = [(seq,) for seq, entry_id in rows if entry_id not in keep][:wanted]
+        conn.executemany("DELETE FROM outbox WHERE seq = ?", victims)
+        dropped[kind] = len(victims)
+    return dropped
+
+
+def _count(conn: sqlite3.Connection, name: str, amount: int) -> None:
+    conn.execute("INSERT INTO counters (name, value) VALUES (?, ?) "
+                 "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+                 (name, amount))
+
+
+# -- sending ---------------------------------------------------------------------------------------
+
+def batch_key(entry_ids: Sequence[str]) -> str:
+    """The `Idempotency-Key` of a batch: the same entries in the same order give the same key."""
+    return hashlib.sha256("\n".join(entry_ids).encode("ascii")).hexdigest()
+
+
+@dataclass
+class FlushReport:
+    """What one `OutboxSender.flush` did.
+
+    `ignored_data_types`: per printer ID, the data types the cloud dropped from accepted entries
+    (the transmission data type table is stale: fetch the control information again).
+    `activations`: per printer ID, the FIG. 9 activation results of first uploads.
+    `error`: the last whole-batch failure, when there was one.
+    """
+
+    requests: int = 0
+    sent: int = 0
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    failed: int = 0
+    ignored_data_types: dict[str, set[str]] = field(default_factory=dict)
+    activations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    error: str | None = None
+
+
+class OutboxSender:
+    """Sends due outbox entries to the cloud in batches and settles them by the answer.
+
+    `client` is a `CloudClient` or a function returning the current one (the uplink replaces
+    its client when the regional endpoint or the token changes).  After a batch fails as a
+    whole, nothing is sent until that batch is due again, so a cloud that is down is not asked
+    again for every new entry.
+    """
+
+    def __init__(self, outbox: Outbox, client: CloudClient | Callable[[], CloudClient], *,
+                 batch_size: int = 500) -> None:
+        if not 1 <= batch_size <= 500:
+            raise ValueError(f"batch_size must be 1..500 (the cloud's limit), not {batch_size}")
+        self.outbox = outbox
+        self._client: Callable[[], CloudClient] = (
+            (lambda: client) if isinstance(client, CloudClient) else client)
+        self.batch_size = batch_size
+        self._hold_until = 0.0
+        self._flushing = asyncio.Lock()
+
+    async def flush(self) -> FlushReport:
+        """Send every due entry (batches of at most `batch_size`); stop at the first batch that
+        fails as a whole.  Flushes run one at a time."""
+        report = FlushReport()
+        async with self._flushing:
+            if self.outbox.clock() < self._hold_until:
+                return report
+            client = self._client()
+            while batch := self.outbox.due(self.batch_size):
+                if not await self._send(client, batch, report):
+                    break
+        return report
+
+    def next_flush_at(self) -> float | None:
+        """When a flush may send something next; None while the outbox is empty."""
+        next_at = self.outbox.next_attempt_at()
+        return None if next_at is None else max(next_at, self._hold_until)
+
+    async def run(self, stop: asyncio.Event, wake: asyncio.Event, *,
+                  on_report: Callable[[FlushReport], Awaitable[None]] | None = None) -> None:
+        """Flush, then sleep until the next entry is due or `wake` is set; until `stop` is set.
+
+        Set `wake` after putting entries.  `on_report` gets each flush's report that sent
+        something (ignored data types and FIG. 9 activations are for the caller to act on).
+        Database errors are logged and retried after `ERROR_PAUSE` seconds; cloud errors never
+        leave `flush`.
+        """
+        while not stop.is_set():
+            wake.clear()
+            try:
+                report = await self.flush()
+            except sqlite3.Error:
+                log.exception("outbox: database error; trying again in %g s", ERROR_PAUSE)
+                delay: float | None = ERROR_PAUSE
+            else:
+                if on_report is not None and report.requests:
+                    await on_report(report)
+                next_at = self.next_flush_at()
+                delay = None if next_at is None else max(0.0, next_at - self.outbox.clock())
+            await _wait_for_either(stop, wake, delay)
+
+    async def _send(self, client: CloudClient, batch: list[Pending],
+                    report: FlushReport) -> bool:
+        """Upload one batch; True when every entry was settled (delivered or rejected)."""
+        ids = [pending.entry_id for pending in batch]
+        report.requests += 1
+        report.sent += len(batch)
+        try:
+            answer = await client.upload_statuses([p.entry for p in batch], batch_key(ids))
+        except CloudRejected as exc:
+            if exc.status == 413:
+                return await self._split(client, batch, report, exc)
+            log.error("the cloud refused a batch of %d status entries; they stay queued: %s",
+                      len(batch), exc)
+            self._fail(ids, exc, report)
+            return False
+        except CloudUnavailable as exc:
+            self._fail(ids, exc, report, retry_after=exc.retry_after)
+            return False
+        except CloudProtocolError as exc:
+            self._fail(ids, exc, report)
+            return False
+        return self._settle(batch, answer, report)
+
+    async def _split(self, client: CloudClient, batch: list[Pending], report: FlushReport,
+                     exc: CloudError) -> bool:
+        """413: send each half on its own; a single entry too large is rejected locally (it
+        can never be accepted)."""
+        if len(batch) == 1:
+            self.outbox.rejected(batch[0].entry_id, "payload-too-large", str(exc))
+            report.rejected += 1
+            return True
+        half = len(batch) // 2
+        return (await self._send(client, batch[:half], report)
+                and await self._send(client, batch[half:], report))
+
+    def _settle(self, batch: list[Pending], answer: dict[str, Any],
+                report: FlushReport) -> bool:
+        results = {result["entry_id"]: result for result in answer["results"]}
+        delivered: list[str] = []
+        missing: list[str] = []
+        for pending in batch:
+            result = results.get(pending.entry_id)
+            if result is None:
+                missing.append(pending.entry_id)
+                continue
+            if result.get("activations"):
+                report.activations.setdefault(pending.printer_id, []).extend(
+                    result["activations"])
+            if result["status"] == "rejected":
+                reason = result.get("reason") or {}
+                detail = str(reason.get("detail", ""))
+                if reason.get("pointer"):
+                    detail += f" (at {reason['pointer']})"
+                self.outbox.rejected(pending.entry_id, str(reason.get("code", "rejected")),
+                                     detail)
+                report.rejected += 1
+                continue
+            delivered.append(pending.entry_id)
+            if result["status"] == "duplicate":
+                report.duplicate += 1
+            else:
+                report.accepted += 1
+                if result.get("ignored_data_types"):
+                    report.ignored_data_types.setdefault(pending.printer_id, set()).update(
+                        result["ignored_data_types"])
+        self.outbox.delivered(delivered)
+        if missing:
+            self._fail(missing, CloudProtocolError(
+                "uploadStatuses", f"the answer has no result for {len(missing)} entries"),
+                report)
+            return False
+        return True
+
+    def _fail(self, ids: list[str], exc: CloudError, report: FlushReport, *,
+              retry_after: float | None = None) -> None:
+        next_at = self.outbox.failed(ids, str(exc), retry_after=retry_after)
+        self._hold_until = max(self._hold_until, next_at)
+        report.failed += len(ids)
+        report.error = str(exc)
+        log.warning("%d status entries not delivered, next attempt in %.1f s: %s", len(ids),
+                    next_at - self.outbox.clock(), exc)
+
+
+async def _wait_for_either(first: asyncio.Event, second: asyncio.Event,
+                           seconds: float | None) -> None:
+    waiters = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
