@@ -116,6 +116,13 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", default="info",
                      choices=("debug", "info", "warning", "error"), help="default info")
     run.set_defaults(handler=_run)
+
+    check = commands.add_parser(
+        "check-config", help="validate a config file and name every mistake",
+        description="Read and validate a gateway config file: exit 0 when it is usable, else "
+                    "list every mistake (key, bad value, fix) and exit 2.")
+    check.add_argument("config", type=Path, help="the gateway's TOML config file")
+    check.set_defaults(handler=_check_config)
     return parser
 
 
@@ -239,6 +246,17 @@ def _discover(args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"printgw: {exc}", file=sys.stderr)
         return 1
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"printgw: {exc}", file=sys.stderr)
+        return 2
+    cloud = config.cloud.url or "none (no cloud link)"
+    print(f"{args.config}: OK (data in {config.gateway.data_dir}, cloud {cloud})")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -15,6 +15,9 @@ from typing import Literal
 import aiohttp
 from aiohttp import WSMsgType, web
 
+SHUTDOWN_TIMEOUT = 0.2
+"""Seconds a stopping proxy gives requests in flight before cutting them."""
+
 Mode = Literal["pass", "error500", "hang", "slow", "garbage", "wrong-types", "huge", "html"]
 
 HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "keep-alive",
@@ -35,6 +38,9 @@ class FaultProxy:
     """(method, path, status answered), for assertions."""
     bodies: list[tuple[str, str, bytes]] = field(default_factory=list)
     """(method, path, request body as sent) of every HTTP request."""
+    answers: list[tuple[str, str, int, bytes]] = field(default_factory=list)
+    """(method, path, status, body as the cloud sent it) of every answer forwarded, also those
+    whose client had gone by then."""
     _runner: web.AppRunner | None = None
     _sockets: set[web.WebSocketResponse] = field(default_factory=set)
     _session: aiohttp.ClientSession | None = None
@@ -47,7 +53,10 @@ class FaultProxy:
         self._session = aiohttp.ClientSession(auto_decompress=False)
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, handle_signals=False, auto_decompress=False)
+        # A cloud that goes down drops what it was doing: requests still held (`hang`, `slow`)
+        # must not keep `stop_listening()` waiting for aiohttp's graceful 60 s.
+        self._runner = web.AppRunner(app, handle_signals=False, auto_decompress=False,
+                                     shutdown_timeout=SHUTDOWN_TIMEOUT)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -107,8 +116,9 @@ class FaultProxy:
             response = web.StreamResponse(headers={"Content-Type": "application/json"})
             await response.prepare(request)
             chunk = b"[" + b"0," * 65536
-            for _ in range(800):  # 100 MiB if nobody stops reading
-                await response.write(chunk)
+            with contextlib.suppress(ConnectionError):  # the client hanging up is the point
+                for _ in range(800):  # 100 MiB if nobody stops reading
+                    await response.write(chunk)
             return response
         if mode == "slow":
             await asyncio.sleep(self.delay)
@@ -120,6 +130,7 @@ class FaultProxy:
         async with self._session.request(request.method, self.upstream + request.path_qs,
                                          headers=headers, data=body) as upstream:
             payload = await upstream.read()
+            self.answers.append((request.method, request.path, upstream.status, payload))
             out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_HEADERS}
             return web.Response(status=upstream.status, body=payload, headers=out)
 

@@ -19,6 +19,7 @@ from gateway.config import (
     load_config,
     parse_config,
 )
+from tests.printgw_cli import printgw
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "gateway.example.toml"
 
@@ -333,3 +334,19 @@ def test_cloud_urls_are_checked(key: str, value: str, words: str) -> None:
     assert problem.startswith(f"cloud.{key}: ") and words in problem
     if key == "proxy":
         assert "port" in problem and "proxy:port" not in problem  # may carry a password
+
+
+def test_check_config_command_accepts_the_example_and_names_every_mistake(tmp_path: Path) -> None:
+    ok = printgw("check-config", str(EXAMPLE))
+    assert ok.returncode == 0, ok.stderr
+    assert "OK" in ok.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[cloud]\nurl = "http://cloud.example.com"\nbatch_size = 900\n'
+                   '[poll]\nintervall = "5m"\n')
+    result = printgw("check-config", str(bad))
+    assert result.returncode == 2
+    assert "3 problem(s)" in result.stderr
+    for key in ("cloud.url", "cloud.batch_size", "poll.intervall"):
+        assert key in result.stderr
+    assert "did you mean 'interval'" in result.stderr
+    assert "Traceback" not in result.stderr

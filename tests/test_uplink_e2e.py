@@ -183,3 +183,40 @@ async def test_daemon_push_within_a_second_polling_when_cut_threshold_within_a_p
 
         assert await daemon.stop() == 0
         assert "Traceback" not in daemon.log()
+
+
+async def test_fig9_first_upload_activates_and_fig7_sync_repeats(tmp_path: Path) -> None:
+    """Where the cloud allows it, the first status upload carrying the application ID activates
+    the service (no activation notice, no control information round trip needed); the FIG. 7
+    sync runs again on schedule."""
+    async with uplink_setup(tmp_path, "127.0.62.1", ["mono-laser"]) as h:
+        await h.operator.put_service("quick-start", ["supplies.level", "counters.total"],
+                                     first_upload=True)
+        printer = h.fleet.printers[0]
+        h.write_config(cloud={"sync_interval": "2s", "push": False,
+                              "changes_poll_interval": "30s"}, poll={"interval": "1s"})
+        rc, _out, err = await h.run_once()
+        assert rc == 0, err
+        printer_id = (await h.printers())[printer.state.serial]["printer_id"]
+        app = await h.operator.contract(printer_id, "quick-start")
+
+        daemon = await h.start_daemon()
+
+        async def activated() -> bool:
+            view = (await h.printers())[printer.state.serial]
+            return any(a["activation_state"] == "active" for a in view["applications"])
+        await h.wait_for(activated, 10, "activation by the first upload")
+        assert activation_notices(h) == set()
+        carrying = [s for s in await h.statuses(printer_id)
+                    if s.get("application_ids") == [app["application_id"]]]
+        assert len(carrying) == 1
+        assert set(carrying[0]["data"]) == {"supplies.level", "counters.total"}
+
+        # FIG. 7 again on schedule (every 2 s here), with no change pushed or polled.
+        def application_reads() -> int:
+            return sum(1 for m, p, _s in h.proxy.requests
+                       if m == "GET" and p == f"/v1/printers/{printer_id}/applications")
+        before = application_reads()
+        await h.wait_for(lambda: application_reads() >= before + 2, 10, "two more FIG. 7 syncs")
+        assert activation_notices(h) == set()  # already active: no notice on later syncs
+        assert await daemon.stop() == 0
