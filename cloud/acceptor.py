@@ -30,8 +30,8 @@ FALLBACK = frozenset({
     "$dynamicRef", "contains", "dependentRequired", "dependentSchemas", "multipleOf",
     "patternProperties", "prefixItems", "unevaluatedItems", "unevaluatedProperties",
     "$id", "$anchor", "$dynamicAnchor", "$schema"})
-"""Keywords left to `jsonschema` (absent from the document's request schemas but for one
-`unevaluatedProperties`), and those that would change how `$ref`s resolve."""
+"""Keywords left to `jsonschema` (absent from the document but for one `unevaluatedProperties`,
+in `CommandRequest`), and those that would change how `$ref`s resolve."""
 
 _PYTHON_TYPES: dict[str, type] = {"array": list, "boolean": bool, "null": type(None),
                                   "object": dict, "string": str}
@@ -50,6 +50,9 @@ def _every(checks: Sequence[Check]) -> Check:
         return _always
     if len(checks) == 1:
         return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda instance: first(instance) and second(instance)
 
     def every(instance: Any) -> bool:
         for check in checks:  # noqa: SIM110 (all() would build a generator per call)
@@ -61,6 +64,9 @@ def _every(checks: Sequence[Check]) -> Check:
 
 
 def _is_number(instance: Any) -> bool:
+    kind = type(instance)
+    if kind is int or kind is float:
+        return True
     return isinstance(instance, Number) and not isinstance(instance, bool)
 
 
@@ -159,20 +165,27 @@ class Compiler:
                 name not in _PYTHON_TYPES and name not in ("number", "integer")
                 for name in _as_list(node.get("type", []))):
             return self._fallback(node, pointer)
+        # With one type of these, its keywords' check also refuses other types: one call less.
+        only = node.get("type") if node.get("type") in ("string", "object", "array") else None
+        kinds = {"string": self._string(node, only == "string"),
+                 "object": self._object(node, pointer, only == "object"),
+                 "array": self._array(node, pointer, only == "array")}
         checks: list[Check] = []
-        if "type" in node:
+        if "type" in node and kinds.get(only) is None:
             checks.append(_type(_as_list(node["type"])))
         if "enum" in node:
-            checks.append(self._enum(node["enum"], pointer))
+            checks.append(self._enum(node["enum"]))
         if "const" in node:
-            checks.append(self._enum([node["const"]], pointer))
-        checks += self._scalar(node)
-        checks += self._object(node, pointer)
-        checks += self._array(node, pointer)
+            checks.append(self._enum([node["const"]]))
+        checks += [check for check in kinds.values() if check is not None]
+        conforms = None if only == "string" else self._format(node)
+        if conforms is not None:
+            checks.append(conforms)
+        checks += self._bounds(node)
         checks += self._applicators(node, pointer)
         return _every(checks)
 
-    def _enum(self, members: list[Any], pointer: str | None) -> Check:
+    def _enum(self, members: list[Any]) -> Check:
         """Strings and null compared here; other values by `jsonschema`'s equality (1 == 1.0,
         True != 1, containers member by member)."""
         strings = frozenset(m for m in members if isinstance(m, str))
@@ -188,37 +201,65 @@ class Compiler:
 
         return check
 
-    def _scalar(self, node: dict[str, Any]) -> list[Check]:
-        checks: list[Check] = []
+    def _format(self, node: dict[str, Any]) -> Check | None:
+        """As `FormatChecker.check` with the checkers registered by now; None when there is no
+        format or no checker for it (then it is only an annotation)."""
+        if node.get("format") not in self.formats.checkers:
+            return None
+        function, raises = self.formats.checkers[node["format"]]
+
+        def conforms(instance: Any) -> bool:
+            try:
+                return bool(function(instance))
+            except raises:
+                return False
+
+        return conforms
+
+    @staticmethod
+    def _bounds(node: dict[str, Any]) -> list[Check]:
         # Written as jsonschema writes them (`instance < minimum` is the error), for NaN too.
         bounds = [(node[k], op) for k, op in (
             ("minimum", lambda x, b: not x < b), ("maximum", lambda x, b: not x > b),
             ("exclusiveMinimum", lambda x, b: not x <= b),
             ("exclusiveMaximum", lambda x, b: not x >= b)) if k in node]
-        if bounds:
-            def in_bounds(instance: Any) -> bool:
-                return not _is_number(instance) or all(op(instance, b) for b, op in bounds)
-            checks.append(in_bounds)
+        if not bounds:
+            return []
+
+        def in_bounds(instance: Any) -> bool:
+            if not _is_number(instance):
+                return True
+            for bound, op in bounds:  # noqa: SIM110 (all() would build a generator per call)
+                if not op(instance, bound):
+                    return False
+            return True
+
+        return [in_bounds]
+
+    def _string(self, node: dict[str, Any], only: bool) -> Check | None:
+        """minLength, maxLength, pattern; and format when the type is only string."""
         shortest, longest = node.get("minLength", 0), node.get("maxLength")
         search = re.compile(node["pattern"]).search if "pattern" in node else None
-        if shortest or longest is not None or search is not None:
-            def string(instance: Any) -> bool:
-                if not isinstance(instance, str):
-                    return True
-                if len(instance) < shortest or (longest is not None and len(instance) > longest):
-                    return False
-                return search is None or search(instance) is not None
-            checks.append(string)
-        if "format" in node:
-            name, conforms = node["format"], self.formats.conforms
-            checks.append(lambda instance: conforms(instance, name))
-        return checks
+        conforms = self._format(node) if only else None
+        if not (shortest or longest is not None or search is not None or conforms is not None):
+            return None
 
-    def _object(self, node: dict[str, Any], pointer: str | None) -> list[Check]:
+        def check(instance: Any) -> bool:
+            if not isinstance(instance, str):
+                return not only
+            if len(instance) < shortest or (longest is not None and len(instance) > longest):
+                return False
+            if search is not None and search(instance) is None:
+                return False
+            return conforms is None or conforms(instance)
+
+        return check
+
+    def _object(self, node: dict[str, Any], pointer: str | None, only: bool) -> Check | None:
         keywords = ("properties", "additionalProperties", "required", "propertyNames",
                     "minProperties", "maxProperties")
         if not any(k in node for k in keywords):
-            return []
+            return None
         properties = {name: self._sub(sub, pointer, "properties", name)
                       for name, sub in node.get("properties", {}).items()}
         additional = node.get("additionalProperties", True)
@@ -231,7 +272,7 @@ class Compiler:
 
         def check(instance: Any) -> bool:
             if not isinstance(instance, dict):
-                return True
+                return not only
             if len(instance) < fewest or (most is not None and len(instance) > most):
                 return False
             for name in required:
@@ -245,18 +286,18 @@ class Compiler:
                     return False
             return True
 
-        return [check]
+        return check
 
-    def _array(self, node: dict[str, Any], pointer: str | None) -> list[Check]:
+    def _array(self, node: dict[str, Any], pointer: str | None, only: bool) -> Check | None:
         if not any(k in node for k in ("items", "minItems", "maxItems", "uniqueItems")):
-            return []
+            return None
         items = self._sub(node["items"], pointer, "items") if "items" in node else None
         fewest, most = node.get("minItems", 0), node.get("maxItems")
         unique = self._jsonschema({"uniqueItems": True}) if node.get("uniqueItems") else None
 
         def check(instance: Any) -> bool:
             if not isinstance(instance, list):
-                return True
+                return not only
             if len(instance) < fewest or (most is not None and len(instance) > most):
                 return False
             if items is not None:
@@ -269,7 +310,7 @@ class Compiler:
                 return len(set(instance)) == len(instance)
             return unique(instance)
 
-        return [check]
+        return check
 
     def _applicators(self, node: dict[str, Any], pointer: str | None) -> list[Check]:
         checks: list[Check] = []

@@ -12,8 +12,9 @@ from datetime import datetime
 from aiohttp import web
 from sqlalchemy import update
 
-from cloud import gateway_api, operator_api, times
+from cloud import gateway_api, member_api, operator_api, times
 from cloud.changes import SOCKETS, ChangeStream, close_push_channels, poll_changes, push_channel
+from cloud.contract_store import ENGINE, ContractEngine, ContractSettings, run_engine, wakes
 from cloud.db import Database, EnrolmentToken
 from cloud.idempotency import IdempotencyKeys
 from cloud.problems import problem_middleware
@@ -35,11 +36,12 @@ ROUTES = (
      gateway_api.get_device_control_information),
     ("PUT", "/v1/printers/{printer_id}/transmission-data-types",
      gateway_api.report_transmission_data_types),
-    ("POST", "/v1/statuses", upload_statuses),
+    ("POST", "/v1/statuses", wakes(upload_statuses)),
     ("GET", "/v1/push", push_channel),
     ("GET", "/v1/changes", poll_changes),
     ("GET", "/v1/commands", gateway_api.list_pending_commands),
-    ("POST", "/v1/commands/{command_id}/acknowledgements", gateway_api.acknowledge_command),
+    ("POST", "/v1/commands/{command_id}/acknowledgements",
+     wakes(gateway_api.acknowledge_command)),
     ("POST", "/v1/operator/enrolment-tokens", operator_api.create_enrolment_token),
     ("GET", "/v1/operator/services", operator_api.list_services),
     ("PUT", "/v1/operator/services/{service_id}", operator_api.put_service),
@@ -55,11 +57,21 @@ ROUTES = (
     ("GET", "/v1/operator/printers/{printer_id}/statuses", operator_api.list_received_statuses),
     ("POST", "/v1/operator/printers/{printer_id}/commands", operator_api.create_command),
     ("GET", "/v1/operator/commands/{command_id}", operator_api.get_command),
+    ("GET", "/v1/operator/printers/{printer_id}/contract", member_api.get_printer_contract),
+    ("GET", "/v1/operator/contract-processes/{process_id}", member_api.get_contract_process),
+    ("POST", "/v1/member/contracts", member_api.request_contract),
+    ("POST", "/v1/member/contract-changes", member_api.request_contract_change),
+    ("POST", "/v1/member/contract-changes/{process_id}/new-printer",
+     member_api.name_new_printer),
+    ("GET", "/v1/member/proposals", member_api.list_proposals),
+    ("POST", "/v1/member/proposals/{proposal_id}/answer", member_api.answer_proposal),
 )
 
 
-def create_app(database_url: str, settings: Settings) -> web.Application:
-    """The application; its database schema is created when it starts.
+def create_app(database_url: str, settings: Settings,
+               contracts: ContractSettings | None = None) -> web.Application:
+    """The application; its database schema is created when it starts, then the contract
+    processes resume (`cloud.contract_store`).
 
     Serve it with `auto_decompress=False` (as `CloudServer` does): the cloud decompresses gzip
     bodies itself, with its own size limit.
@@ -70,10 +82,12 @@ def create_app(database_url: str, settings: Settings) -> web.Application:
     app = web.Application(middlewares=[problem_middleware])
     app[CLOUD] = state
     app[SOCKETS] = set()
+    app[ENGINE] = ContractEngine(db, state.changes, contracts or ContractSettings())
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_housekeeping)
+    app.cleanup_ctx.append(run_engine)
     app.on_shutdown.append(close_push_channels)
     return app
 

@@ -43,6 +43,12 @@ def _http_url(text: str) -> str:
     return text.rstrip("/")
 
 
+def _percent(text: str) -> int:
+    if not text.isdigit() or int(text) > 100:
+        raise argparse.ArgumentTypeError(f"expected a percentage 0-100, got {text!r}")
+    return int(text)
+
+
 def _region(text: str) -> tuple[str, str]:
     name, sep, url = text.partition("=")
     if not sep or not _REGION.match(name):
@@ -71,6 +77,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                             "(repeatable; default: every region answers this server's URL)")
     serve.add_argument("--operator-token-file", type=Path, default=None,
                        help=f"file with operator bearer tokens, one per line (or set {TOKEN_ENV})")
+    serve.add_argument("--order-webhook", type=_http_url, default=None, metavar="URL",
+                       help="order service the contract cartridge orders (S110) are POSTed to "
+                            "(default: none; orders stay pending)")
+    serve.add_argument("--contract-threshold", type=_percent, default=0, metavar="PERCENT",
+                       help="remaining percent at or below which the old printer's contract "
+                            "cartridge counts as run out during a change of contract machine "
+                            "(default 0: empty)")
     serve.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate (chain)")
     serve.add_argument("--tls-key", type=Path, default=None, help="PEM private key")
     serve.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -116,7 +129,9 @@ async def serve(args: argparse.Namespace) -> None:
     async with CloudServer(database_url=args.database, host=args.host, port=args.port,
                            operator_tokens=args.operator_tokens,
                            regions=dict(args.region) if args.region else None,
-                           public_url=args.public_url, ssl_context=context) as server:
+                           public_url=args.public_url, ssl_context=context,
+                           order_webhook=args.order_webhook,
+                           contract_threshold_percent=args.contract_threshold) as server:
         print(f"printgw-cloud listening on {server.url}", flush=True)
         await stop.wait()
 

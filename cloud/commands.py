@@ -48,16 +48,18 @@ def _parameters(request: dict[str, Any]) -> dict[str, Any]:
 
 
 async def issue(session: AsyncSession, changes: ChangeStream, printer: Printer,
-                request: dict[str, Any]) -> Command:
-    """Create the command of a `CommandRequest` and put it on the printer's gateway's stream."""
+                request: dict[str, Any], command_id: str | None = None) -> Command:
+    """Create the command of a `CommandRequest` and put it on the printer's gateway's stream
+    (`command_id`: chosen by the caller, e.g. a contract process; a new UUID otherwise)."""
     issued_at = times.now()
     deadline = times.parse(request["deadline"]) if "deadline" in request \
         else issued_at + DEFAULT_DEADLINE
     if deadline <= issued_at:
         raise invalid("/deadline", "The deadline has already passed.")
-    command = Command(id=str(uuid.uuid4()), printer_id=printer.id, gateway_id=printer.gateway_id,
-                      kind=request["kind"], parameters=_parameters(request), issued_at=issued_at,
-                      deadline=deadline, state="pending")
+    command = Command(id=command_id or str(uuid.uuid4()), printer_id=printer.id,
+                      gateway_id=printer.gateway_id, kind=request["kind"],
+                      parameters=_parameters(request), issued_at=issued_at, deadline=deadline,
+                      state="pending")
     session.add(command)
     await changes.emit(session, printer.gateway_id, {
         "type": "command", "occurred_at": times.iso(issued_at),

@@ -214,6 +214,79 @@ class Command(Base):
     contract_state: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
 
+class PrinterContract(Base):
+    """A printer's flat-rate printing contract as the cloud records it (SPEC §7): the contract
+    flag (`unconfirmed` until a transition is acknowledged done), mode and prohibition as the
+    cloud last set them, page limit per period, model and series."""
+
+    __tablename__ = "printer_contracts"
+    printer_id: Mapped[str] = mapped_column(ForeignKey("printers.id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(128), index=True)
+    flag: Mapped[str] = mapped_column(String(16))
+    mode: Mapped[str] = mapped_column(String(32))
+    printing_prohibited: Mapped[bool] = mapped_column(Boolean)
+    page_limit: Mapped[int] = mapped_column(Integer)
+    period: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(128))
+    series: Mapped[str] = mapped_column(String(128))
+    process_id: Mapped[str | None] = mapped_column(Id)
+    """The contract process that last changed the record."""
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ContractProcess(Base):
+    """A contract process (`cloud.contract_change.Process`, stored whole in `state` after every
+    event) with what is needed to find it."""
+
+    __tablename__ = "contract_processes"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    member_id: Mapped[str] = mapped_column(String(128), index=True)
+    old_printer_id: Mapped[str | None] = mapped_column(Id, index=True)
+    new_printer_id: Mapped[str | None] = mapped_column(Id, index=True)
+    step: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str | None] = mapped_column(String(16), index=True)
+    state: Mapped[dict[str, Any]] = mapped_column(Json)
+    status_seq: Mapped[int] = mapped_column(Integer)
+    """Status entries of its printers up to this sequence number have been read."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Proposal(Base):
+    """A question put to the member on the member site (S105, S111, S121, S203)."""
+
+    __tablename__ = "proposals"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    process_id: Mapped[str] = mapped_column(ForeignKey("contract_processes.id"), index=True)
+    member_id: Mapped[str] = mapped_column(String(128), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    question: Mapped[str] = mapped_column(Text)
+    strongly_recommended: Mapped[bool] = mapped_column(Boolean)
+    state: Mapped[str] = mapped_column(String(16))
+    answer: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CartridgeOrder(Base):
+    """An order of contract cartridges (S110), one per process; its ID is the idempotency key
+    sent to the order webhook with every delivery attempt."""
+
+    __tablename__ = "cartridge_orders"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    process_id: Mapped[str] = mapped_column(ForeignKey("contract_processes.id"), unique=True)
+    printer_id: Mapped[str] = mapped_column(ForeignKey("printers.id"))
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    """`pending` until the webhook answered 2xx, then `delivered`."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
     """Run `callback` once the write transaction of `session` has committed (not on rollback)."""
     session.info.setdefault("after_commit", []).append(callback)

@@ -16,6 +16,7 @@ from types import TracebackType
 from aiohttp import web
 
 from cloud.app import create_app, prune
+from cloud.contract_store import ENGINE, ContractEngine, ContractSettings
 from cloud.state import CLOUD, Cloud, Settings
 
 SHUTDOWN_TIMEOUT = 5.0
@@ -26,7 +27,10 @@ class CloudServer:
                  operator_tokens: Iterable[str] = (), regions: Mapping[str, str] | None = None,
                  public_url: str | None = None, ssl_context: ssl.SSLContext | None = None,
                  heartbeat_seconds: int = 30, poll_interval_seconds: int = 30,
-                 change_retention: timedelta = timedelta(days=7)) -> None:
+                 change_retention: timedelta = timedelta(days=7),
+                 order_webhook: str | None = None, contract_threshold_percent: int = 0,
+                 contract_retry_seconds: float = 60.0,
+                 contract_poll_seconds: float = 5.0) -> None:
         self.database_url = database_url
         self.host, self.port = host, port
         self.ssl_context = ssl_context
@@ -35,13 +39,21 @@ class CloudServer:
                                  public_url=public_url, heartbeat_seconds=heartbeat_seconds,
                                  poll_interval_seconds=poll_interval_seconds,
                                  change_retention=change_retention)
-        self.app = create_app(database_url, self.settings)
+        self.contract_settings = ContractSettings(
+            threshold_percent=contract_threshold_percent, retry_seconds=contract_retry_seconds,
+            order_webhook=order_webhook, poll_seconds=contract_poll_seconds)
+        self.app = create_app(database_url, self.settings, self.contract_settings)
         self._runner: web.AppRunner | None = None
         self.url = ""
 
     @property
     def state(self) -> Cloud:
         return self.app[CLOUD]
+
+    @property
+    def contracts(self) -> ContractEngine:
+        """The contract processes (change of contract machine) and their order sender."""
+        return self.app[ENGINE]
 
     async def prune(self, now: datetime | None = None) -> None:
         """Run the housekeeping now, as if the clock said `now` (tests pass a future time)."""

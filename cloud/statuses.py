@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud import times
@@ -89,6 +89,7 @@ async def _process(session: AsyncSession, gateway_id: str,
         .order_by(Printer.seq).with_for_update())).scalars()}
     rows = await rows_of(session, list(printers))
     results: list[dict[str, Any]] = []
+    stored: list[dict[str, Any]] = []
     for i, entry in enumerate(entries):
         entry_id = entry["entry_id"]
         if entry_id.lower() in known:
@@ -112,15 +113,22 @@ async def _process(session: AsyncSession, gateway_id: str,
                 "cloud's clock.", f"/statuses/{i}/read_at"))
             continue
         known.add(entry_id.lower())
-        results.append(await _accept(session, printer, rows[printer.id], entry, read_at,
-                                     received_at))
+        result, status = await _accept(session, printer, rows[printer.id], entry, read_at,
+                                       received_at)
+        results.append(result)
+        stored.append(status)
+    if stored:
+        # One multi-row INSERT (executemany) rather than an ORM object per entry.
+        await session.execute(insert(Status.__table__), stored)
     counts = {status: sum(r["status"] == status for r in results)
               for status in ("accepted", "duplicate", "rejected")}
     return {"received_at": times.iso(received_at), "counts": counts, "results": results}
 
 
 async def _accept(session: AsyncSession, printer: Printer, rows: list[Row], entry: dict[str, Any],
-                  read_at: datetime, received_at: datetime) -> dict[str, Any]:
+                  read_at: datetime, received_at: datetime
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The entry's result and its `statuses` row; the printer's state updated."""
     result: dict[str, Any] = {"entry_id": entry["entry_id"], "status": "accepted"}
     if "application_ids" in entry:
         result["activations"] = [
@@ -132,15 +140,15 @@ async def _accept(session: AsyncSession, printer: Printer, rows: list[Row], entr
     if printer.current_data_types is None and any(
             a["result"] == "activated" for a in result.get("activations", [])):
         printer.current_data_types = in_catalogue_order(kept)
-    session.add(Status(
-        gateway_id=printer.gateway_id, entry_id=entry["entry_id"].lower(), printer_id=printer.id,
-        read_at=read_at, received_at=received_at, event=entry["event"],
-        event_detail=entry.get("event_detail"), application_ids=entry.get("application_ids"),
-        data=kept, data_types="".join(f",{t}" for t in in_catalogue_order(kept)) + ","
-        if kept else ""))
+    status = {
+        "gateway_id": printer.gateway_id, "entry_id": entry["entry_id"].lower(),
+        "printer_id": printer.id, "read_at": read_at, "received_at": received_at,
+        "event": entry["event"], "event_detail": entry.get("event_detail"),
+        "application_ids": entry.get("application_ids"), "data": kept,
+        "data_types": "".join(f",{t}" for t in in_catalogue_order(kept)) + "," if kept else ""}
     if printer.last_status_at is None or read_at > printer.last_status_at:
         printer.last_status_at = read_at
     if "contract" in kept and (printer.contract_read_at is None
                                or read_at >= printer.contract_read_at):
         printer.contract, printer.contract_read_at = kept["contract"], read_at
-    return result
+    return result, status

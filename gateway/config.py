@@ -409,6 +409,28 @@ class PollSettings(_Section):
     """Devices read at once, at most."""
 
 
+class ContractSettings(_Section):
+    """Contract-mode commands from the cloud relayed to the printers as SNMP SETs (SPEC §7).
+
+    Only the authenticated cloud link causes a SET (`gateway/relay.py`).  Write credentials are
+    separate from the read ones: `v3_user` (authPriv) for devices read over SNMPv3,
+    `write_community` (v2c) for the others; either alone serves every device.
+    """
+
+    enabled: bool = True
+    """Relay the cloud's commands; off, they are only logged (and expire in the cloud)."""
+    write_community: Secret | None = None
+    """The v2c community that may SET the contract MIB."""
+    v3_user: str | None = None
+    """A `[snmp.v3_users.NAME]` table with auth_key and priv_key (SETs need authPriv)."""
+    retry_initial: Duration = 5.0
+    """First wait before trying an unreachable device again; doubles up to `retry_max`."""
+    retry_max: Duration = 300.0
+    retry_for: Duration = 86400.0
+    """Retries of an unreachable device stop at the command's deadline or after this long,
+    whichever comes first; the command is then reported failed (`device-unreachable`)."""
+
+
 class EventSettings(_Section):
     """What makes a reading an event worth an upload (SPEC §4, `gateway/events.py`)."""
 
@@ -620,6 +642,7 @@ class Config(_Section):
     poll: PollSettings = PollSettings()
     events: EventSettings = EventSettings()
     services: ServicesSettings = ServicesSettings()
+    contract: ContractSettings = ContractSettings()
 
     @model_validator(mode="after")
     def _v3_references(self) -> Config:
@@ -631,6 +654,15 @@ class Config(_Section):
                 if name not in known:
                     raise ValueError(f"{where}.v3_users names {name!r}, which is not defined; "
                                      f"add a [snmp.v3_users.{name}] table")
+        name = self.contract.v3_user
+        if name is not None:
+            user = self.snmp.v3_users.get(name)
+            if user is None:
+                raise ValueError(f"contract.v3_user names {name!r}, which is not defined; add a "
+                                 f"[snmp.v3_users.{name}] table")
+            if user.auth_key is None or user.priv_key is None:
+                raise ValueError(f"contract.v3_user {name!r} needs auth_key and priv_key: SETs "
+                                 "are only sent with authentication and privacy (authPriv)")
         return self
 
     # -- what the settings mean ----------------------------------------------------------------
@@ -736,6 +768,7 @@ def _model_of(annotation: Any) -> Any:
 
 
 def _is_secret_path(loc: tuple[Any, ...]) -> bool:
-    return any(part in ("communities", "auth_key", "priv_key", "enrolment_token", "proxy")
+    return any(part in ("communities", "auth_key", "priv_key", "enrolment_token", "proxy",
+                        "write_community")
                for part in loc)
 

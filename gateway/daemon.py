@@ -32,9 +32,10 @@ from gateway.config import Config
 from gateway.discovery import Discovery
 from gateway.inventory import Device, Inventory
 from gateway.model import DeviceStatus
-from gateway.outbox import Outbox, OutboxSender
+from gateway.outbox import FlushReport, Outbox, OutboxSender
 from gateway.poller import Poller
 from gateway.reader import DeviceReader
+from gateway.relay import CommandRelay
 from gateway.services import ServiceSettings
 from gateway.status_queue import StatusQueue
 from gateway.store import Store
@@ -73,6 +74,12 @@ class Gateway:
         self.link = (CloudLink(config, self.state, self.inventory,
                                ServiceSettings.from_config(config))
                      if config.cloud.url is not None else None)
+        self.relay: CommandRelay | None = None
+        if self.link is not None and config.contract.enabled:
+            link, reader = self.link, self.reader
+            self.relay = CommandRelay(config, self.state, self.inventory, lambda: link.client,
+                                      lambda: reader.snmp)
+            link.on_command = self.relay.handle
         self.sender: OutboxSender | None = None
         self.wake_sender = asyncio.Event()
         self.last_cycle: CycleReport | None = None
@@ -85,6 +92,8 @@ class Gateway:
         await self.close()
 
     async def close(self) -> None:
+        if self.relay is not None:
+            await self.relay.close()
         if self.link is not None:
             await self.link.close()
         await self.reader.close()
@@ -99,7 +108,7 @@ class Gateway:
         try:
             await self.link.connect()
         except (CloudError, NotEnrolled) as exc:
-            self.link._error(f"cannot connect: {exc}")
+            self.link.record_error(f"cannot connect: {exc}")
             return False
         if self.sender is None:
             link = self.link
@@ -112,10 +121,12 @@ class Gateway:
         if self.sender is None:
             return 0
         report = await self.sender.flush()
+        if report.error and self.link is not None:
+            self.link.record_error(f"uploading statuses: {report.error}")
         await self._after_upload(report)
         return report.accepted + report.duplicate
 
-    async def _after_upload(self, report) -> None:
+    async def _after_upload(self, report: FlushReport) -> None:
         assert self.link is not None
         for printer_id, results in report.activations.items():
             self.link.record_first_upload_activations(printer_id, results)
@@ -216,6 +227,8 @@ class Gateway:
             if stop.is_set():
                 return
             delay = min(CONNECT_RETRY_MAX, delay * 2)
+        if self.relay is not None:
+            await self.relay.resume()
         changes = asyncio.create_task(self.link.follow_changes(stop), name="changes")
         try:
             await self._send_loop(stop)
@@ -253,6 +266,9 @@ async def run_gateway(config: Config, once: bool = False) -> int:
                   f"{report.outbox_depth} in the outbox")
             link = gateway.link
             if link is not None and (not link.status.connected or report.outbox_depth):
+                if report.outbox_depth:
+                    print(f"printgw: {report.outbox_depth} statuses stay in the outbox for the "
+                          "next run (retried with back-off)", file=sys.stderr)
                 if link.status.last_error:
                     print(f"printgw: cloud: {link.status.last_error}", file=sys.stderr)
                 return 1

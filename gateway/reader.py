@@ -55,7 +55,7 @@ class DeviceReader:
 
     async def close(self) -> None:
         if self._own_snmp and self._snmp is not None:
-            self._snmp.close()
+            await self._snmp.aclose()
             self._snmp = None
 
     async def __aenter__(self) -> DeviceReader:

@@ -138,6 +138,45 @@ MIGRATIONS: tuple[str, ...] = (
         last_periodic REAL
     );
     """,
+    # 4: contract-mode commands (issue 6): every command the cloud sent with its outcome and the
+    # state of its two acknowledgements (`received`, `completed`: NULL not due, `due`, `sent`,
+    # `rejected`), and the audit trail of what was done, append-only (the triggers refuse any
+    # UPDATE or DELETE of it).
+    """
+    CREATE TABLE commands (
+        command_id TEXT PRIMARY KEY,
+        printer_id TEXT NOT NULL,
+        device_id INTEGER,
+        kind TEXT NOT NULL,
+        parameters TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        deadline TEXT NOT NULL,
+        received_at REAL NOT NULL,
+        state TEXT NOT NULL,
+        result TEXT,
+        reason TEXT,
+        contract_state TEXT,
+        completed_at REAL,
+        received_ack TEXT,
+        completed_ack TEXT,
+        ack_attempts INTEGER NOT NULL DEFAULT 0,
+        ack_error TEXT
+    );
+    CREATE INDEX commands_open ON commands(state, received_at);
+    CREATE TABLE command_audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        command_id TEXT NOT NULL,
+        at REAL NOT NULL,
+        who TEXT NOT NULL,
+        what TEXT NOT NULL,
+        result TEXT NOT NULL
+    );
+    CREATE INDEX command_audit_by_command ON command_audit(command_id, id);
+    CREATE TRIGGER command_audit_no_update BEFORE UPDATE ON command_audit
+    BEGIN SELECT RAISE(ABORT, 'command_audit is append-only'); END;
+    CREATE TRIGGER command_audit_no_delete BEFORE DELETE ON command_audit
+    BEGIN SELECT RAISE(ABORT, 'command_audit is append-only'); END;
+    """,
 )
 
 
@@ -183,9 +222,8 @@ class Store:
                              f"understands ({len(MIGRATIONS)}); upgrade printgw")
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction():
-                for statement in script.split(";"):
-                    if statement.strip():
-                        self.conn.execute(statement)
+                for statement in _statements(script):
+                    self.conn.execute(statement)
                 self.conn.execute(f"PRAGMA user_version = {number}")
 
     @contextlib.contextmanager
@@ -207,6 +245,20 @@ class Store:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of a migration, one by one (a trigger's body holds semicolons too).
+    Not `executescript`: it would commit the migration's transaction half-way."""
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.replace(";", " ").strip():
+                yield pending
+            pending = ""
+    if pending.replace(";", " ").strip():
+        raise StoreError(f"incomplete SQL statement in a migration: {pending.strip()[:80]}")
 
 
 def _create_private(path: Path) -> None:

@@ -196,7 +196,7 @@ class CloudLink:
             await self.sync_applications(device, printer_id)
             await self.sync_control_information(device, printer_id)
         except CloudError as exc:
-            self._error(f"device {device.id}: {exc}")
+            self.record_error(f"device {device.id}: {exc}")
             return False
         return True
 
@@ -308,7 +308,7 @@ class CloudLink:
                 await self.sync_applications(device, printer_id)
             await self.sync_control_information(device, printer_id)
         except CloudError as exc:
-            self._error(f"printer {printer_id}: {exc}")
+            self.record_error(f"printer {printer_id}: {exc}")
 
     async def follow_changes(self, stop: asyncio.Event) -> None:
         """Push while the WebSocket is up, poll while it is down, until `stop` is set."""
@@ -319,9 +319,9 @@ class CloudLink:
                     await self._push()
                     delay = PUSH_RETRY_MIN
                 except CloudRejected as exc:
-                    self._error(f"push channel refused: {exc}")
+                    self.record_error(f"push channel refused: {exc}")
                 except CloudError as exc:
-                    self._error(f"push channel down: {exc}")
+                    self.record_error(f"push channel down: {exc}")
             if stop.is_set():
                 break
             self.status.channel = "polling"
@@ -362,15 +362,15 @@ class CloudLink:
                     return
         except CloudRejected as exc:
             if exc.status != 410:
-                self._error(f"polling changes: {exc}")
+                self.record_error(f"polling changes: {exc}")
                 return
             log.warning("cloud: change cursor expired; resynchronising every printer")
             self.state.delete("cursor")
             self.state.delete("last_sync")
         except CloudError as exc:
-            self._error(f"polling changes: {exc}")
+            self.record_error(f"polling changes: {exc}")
 
-    def _error(self, message: str) -> None:
+    def record_error(self, message: str) -> None:
         self.status.errors += 1
         self.status.last_error = message
         log.warning("cloud: %s", message)

@@ -15,9 +15,6 @@ from typing import Literal
 import aiohttp
 from aiohttp import WSMsgType, web
 
-SHUTDOWN_TIMEOUT = 0.2
-"""Seconds a stopping proxy gives requests in flight before cutting them."""
-
 Mode = Literal["pass", "error500", "hang", "slow", "garbage", "wrong-types", "huge", "html"]
 
 HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "keep-alive",
@@ -43,6 +40,7 @@ class FaultProxy:
     whose client had gone by then."""
     _runner: web.AppRunner | None = None
     _sockets: set[web.WebSocketResponse] = field(default_factory=set)
+    _in_flight: set[asyncio.Task[object]] = field(default_factory=set)
     _session: aiohttp.ClientSession | None = None
 
     @property
@@ -53,10 +51,7 @@ class FaultProxy:
         self._session = aiohttp.ClientSession(auto_decompress=False)
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        # A cloud that goes down drops what it was doing: requests still held (`hang`, `slow`)
-        # must not keep `stop_listening()` waiting for aiohttp's graceful 60 s.
-        self._runner = web.AppRunner(app, handle_signals=False, auto_decompress=False,
-                                     shutdown_timeout=SHUTDOWN_TIMEOUT)
+        self._runner = web.AppRunner(app, handle_signals=False, auto_decompress=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -64,8 +59,13 @@ class FaultProxy:
         return self
 
     async def stop_listening(self) -> None:
-        """The cloud is down: connections are refused until `start()` again (same port)."""
+        """The cloud is down: connections are refused until `start()` again (same port).
+
+        Requests still held (`hang`, `slow`) die with it, also those whose client has gone: a
+        held request must neither be forwarded later nor keep the shutdown waiting."""
         await self.cut_websockets()
+        for task in list(self._in_flight):
+            task.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -92,7 +92,13 @@ class FaultProxy:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await self._websocket(request)
-        response = await self._answer(request)
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_flight.add(task)
+        try:
+            response = await self._answer(request)
+        finally:
+            self._in_flight.discard(task)
         self.requests.append((request.method, request.path, response.status))
         return response
 

@@ -350,3 +350,28 @@ def test_check_config_command_accepts_the_example_and_names_every_mistake(tmp_pa
         assert key in result.stderr
     assert "did you mean 'interval'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_contract_write_credentials() -> None:
+    users = {"writer": {"auth_key": "authpassphrase", "priv_key": "privpassphrase"},
+             "auth-only": {"auth_key": "authpassphrase"}}
+    config = parse_config({"snmp": {"v3_users": users},
+                           "contract": {"write_community": {"env": "PATH"}, "v3_user": "writer",
+                                        "retry_initial": "2s", "retry_for": "1h"}})
+    contract = config.contract
+    assert contract.enabled and contract.v3_user == "writer"
+    assert (contract.retry_initial, contract.retry_max, contract.retry_for) == (2, 300, 3600)
+    assert contract.write_community is not None and "PATH" not in repr(contract)
+    assert Config().contract.write_community is None and Config().contract.v3_user is None
+
+    for v3_user, words in (("nobody", "names 'nobody', which is not defined"),
+                           ("auth-only", "needs auth_key and priv_key")):
+        with pytest.raises(ConfigError) as caught:
+            parse_config({"snmp": {"v3_users": users}, "contract": {"v3_user": v3_user}})
+        assert words in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"contract": {"write_community": 12345678, "retry_max": "soon"}})
+    problems = caught.value.problems
+    assert any(p.startswith("contract.write_community") for p in problems)
+    assert "12345678" not in str(caught.value)  # secrets are never repeated
+    assert any(p.startswith("contract.retry_max") and "not a duration" in p for p in problems)

@@ -153,6 +153,19 @@ class SnmpClient:
     def close(self) -> None:
         self._engine.close_dispatcher()
 
+    async def aclose(self) -> None:
+        """Close from a running loop: stop the sockets first and let the answers already read
+        be dispatched while their transports are still registered (pysnmp raises CarrierError
+        from a loop callback for a datagram that arrives after its transport was unregistered,
+        e.g. the answer to a poll cancelled by shutdown), then close the dispatcher."""
+        for target in self._transports.values():
+            carrier = getattr(target, "transport", None)
+            if carrier is not None and carrier.transport is not None:
+                carrier.transport.close()
+        for _ in range(3):
+            await asyncio.sleep(0)
+        self.close()
+
     async def __aenter__(self) -> SnmpClient:
         return self
 

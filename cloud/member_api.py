@@ -1,0 +1,249 @@
+"""The member-site API (tag `member`) and the operator's views of contracts and processes.
+
+The member site (Brother S101) is the provider's own web front-end: it signs its members in
+itself and calls these operations with an operator token, naming the member by `member_id`
+(`protocols/cloud/openapi.yaml`, tag `member`).  Each request starts or advances a contract
+process (`cloud.contract_change`) through `cloud.contract_store`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloud import auth, times
+from cloud.contract_change import Process, new_change, new_contract
+from cloud.contract_store import engine, new_id
+from cloud.contracts import find_printer
+from cloud.db import CartridgeOrder, ContractProcess, Printer, PrinterContract, Proposal
+from cloud.problems import Problem, invalid, not_found
+from cloud.schema import is_uuid, json_body, query
+from cloud.state import cloud
+
+PERIOD = "month"
+
+
+# -- views -----------------------------------------------------------------------------------------
+
+def proposal_view(proposal: Proposal) -> dict[str, Any]:
+    return {"proposal_id": proposal.id, "process_id": proposal.process_id,
+            "member_id": proposal.member_id, "kind": proposal.kind, "question": proposal.question,
+            "strongly_recommended": proposal.strongly_recommended, "state": proposal.state,
+            "answer": proposal.answer, "created_at": times.iso(proposal.created_at),
+            "closed_at": times.iso(proposal.closed_at) if proposal.closed_at else None}
+
+
+async def process_view(session: AsyncSession, row: ContractProcess) -> dict[str, Any]:
+    process = Process.from_json(row.state)
+    head = process.queue[0] if process.queue else None
+    order = (await session.execute(select(CartridgeOrder).where(
+        CartridgeOrder.process_id == row.id))).scalar_one_or_none()
+    return {
+        "process_id": row.id, "kind": row.kind, "member_id": row.member_id,
+        "old_printer_id": row.old_printer_id, "new_printer_id": row.new_printer_id,
+        "pattern": process.pattern, "step": row.step, "plan_established": process.plan,
+        "outcome": row.outcome, "threshold_percent": process.threshold,
+        "old_contract_level_percent": process.old_level,
+        "new_contract_cartridge": process.new_cartridge,
+        "awaiting_command": None if head is None else {
+            "command_id": head.command_id, "printer_id": process.device(head.role).printer_id,
+            "kind": head.kind, "attempts": head.attempts},
+        "open_proposal": process.proposal["proposal_id"] if process.proposal else None,
+        "order": None if order is None else {
+            "order_id": order.id, "state": order.state, "attempts": order.attempts,
+            "last_error": order.last_error,
+            "delivered_at": times.iso(order.delivered_at) if order.delivered_at else None},
+        "history": [{**h, "at": times.iso(times.parse(h["at"]))} for h in process.history],
+        "created_at": times.iso(row.created_at), "updated_at": times.iso(row.updated_at)}
+
+
+def contract_view(contract: PrinterContract, printer: Printer) -> dict[str, Any]:
+    return {"printer_id": contract.printer_id, "member_id": contract.member_id,
+            "flag": contract.flag, "mode": contract.mode,
+            "printing_prohibited": contract.printing_prohibited,
+            "page_limit": contract.page_limit, "period": contract.period,
+            "model": contract.model, "series": contract.series,
+            "process_id": contract.process_id, "updated_at": times.iso(contract.updated_at),
+            "device_contract": printer.contract}
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+async def _busy(session: AsyncSession, printer_id: str) -> None:
+    """409 when an unfinished process already involves the printer."""
+    running = (await session.execute(select(ContractProcess.id).where(
+        ContractProcess.outcome.is_(None),
+        or_(ContractProcess.old_printer_id == printer_id,
+            ContractProcess.new_printer_id == printer_id)))).first()
+    if running is not None:
+        raise Problem("conflict", f"Printer {printer_id} is already in contract process "
+                      f"{running[0]}.")
+
+
+async def _register_new(session: AsyncSession, printer: Printer, member_id: str, model: str,
+                        series: str, page_limit: int, period: str) -> None:
+    """S104 (and a first contract): the printer's contract record, `unconfirmed`."""
+    await _busy(session, printer.id)
+    contract = await session.get(PrinterContract, printer.id, with_for_update=True)
+    if contract is not None and contract.flag == "confirmed":
+        raise Problem("conflict", f"Printer {printer.id} already has a confirmed contract.")
+    if contract is None:
+        contract = PrinterContract(printer_id=printer.id)
+        session.add(contract)
+    contract.member_id, contract.flag, contract.mode = member_id, "unconfirmed", "non-contract"
+    contract.printing_prohibited = False
+    contract.page_limit, contract.period, contract.model, contract.series = \
+        page_limit, period, model, series
+    contract.updated_at = times.now()
+    await session.flush()
+
+
+def _process_id(request: web.Request) -> str:
+    process_id = request.match_info["process_id"].lower()
+    if not is_uuid(process_id):
+        raise not_found(f"No contract process {process_id}.")
+    return process_id
+
+
+# -- member site -----------------------------------------------------------------------------------
+
+async def request_contract(request: web.Request) -> web.Response:
+    await auth.require_operator(request)
+    body = await json_body(request, "ContractRequest")
+    contracts = engine(request)
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        printer = await find_printer(session, body["printer_id"], lock=True)
+        await _register_new(session, printer, body["member_id"], body["model"], body["series"],
+                            body["page_limit"], body.get("period", PERIOD))
+        process = new_contract(new_id(), body["member_id"], printer_id=printer.id,
+                               model=body["model"], series=body["series"],
+                               threshold=contracts.settings.threshold_percent,
+                               retry_delay=contracts.settings.retry_seconds)
+        return await process_view(session, await contracts.create(session, process))
+
+    return web.json_response(await cloud(request).db.transact(work), status=201)
+
+
+async def request_contract_change(request: web.Request) -> web.Response:
+    await auth.require_operator(request)
+    body = await json_body(request, "ContractChangeRequest")
+    contracts = engine(request)
+    new_printer_id = body.get("new_printer_id")
+    if new_printer_id is not None and new_printer_id.lower() == body["old_printer_id"].lower():
+        raise invalid("/new_printer_id", "The new printer must not be the old one.")
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        old = await find_printer(session, body["old_printer_id"], lock=True)
+        contract = await session.get(PrinterContract, old.id, with_for_update=True)
+        if contract is None or contract.flag != "confirmed":
+            raise Problem("conflict", f"Printer {old.id} has no confirmed contract to move.")
+        if contract.member_id != body["member_id"]:
+            raise not_found(f"Member {body['member_id']} has no contract on printer {old.id}.")
+        await _busy(session, old.id)
+        new = None
+        if new_printer_id is not None:
+            new = await find_printer(session, new_printer_id, lock=True)
+            await _register_new(session, new, body["member_id"], body["new_model"],
+                                body["new_series"], contract.page_limit, contract.period)
+        process = new_change(new_id(), body["member_id"], old_printer=old.id,
+                             old_mode=contract.mode, old_prohibited=contract.printing_prohibited,
+                             old_model=contract.model, old_series=contract.series,
+                             new_model=body["new_model"], new_series=body["new_series"],
+                             new_printer=new.id if new is not None else None,
+                             threshold=contracts.settings.threshold_percent,
+                             retry_delay=contracts.settings.retry_seconds)
+        return await process_view(session, await contracts.create(session, process))
+
+    return web.json_response(await cloud(request).db.transact(work), status=201)
+
+
+async def name_new_printer(request: web.Request) -> web.Response:
+    await auth.require_operator(request)
+    process_id = _process_id(request)
+    body = await json_body(request, "NewPrinter")
+    contracts = engine(request)
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        row = await session.get(ContractProcess, process_id, with_for_update=True)
+        if row is None:
+            raise not_found(f"No contract process {process_id}.")
+        process = Process.from_json(row.state)
+        if not process.can_name_new_printer():
+            raise Problem("conflict", f"Process {process_id} is at {process.step}: it does not "
+                          "wait for a new printer.")
+        if body["printer_id"].lower() in process.printers:
+            raise invalid("/printer_id", "The new printer must not be the old one.")
+        old = await session.get(PrinterContract, process.printers[0])
+        assert old is not None
+        new = await find_printer(session, body["printer_id"], lock=True)
+        await _register_new(session, new, process.member_id, process.new_model,
+                            process.new_series, old.page_limit, old.period)
+        row, _ = await contracts.handle(session, process_id,
+                                        lambda p: p.name_new_printer(new.id, times.now()))
+        return await process_view(session, row)
+
+    return web.json_response(await cloud(request).db.transact(work))
+
+
+async def list_proposals(request: web.Request) -> web.Response:
+    await auth.require_operator(request)
+    params = query(request, "listProposals")
+    statement = select(Proposal).where(Proposal.member_id == params["member_id"])
+    if params.get("state", "open") != "all":
+        statement = statement.where(Proposal.state == params.get("state", "open"))
+    async with cloud(request).db.read() as session:
+        proposals = (await session.execute(
+            statement.order_by(Proposal.created_at, Proposal.id))).scalars().all()
+    return web.json_response({"proposals": [proposal_view(p) for p in proposals]})
+
+
+async def answer_proposal(request: web.Request) -> web.Response:
+    await auth.require_operator(request)
+    proposal_id = request.match_info["proposal_id"].lower()
+    body = await json_body(request, "ProposalAnswer")
+    contracts = engine(request)
+    missing = not_found(f"No proposal {proposal_id}.")
+    if not is_uuid(proposal_id):
+        raise missing
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        proposal = await session.get(Proposal, proposal_id, with_for_update=True)
+        if proposal is None or proposal.member_id != body["member_id"]:
+            raise missing
+        if proposal.state != "open":
+            if proposal.state == "answered" and proposal.answer == body["answer"]:
+                return proposal_view(proposal)  # a retry
+            raise Problem("conflict", f"The proposal is {proposal.state}"
+                          f"{' ' + proposal.answer if proposal.answer else ''}.")
+        proposal.answer = body["answer"]
+        await contracts.handle(session, proposal.process_id, lambda p: p.answer(
+            proposal_id, body["answer"] == "yes", times.now()))
+        return proposal_view(proposal)
+
+    return web.json_response(await cloud(request).db.transact(work))
+
+
+# -- operator views --------------------------------------------------------------------------------
+
+async def get_contract_process(request: web.Request) -> web.Response:
+    await auth.require_operator(request)
+    process_id = _process_id(request)
+    async with cloud(request).db.read() as session:
+        row = await session.get(ContractProcess, process_id)
+        if row is None:
+            raise not_found(f"No contract process {process_id}.")
+        return web.json_response(await process_view(session, row))
+
+
+async def get_printer_contract(request: web.Request) -> web.Response:
+    await auth.require_operator(request)
+    async with cloud(request).db.read() as session:
+        printer = await find_printer(session, request.match_info["printer_id"])
+        contract = await session.get(PrinterContract, printer.id)
+    if contract is None:
+        raise not_found(f"Printer {printer.id} has no contract.")
+    return web.json_response(contract_view(contract, printer))
