@@ -180,12 +180,6 @@ class CommandLog:
         db.execute("INSERT INTO command_audit (command_id, at, who, what, result) "
                    "VALUES (?, ?, ?, ?, ?)", (command_id, self.clock(), WHO, what, result))
 
-    def trail(self, command_id: str) -> list[dict[str, Any]]:
-        rows = self.store.conn.execute(
-            "SELECT at, who, what, result FROM command_audit WHERE command_id = ? ORDER BY id",
-            (command_id,))
-        return [dict(row) for row in rows]
-
     def set_device(self, command_id: str, device_id: int) -> None:
         with self.store.transaction() as db:
             db.execute("UPDATE commands SET device_id = ? WHERE command_id = ?",

@@ -361,7 +361,9 @@ def test_contract_write_credentials() -> None:
     contract = config.contract
     assert contract.enabled and contract.v3_user == "writer"
     assert (contract.retry_initial, contract.retry_max, contract.retry_for) == (2, 300, 3600)
-    assert contract.write_community is not None and "PATH" not in repr(contract)
+    assert contract.write_community is not None
+    assert contract.write_community.get_secret_value() == os.environ["PATH"]
+    assert os.environ["PATH"] not in repr(config)
     assert Config().contract.write_community is None and Config().contract.v3_user is None
 
     for v3_user, words in (("nobody", "names 'nobody', which is not defined"),

@@ -33,7 +33,7 @@ class Printer:
 
     def apply(self, kind: str, parameters: dict[str, Any]) -> None:
         if kind == "billing-start":
-            assert self.confirmed and self.mode != "non-contract", "billing on an unconfirmed printer"
+            assert self.confirmed and self.mode != "non-contract", "billing, unconfirmed"
             self.mode = "contract-billing"
         elif kind == "contract-transition":
             self.mode, self.confirmed = parameters["mode"], True
