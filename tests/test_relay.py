@@ -17,20 +17,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-from cloud.server import CloudServer
 from gateway.config import load_config
 from gateway.daemon import Gateway
 from gateway.store import DATABASE_NAME
 from protocols.snmp import contract_mib as cm
 from simulator.fleet import V3User, VirtualPrinter
-from tests.cloud_helpers import OPERATOR_TOKEN, Operator, sqlite_url
 from tests.cloud_helpers import Gateway as CloudGateway
-from tests.fault_proxy import FaultProxy
-from tests.sim_helpers import running_fleet, snmpget
-from tests.uplink_harness import Harness
+from tests.sim_helpers import snmpget
+from tests.uplink_harness import Harness, uplink_setup
 
 pytestmark = pytest.mark.slow
 
@@ -38,28 +34,10 @@ FAST = {"retry_initial": "0.3s", "retry_max": "1s"}
 V3 = V3User("gwadmin", "auth-secret-1", "priv-secret-1")
 
 
-@contextlib.asynccontextmanager
-async def relay_setup(tmp: Path, first_ip: str, profiles: list[str],
-                      **fleet_options: Any) -> AsyncIterator[Harness]:
+def relay_setup(tmp: Path, first_ip: str, profiles: list[str],
+                **fleet_options: Any) -> contextlib.AbstractAsyncContextManager[Harness]:
     """One printer per profile, the reference cloud behind a fault proxy, an enrolment token."""
-    async with contextlib.AsyncExitStack() as stack:
-        fleet = await stack.enter_async_context(
-            running_fleet(first_ip, len(profiles), profiles=profiles, **fleet_options))
-        proxy = await stack.enter_async_context(FaultProxy(upstream=""))
-        cloud = await stack.enter_async_context(CloudServer(
-            database_url=sqlite_url(tmp), operator_tokens=[OPERATOR_TOKEN],
-            regions={"jp": proxy.url}))
-        proxy.upstream = cloud.url
-        http = await stack.enter_async_context(
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)))
-        operator = Operator(http, cloud.url)
-        harness = Harness(tmp, fleet, cloud, proxy, http, operator,
-                          await operator.enrolment_token())
-        try:
-            yield harness
-        finally:
-            for daemon in harness.daemons:
-                await daemon.stop()
+    return uplink_setup(tmp, first_ip, profiles, fleet_options=fleet_options)
 
 
 def configure(h: Harness, snmp: dict[str, Any] | None = None, **contract: Any) -> Path:

@@ -180,12 +180,14 @@ class Harness:
 
 @contextlib.asynccontextmanager
 async def uplink_setup(tmp: Path, first_ip: str, profiles: list[str], count: int | None = None,
+                       fleet_options: dict[str, Any] | None = None,
                        **cloud_options: Any) -> AsyncIterator[Harness]:
-    """A fleet (one printer per profile unless `count`), the reference cloud on a SQLite file
-    behind a fault proxy (the cloud's regional endpoint is the proxy), an enrolment token."""
+    """A fleet (one printer per profile unless `count`, `fleet_options` for `FleetConfig`), the
+    reference cloud on a SQLite file behind a fault proxy (the cloud's regional endpoint is the
+    proxy), an enrolment token."""
     async with contextlib.AsyncExitStack() as stack:
-        fleet = await stack.enter_async_context(
-            running_fleet(first_ip, count or len(profiles), profiles=profiles))
+        fleet = await stack.enter_async_context(running_fleet(
+            first_ip, count or len(profiles), profiles=profiles, **(fleet_options or {})))
         proxy = await stack.enter_async_context(FaultProxy(upstream=""))
         cloud = await stack.enter_async_context(CloudServer(
             database_url=sqlite_url(tmp), operator_tokens=[OPERATOR_TOKEN],
