@@ -301,7 +301,7 @@ def _query_parameters(operation_id: str) -> tuple[tuple[str, str, bool], ...]:
                 pointer = f"/paths/{_pointer([path])[1:]}/{method}/parameters/{i}"
                 if "$ref" in parameter:
                     pointer = parameter["$ref"].removeprefix("#")
-                    parameter = _at(pointer)
+                    parameter = at(pointer)
                 if parameter["in"] == "query":
                     found.append((parameter["name"], pointer + "/schema",
                                   bool(parameter.get("required"))))
@@ -309,7 +309,8 @@ def _query_parameters(operation_id: str) -> tuple[tuple[str, str, bool], ...]:
     raise KeyError(operation_id)
 
 
-def _at(pointer: str) -> Any:
+def at(pointer: str) -> Any:
+    """The node of the document at a JSON pointer."""
     node: Any = DOCUMENT
     for part in pointer.split("/")[1:]:
         part = part.replace("~1", "/").replace("~0", "~")
@@ -318,9 +319,9 @@ def _at(pointer: str) -> Any:
 
 
 def _schema_at(pointer: str) -> dict[str, Any]:
-    node = _at(pointer)
+    node = at(pointer)
     while "$ref" in node:
-        node = _at(node["$ref"].removeprefix("#"))
+        node = at(node["$ref"].removeprefix("#"))
     return node
 
 

@@ -39,6 +39,7 @@ from pydantic import (
     model_validator,
 )
 
+from protocols.cloud.client import is_loopback_host
 from protocols.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS, SnmpCredentials
 
 
@@ -104,18 +105,6 @@ def _network(value: Any) -> Any:
 
 
 Network = Annotated[ipaddress.IPv4Network | ipaddress.IPv6Network, BeforeValidator(_network)]
-
-
-def _is_loopback_host(host: str | None) -> bool:
-    """`localhost`, 127.0.0.0/8 or ::1: where plain HTTP is allowed (tests, the demo)."""
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _http_url(value: str, what: str, example: str) -> str:
@@ -372,7 +361,7 @@ class CloudSettings(_Section):
             return None
         url = _http_url(value, "the cloud URL", "https://api.printgw.example")
         parts = urlsplit(url)
-        if parts.scheme == "http" and not _is_loopback_host(parts.hostname):
+        if parts.scheme == "http" and not is_loopback_host(parts.hostname or ""):
             raise ValueError("the cloud must be reached over https://; plain http:// is only "
                              "allowed to a loopback host (127.0.0.0/8, ::1, localhost)")
         return url

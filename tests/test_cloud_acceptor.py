@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from cloud.schema import DOCUMENT, validator
+from cloud.schema import DOCUMENT, at, validator
 
 SCALARS: list[Any] = [
     None, True, False, 0, 1, -1, 1.0, 1.5, 100, 101, "", "a", "x" * 70, "1.3", "ipp.2",
@@ -32,14 +32,6 @@ STRINGS_BY_FORMAT = {
 }
 PATTERNED = ["1.3", "ipp.7", "pgw-abc", "jp", "eu-west", "monitoring", "a_b", "A", "1.",
              "0123456789"]
-
-
-def at(pointer: str) -> Any:
-    node: Any = DOCUMENT
-    for part in pointer.split("/")[1:]:
-        part = part.replace("~1", "/").replace("~0", "~")
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    return node
 
 
 def resolve(node: Any) -> Any:

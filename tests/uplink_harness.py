@@ -24,7 +24,7 @@ from simulator.fleet import Fleet
 from tests.cloud_helpers import OPERATOR_TOKEN, Operator, sqlite_url
 from tests.fault_proxy import FaultProxy
 from tests.printgw_cli import COMMAND
-from tests.sim_helpers import running_fleet
+from tests.sim_helpers import run, running_fleet
 
 
 def toml_value(value: Any) -> str:
@@ -112,16 +112,8 @@ class Harness:
 
     async def run_once(self, limit: float = 60.0) -> tuple[int, str, str]:
         """`printgw run --config FILE --once`, the fleet and cloud answering meanwhile."""
-        proc = await asyncio.create_subprocess_exec(
-            *COMMAND, "run", "--config", str(self.config_path), "--once",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(), limit)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            raise
-        return proc.returncode or 0, out.decode(), err.decode()
+        return await run(*COMMAND, "run", "--config", str(self.config_path), "--once",
+                         limit=limit)
 
     async def start_daemon(self, *extra: str) -> Daemon:
         log_path = self.tmp / f"daemon-{len(self.daemons)}.log"

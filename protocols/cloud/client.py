@@ -478,6 +478,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 def is_loopback_host(host: str) -> bool:
+    """`localhost`, 127.0.0.0/8 or ::1: where plain HTTP is allowed (tests, the demo)."""
     if host.lower() == "localhost":
         return True
     try:
