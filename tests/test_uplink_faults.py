@@ -62,20 +62,26 @@ def rejected(h: Harness) -> list[tuple[str, str, str, str]]:
                           "ORDER BY rejected_at").fetchall()
 
 
-def read_after(h: Harness, serial: str, moment: float) -> bool:
-    """Whether the gateway has stored a reading of the printer taken after `moment` (the
-    entries a reading causes are committed with it)."""
+def black_level_read(h: Harness, serial: str) -> int | None:
+    """The black toner level in the gateway's last stored reading of the printer (the entries
+    a reading causes are committed with it)."""
     with gateway_db(h) as db:
-        row = db.execute("SELECT s.read_at FROM last_status s JOIN cloud_printers p "
+        row = db.execute("SELECT s.status FROM last_status s JOIN cloud_printers p "
                          "USING (device_id) WHERE p.serial = ?", (serial,)).fetchone()
-    return row is not None and row[0] > moment
+    if row is None:
+        return None
+    for supply in json.loads(row[0])["supplies"]:
+        if supply["color"] == "black" and supply["kind"] == "toner":
+            return supply["level_percent"]
+    return None
 
 
 async def set_level_and_wait_for_a_poll(h: Harness, index: int, level: int) -> None:
+    """Set the level, and wait until the gateway has read it (a reading merely taken after the
+    change may have been answered before it)."""
     printer = h.fleet.printers[index]
-    changed = time.time()
     printer.state.set_level("black", level)
-    await h.wait_for(lambda: read_after(h, printer.state.serial, changed), 10,
+    await h.wait_for(lambda: black_level_read(h, printer.state.serial) == level, 10,
                      f"a poll of printer {index} after its black level went to {level}")
 
 
