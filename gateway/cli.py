@@ -248,11 +248,18 @@ def _discover(args: argparse.Namespace) -> int:
         return 1
 
 
-def _check_config(args: argparse.Namespace) -> int:
+def _load_config(path: Path) -> Config | None:
+    """The validated config, or None after printing every mistake (exit code 2)."""
     try:
-        config = load_config(args.config)
+        return load_config(path)
     except ConfigError as exc:
         print(f"printgw: {exc}", file=sys.stderr)
+        return None
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    config = _load_config(args.config)
+    if config is None:
         return 2
     cloud = config.cloud.url or "none (no cloud link)"
     print(f"{args.config}: OK (data in {config.gateway.data_dir}, cloud {cloud})")
@@ -260,10 +267,8 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(f"printgw: {exc}", file=sys.stderr)
+    config = _load_config(args.config)
+    if config is None:
         return 2
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
