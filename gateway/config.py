@@ -420,6 +420,20 @@ class ContractSettings(_Section):
     whichever comes first; the command is then reported failed (`device-unreachable`)."""
 
 
+class StatusPageSettings(_Section):
+    """The local status page and `/metrics` (`gateway/status_page.py`), served by `printgw run`.
+
+    Loopback by default: the page shows the fleet to whoever can reach it and has no login, so
+    putting it on another address is a deliberate choice of the administrator.
+    """
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    """The address to listen on; `0.0.0.0` or a LAN address exposes the page to the network."""
+    port: int = Field(8631, ge=0, le=65535)
+    """The TCP port (0: any free port, logged at start)."""
+
+
 class EventSettings(_Section):
     """What makes a reading an event worth an upload (SPEC §4, `gateway/events.py`)."""
 
@@ -632,6 +646,7 @@ class Config(_Section):
     events: EventSettings = EventSettings()
     services: ServicesSettings = ServicesSettings()
     contract: ContractSettings = ContractSettings()
+    status_page: StatusPageSettings = StatusPageSettings()
 
     @model_validator(mode="after")
     def _v3_references(self) -> Config:
