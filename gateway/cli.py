@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -19,10 +18,14 @@ from gateway.daemon import run_gateway
 from gateway.demo import DemoOptions, run_demo
 from gateway.discovery import Discovery
 from gateway.discovery_report import DiscoveryProgress, print_table, write_json
+from gateway.fleet_view import FleetView, print_fleet
 from gateway.inventory import Inventory
+from gateway.logs import FORMATS, LEVELS, LogOverrides
+from gateway.logs import configure as configure_logging
 from gateway.reader import DeviceReader, DeviceUnreachable, IppEndpoint
 from gateway.report import print_report
-from gateway.store import Store, StoreError
+from gateway.status_page import fetch_status, local_url
+from gateway.store import DATABASE_NAME, Store, StoreError
 from protocols.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS, SnmpCredentials, SnmpTarget
 
 
@@ -89,32 +92,54 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_discover_parser(commands)
 
     demo = commands.add_parser(
-        "demo", help="run the virtual printer fleet on loopback and read it",
-        description="Start a fleet of virtual printers on loopback addresses, read every one of "
-                    "them over SNMP and IPP, show the fleet, and keep reading until Ctrl-C.")
+        "demo", help="run a virtual fleet, the reference cloud and the gateway on loopback",
+        description="Start a fleet of virtual printers on loopback addresses, the reference "
+                    "cloud and the gateway, as child processes of this one; show the gateway "
+                    "discovering, registering and activating the printers, then the fleet, and "
+                    "one line per event until Ctrl-C, SIGTERM or --duration.  Stops every child "
+                    "and removes its data on exit.")
     demo.add_argument("--count", type=int, default=DemoOptions.count,
                       help=f"virtual printers (default {DemoOptions.count})")
     demo.add_argument("--first-ip", default=DemoOptions.first_ip,
                       help=f"first printer's loopback address (default {DemoOptions.first_ip})")
-    demo.add_argument("--snmp-port", type=int, default=DemoOptions.snmp_port)
-    demo.add_argument("--ipp-port", type=int, default=DemoOptions.ipp_port)
+    demo.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                      help="stop this many seconds after the fleet is shown (default: run "
+                           "until Ctrl-C)")
+    demo.add_argument("--status-port", type=int, default=DemoOptions.status_port,
+                      help="the gateway's status page port on 127.0.0.1 (default: a free one)")
+    demo.add_argument("--cloud-port", type=int, default=DemoOptions.cloud_port,
+                      help="the reference cloud's port on 127.0.0.1 (default: a free one)")
     demo.add_argument("--control-port", type=int, default=DemoOptions.control_port,
-                      help="the fleet's control API port on 127.0.0.1")
-    demo.add_argument("--duration", type=float, default=None,
-                      help="stop after this many seconds (default: run until Ctrl-C)")
+                      help="the fleet's control API port on 127.0.0.1 (default: a free one)")
+    demo.add_argument("--snmp-port", type=int, default=DemoOptions.snmp_port,
+                      help=f"the printers' SNMP port (default {DemoOptions.snmp_port})")
+    demo.add_argument("--ipp-port", type=int, default=DemoOptions.ipp_port,
+                      help=f"the printers' IPP port (default {DemoOptions.ipp_port})")
     demo.add_argument("--interval", type=float, default=DemoOptions.interval,
-                      help="seconds between polls of the fleet")
+                      metavar="SECONDS", help="the gateway's poll interval "
+                                              f"(default {DemoOptions.interval:g})")
+    demo.add_argument("--keep-data", type=Path, default=None, metavar="DIR",
+                      help="keep the cloud's database, the gateway's data and the logs in DIR "
+                           "(default: a temporary directory, removed on exit)")
+    demo.add_argument("--timeout", type=float, default=DemoOptions.timeout, metavar="SECONDS",
+                      help="how long each start-up step may take "
+                           f"(default {DemoOptions.timeout:g})")
     demo.set_defaults(handler=_demo)
 
     run = commands.add_parser(
         "run", help="run the gateway: discover, poll, upload to the cloud, relay commands",
-        description="Run the gateway daemon as the config file says (SIGTERM or Ctrl-C stops it "
-                    "after the work in hand is finished or safely queued).")
+        description="Run the gateway daemon as the config file says.  SIGTERM or Ctrl-C stops "
+                    "it after the work in hand is finished or safely queued (a second one at "
+                    "once); SIGHUP reads the config file again and applies it (an invalid file "
+                    "is refused, and the gateway runs on as it was).")
     run.add_argument("--config", type=Path, required=True, help="the gateway's TOML config file")
     run.add_argument("--once", action="store_true",
                      help="one full cycle (discover, read, sync with the cloud, upload), then exit")
-    run.add_argument("--log-level", default="info",
-                     choices=("debug", "info", "warning", "error"), help="default info")
+    run.add_argument("--log-level", default=None, choices=LEVELS,
+                     help="default: [logging] level in the config (info)")
+    run.add_argument("--log-format", default=None, choices=FORMATS,
+                     help="text lines or JSON lines on stderr (default: [logging] format in the "
+                          "config, text)")
     run.set_defaults(handler=_run)
 
     check = commands.add_parser(
@@ -123,6 +148,17 @@ def _build_parser() -> argparse.ArgumentParser:
                     "list every mistake (key, bad value, fix) and exit 2.")
     check.add_argument("config", type=Path, help="the gateway's TOML config file")
     check.set_defaults(handler=_check_config)
+
+    status = commands.add_parser(
+        "status", help="show the fleet, the outbox and the cloud link",
+        description="Ask the running daemon for the fleet's state (per device: last reading, "
+                    "last upload), the outbox and the cloud link; without a daemon, show what "
+                    "its store holds.  Exit 0 when the daemon answered, 1 when it did not.")
+    status.add_argument("--config", type=Path, default=Path("/etc/printgw/gateway.toml"),
+                        help="the gateway's TOML config file (default /etc/printgw/gateway.toml)")
+    status.add_argument("--json", action="store_true",
+                        help="print the status as JSON (the status page's /api/status)")
+    status.set_defaults(handler=_status)
     return parser
 
 
@@ -266,26 +302,68 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    """`printgw status`: the fleet, the outbox and the cloud link, as a table or `--json`.
+
+    The cloud link's state and which devices did not answer their last poll are known to the
+    running daemon only, so this asks the daemon's status page for `/api/status` — at the URL the
+    daemon wrote in its data directory, else at `[status_page] host:port` — and prints that: exit
+    status 0.  When no daemon answers there (it is not running, or its page is disabled), it
+    prints what the store alone holds (readings, uploads, the outbox; the link's state unknown),
+    says so on stderr and exits with 1.  2: the config or the store cannot be used.
+    """
+    config = _load_config(args.config)
+    if config is None:
+        return 2
+    url = local_url(config)
+    snapshot = asyncio.run(fetch_status(url)) if config.status_page.enabled else None
+    running = snapshot is not None
+    if snapshot is None:
+        path = Path(config.gateway.data_dir) / DATABASE_NAME
+        if not path.exists():
+            print(f"printgw: the daemon is not running (nothing answers at {url}) and there is "
+                  f"no database at {path} yet", file=sys.stderr)
+            return 1
+        try:
+            with Store(path) as store:
+                snapshot = FleetView(store, config).snapshot()
+        except StoreError as exc:
+            print(f"printgw: {exc}", file=sys.stderr)
+            return 2
+    if args.json:
+        json.dump(snapshot, sys.stdout, indent=1, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print_fleet(snapshot, Console(width=None if sys.stdout.isatty() else 200))
+    if not running:
+        print(f"printgw: the daemon is not running (nothing answers at {url}): this is what its "
+              "store holds; the cloud link's state is unknown", file=sys.stderr)
+    return 0 if running else 1
+
+
 def _run(args: argparse.Namespace) -> int:
     config = _load_config(args.config)
     if config is None:
         return 2
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    overrides = LogOverrides(format=args.log_format, level=args.log_level)
+    configure_logging(config, overrides)
     try:
-        return asyncio.run(run_gateway(config, once=args.once))
+        return asyncio.run(run_gateway(config, once=args.once, config_path=args.config,
+                                       log_overrides=overrides))
     except StoreError as exc:
         print(f"printgw: {exc}", file=sys.stderr)
         return 1
 
 
 def _demo(args: argparse.Namespace) -> int:
-    if args.count < 1:
-        raise ValueError("--count must be at least 1")
-    options = DemoOptions(count=args.count, first_ip=args.first_ip, snmp_port=args.snmp_port,
-                          ipp_port=args.ipp_port, control_port=args.control_port,
-                          duration=args.duration, interval=args.interval)
-    return asyncio.run(run_demo(options))
+    options = DemoOptions(
+        count=args.count, first_ip=args.first_ip, snmp_port=args.snmp_port,
+        ipp_port=args.ipp_port, control_port=args.control_port, cloud_port=args.cloud_port,
+        status_port=args.status_port, duration=args.duration, interval=args.interval,
+        keep_data=args.keep_data, timeout=args.timeout)
+    # piped output is not folded to 80 columns: one line per printer, for grep
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    return asyncio.run(run_demo(options, console))
 
 
 async def _poll_async(args: argparse.Namespace) -> int:

@@ -3,8 +3,10 @@
 Every mistake is reported at once, each with the key it is about, the bad value and how to fix
 it (`ConfigError.problems`).  Unknown keys are mistakes too (a misspelt key must not be silently
 ignored).  Secrets — SNMP communities and keys, the cloud enrolment token — may be written in the
-file, or taken from the environment (`{ env = "NAME" }`) or from a file (`{ file = "/path" }`), and
-are never shown in messages or logs.
+file, or taken from the environment (`{ env = "NAME" }`) or from a file (`{ file = "/path" }`, or
+the `KEY_file = "/path"` form beside the key), and are never shown in messages or logs.  A secret
+file must not be readable by group or others (`chmod 600`); `$VARIABLES` in its path are expanded,
+so `"$CREDENTIALS_DIRECTORY/enrolment-token"` reads a systemd credential (`LoadCredential=`).
 
 Every key has a default, so a file written for an older printgw stays valid.  Without
 `[cloud] url` the gateway keeps no cloud link (it discovers and polls, and uploads nothing).
@@ -24,7 +26,7 @@ import tomllib
 import zoneinfo
 from collections import deque
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -66,15 +68,51 @@ def _secret(value: Any) -> Any:
                              "value in the file")
         return os.environ[name]
     if set(value) == {"file"}:
-        path = Path(str(value["file"]))
-        try:
-            return path.read_text().strip()
-        except OSError as exc:
-            raise ValueError(f"cannot read the secret file {path}: {exc.strerror}") from exc
+        return read_secret_file(value["file"])
     raise ValueError('write a secret as "text", { env = "NAME" } or { file = "/path" }')
 
 
+def read_secret_file(name: Any) -> str:
+    """The text of a secret file (surrounding white space removed), refused when group or others
+    may read it: a secret in a file anyone on the machine can read is no secret."""
+    if not isinstance(name, str):
+        raise ValueError('write the path of a secret file in quotes, e.g. "/etc/printgw/secret"')
+    path = Path(os.path.expandvars(name))
+    try:
+        with path.open() as file:
+            mode = os.fstat(file.fileno()).st_mode
+            if mode & 0o044:
+                raise ValueError(f"the secret file {path} is readable by group or others (mode "
+                                 f"{mode & 0o777:o}); run: chmod 600 {path}")
+            return file.read().strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read the secret file {path}: {exc.strerror}; check the path "
+                         "and that the gateway's user may read it") from None
+
+
+def _secret_lines(name: Any) -> list[str]:
+    """A secret file of several values: one per line; blank lines and `#` comments skipped."""
+    lines = (line.strip() for line in read_secret_file(name).splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
 Secret = Annotated[SecretStr, BeforeValidator(_secret)]
+SecretFile = Annotated[SecretStr, BeforeValidator(read_secret_file)]
+"""A `KEY_file` key: the path of a file holding the secret; after validation, the secret."""
+SecretListFile = Annotated[list[SecretStr], BeforeValidator(_secret_lines)]
+"""A `KEY_file` key for a list of secrets: one per line of the file."""
+
+
+def _take_from_file(section: BaseModel, key: str) -> None:
+    """`KEY_file` in place of `KEY`: the section's after-validators call this (both given is a
+    mistake: which one wins would be a guess)."""
+    from_file = getattr(section, f"{key}_file")
+    if from_file is None:
+        return
+    if key in section.model_fields_set:
+        raise ValueError(f"{key} and {key}_file are both set; keep one of them")
+    section.__dict__[key] = from_file
+
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -166,8 +204,10 @@ class V3User(_Section):
     """The user name; defaults to the table's name."""
     auth_protocol: str = "SHA"
     auth_key: Secret | None = None
+    auth_key_file: SecretFile | None = None
     priv_protocol: str = "AES"
     priv_key: Secret | None = None
+    priv_key_file: SecretFile | None = None
     context: str = ""
 
     @field_validator("auth_protocol", "priv_protocol")
@@ -178,16 +218,20 @@ class V3User(_Section):
             raise ValueError(f"unknown protocol {value!r}; use one of {', '.join(known)}")
         return value.upper()
 
-    @field_validator("auth_key", "priv_key")
+    @field_validator("auth_key", "priv_key", "auth_key_file", "priv_key_file")
     @classmethod
     def _key_length(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 8:
-            raise ValueError("SNMPv3 keys must be at least 8 characters (RFC 3414)")
+            raise ValueError("SNMPv3 keys must be at least 8 characters (RFC 3414); use a "
+                             "longer passphrase")
         return value
 
     @model_validator(mode="after")
     def _usable(self) -> V3User:
-        """Whatever else the SNMP client refuses (privacy without authentication)."""
+        """The keys from their files; whatever else the SNMP client refuses (privacy without
+        authentication)."""
+        _take_from_file(self, "auth_key")
+        _take_from_file(self, "priv_key")
         self.credentials("user")
         return self
 
@@ -204,11 +248,18 @@ class SnmpSettings(_Section):
     port: int = Field(161, ge=1, le=65535)
     communities: list[Secret] = Field(default_factory=lambda: [SecretStr("public")])
     """v2c communities tried in order, where a subnet or host names none of its own."""
+    communities_file: SecretListFile | None = None
+    """A file of communities, one per line, in place of `communities`."""
     v1: bool = False
     """Also try SNMPv1 with each community (old devices); doubles probes to silent addresses."""
     v3_users: dict[str, V3User] = Field(default_factory=dict)
     timeout: Duration = 2.0
     retries: int = Field(1, ge=0, le=5)
+
+    @model_validator(mode="after")
+    def _communities_file(self) -> SnmpSettings:
+        _take_from_file(self, "communities")
+        return self
 
 
 class IppSettings(_Section):
@@ -225,8 +276,15 @@ class Credentials(_Section):
 
     communities: list[Secret] | None = None
     """v2c communities; default: `snmp.communities`."""
+    communities_file: SecretListFile | None = None
+    """A file of communities, one per line, in place of `communities`."""
     v3_users: list[str] | None = None
     """Names of `[snmp.v3_users.NAME]` tables; default: all of them."""
+
+    @model_validator(mode="after")
+    def _communities_file(self) -> Credentials:
+        _take_from_file(self, "communities")
+        return self
 
 
 class Subnet(Credentials):
@@ -296,6 +354,9 @@ class GatewaySettings(_Section):
     default: the region's first part in upper case (`eu-west` → `EU`)."""
     time_zone: str = Field(default_factory=host_time_zone)
     """IANA time zone of the installation, sent at registration; default: the host's."""
+    shutdown_grace: Duration = 10.0
+    """On SIGTERM, readings and an upload under way get this long to finish (else they are
+    dropped, to be done again after the restart) before `printgw run` exits."""
 
     @model_validator(mode="before")
     @classmethod
@@ -336,6 +397,8 @@ class CloudSettings(_Section):
     """The cloud's global entry point (connection destination, S0601); no cloud link without it."""
     enrolment_token: Secret | None = None
     """The one-time token from the cloud operator; needed only until the gateway is enrolled."""
+    enrolment_token_file: SecretFile | None = None
+    """A file holding the enrolment token, in place of `enrolment_token`."""
     verify_tls: bool = True
     ca_file: Path | None = None
     """A CA certificate (PEM) to trust besides the system's, e.g. a company CA."""
@@ -373,7 +436,7 @@ class CloudSettings(_Section):
             return None
         return _http_url(value, "the proxy", "http://proxy.example.com:3128")
 
-    @field_validator("enrolment_token")
+    @field_validator("enrolment_token", "enrolment_token_file")
     @classmethod
     def _token_length(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not 8 <= len(value.get_secret_value()) <= 256:
@@ -388,14 +451,27 @@ class CloudSettings(_Section):
             raise ValueError(f"cannot read {value}; give the path of a PEM certificate file")
         return value
 
+    @model_validator(mode="after")
+    def _token_file(self) -> CloudSettings:
+        _take_from_file(self, "enrolment_token")
+        return self
+
 
 class PollSettings(_Section):
+    """When each device is read (`gateway/schedule.py`)."""
+
     interval: Duration = 300.0
-    """Time between two status readings of a device."""
+    """Time between two status readings of a device (each device on its own schedule, ±10 %)."""
     periodic_upload: Duration = 3600.0
     """A `periodic` upload this often per device, even when nothing happened."""
     concurrency: int = Field(32, ge=1, le=1024)
     """Devices read at once, at most."""
+    unreachable_backoff_max: Duration = 3600.0
+    """A device that does not answer is read again after twice the interval, doubling with each
+    failure up to this; back to `interval` as soon as it answers."""
+    sleep_backoff_max: Duration = 1800.0
+    """A printer asleep (power save) is read less often in the same way, up to this, so that it
+    is not woken needlessly; back to `interval` once it is awake."""
 
 
 class ContractSettings(_Section):
@@ -410,6 +486,8 @@ class ContractSettings(_Section):
     """Relay the cloud's commands; off, they are only logged (and expire in the cloud)."""
     write_community: Secret | None = None
     """The v2c community that may SET the contract MIB."""
+    write_community_file: SecretFile | None = None
+    """A file holding the write community, in place of `write_community`."""
     v3_user: str | None = None
     """A `[snmp.v3_users.NAME]` table with auth_key and priv_key (SETs need authPriv)."""
     retry_initial: Duration = 5.0
@@ -418,6 +496,11 @@ class ContractSettings(_Section):
     retry_for: Duration = 86400.0
     """Retries of an unreachable device stop at the command's deadline or after this long,
     whichever comes first; the command is then reported failed (`device-unreachable`)."""
+
+    @model_validator(mode="after")
+    def _write_community_file(self) -> ContractSettings:
+        _take_from_file(self, "write_community")
+        return self
 
 
 class StatusPageSettings(_Section):
@@ -432,6 +515,21 @@ class StatusPageSettings(_Section):
     """The address to listen on; `0.0.0.0` or a LAN address exposes the page to the network."""
     port: int = Field(8631, ge=0, le=65535)
     """The TCP port (0: any free port, logged at start)."""
+
+
+class LoggingSettings(_Section):
+    """`printgw run`'s log on stderr (the journal under systemd); `--log-format` and
+    `--log-level` override these."""
+
+    format: Literal["text", "json"] = "text"
+    """`text`: one line per record; `json`: one JSON object per line (time, level, logger,
+    message and the record's fields)."""
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("format", "level", mode="before")
+    @classmethod
+    def _lower_case(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
 
 class EventSettings(_Section):
@@ -647,26 +745,18 @@ class Config(_Section):
     services: ServicesSettings = ServicesSettings()
     contract: ContractSettings = ContractSettings()
     status_page: StatusPageSettings = StatusPageSettings()
+    logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="after")
-    def _v3_references(self) -> Config:
-        known = set(self.snmp.v3_users)
-        scopes = [(f"discovery.subnets[{i}]", s) for i, s in enumerate(self.discovery.subnets)]
-        scopes += [(f"discovery.static[{i}]", s) for i, s in enumerate(self.discovery.static)]
-        for where, scope in scopes:
-            for name in scope.v3_users or ():
-                if name not in known:
-                    raise ValueError(f"{where}.v3_users names {name!r}, which is not defined; "
-                                     f"add a [snmp.v3_users.{name}] table")
+    def _v3_write_user(self) -> Config:
+        """The contract's v3 user can SET.  (Names of undefined users are found by
+        `parse_config` in the file itself, so that they are reported with every other
+        mistake: this validator only runs when everything else is valid.)"""
         name = self.contract.v3_user
-        if name is not None:
-            user = self.snmp.v3_users.get(name)
-            if user is None:
-                raise ValueError(f"contract.v3_user names {name!r}, which is not defined; add a "
-                                 f"[snmp.v3_users.{name}] table")
-            if user.auth_key is None or user.priv_key is None:
-                raise ValueError(f"contract.v3_user {name!r} needs auth_key and priv_key: SETs "
-                                 "are only sent with authentication and privacy (authPriv)")
+        user = self.snmp.v3_users.get(name) if name is not None else None
+        if user is not None and (user.auth_key is None or user.priv_key is None):
+            raise ValueError(f"contract.v3_user {name!r} needs auth_key and priv_key: SETs "
+                             "are only sent with authentication and privacy (authPriv)")
         return self
 
     # -- what the settings mean ----------------------------------------------------------------
@@ -704,10 +794,40 @@ class Config(_Section):
 
 
 def parse_config(data: dict[str, Any], source: str = "config") -> Config:
+    """Validate a config document; raise `ConfigError` naming every mistake."""
+    problems = _undefined_v3_users(data)
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(source, [_describe(error) for error in exc.errors()]) from None
+        problems = [_describe(error) for error in exc.errors()] + problems
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def _undefined_v3_users(data: Any) -> list[str]:
+    """Every reference to an `[snmp.v3_users.NAME]` table that is not defined, read from the
+    document itself (whatever else is wrong in it)."""
+    def table(parent: Any, key: str) -> dict[str, Any]:
+        value = parent.get(key) if isinstance(parent, dict) else None
+        return value if isinstance(value, dict) else {}
+
+    known = set(table(table(data, "snmp"), "v3_users"))
+    references: list[tuple[str, Any]] = []
+    discovery = table(data, "discovery")
+    for kind in ("subnets", "static"):
+        rows = discovery.get(kind)
+        for i, row in enumerate(rows if isinstance(rows, list) else []):
+            names = row.get("v3_users") if isinstance(row, dict) else None
+            references += [(f"discovery.{kind}[{i}].v3_users", name)
+                           for name in (names if isinstance(names, list) else [])]
+    references.append(("contract.v3_user", table(data, "contract").get("v3_user")))
+    return [f"{where}: names {name!r}, which is not defined; add a [snmp.v3_users.{name}] table "
+            "or remove the name" for where, name in references
+            if isinstance(name, str) and name not in known]
+
+
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 
 
 def read_toml(path: Path | str) -> dict[str, Any]:
@@ -720,12 +840,33 @@ def read_toml(path: Path | str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+        raise ConfigError(str(path), [_toml_problem(str(exc))]) from None
+
+
+def _toml_problem(message: str) -> str:
+    """`line N, column M: not valid TOML: what` and how TOML is written.  (The line itself is not
+    shown: it may hold a secret.)"""
+    found = _TOML_POSITION.search(message)
+    where = f"line {found.group(1)}, column {found.group(2)}: " if found else ""
+    what = message[:found.start()] if found else message
+    return (f"{where}not valid TOML: {what}; write tables as [name], values as key = value, "
+            'text in "quotes" (https://toml.io)')
 
 
 def load_config(path: Path | str) -> Config:
     """Read and validate a config file; raise `ConfigError` naming every mistake."""
     return parse_config(read_toml(path), str(path))
+
+
+_FIXES = {
+    "bool_parsing": "write true or false", "bool_type": "write true or false",
+    "int_parsing": "write a whole number", "int_type": "write a whole number",
+    "int_from_float": "write a whole number", "float_parsing": "write a number",
+    "float_type": "write a number", "string_type": 'write text in "quotes"',
+    "list_type": "write a list in [brackets]", "dict_type": "write a table",
+    "model_type": "write a table ([section] or { key = value })", "missing": "add this key",
+}
+"""How to fix what pydantic's own messages only describe."""
 
 
 def _describe(error: Any) -> str:
@@ -735,8 +876,11 @@ def _describe(error: Any) -> str:
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         return f"{where}: unknown key{_did_you_mean(loc)}"
+    if error["type"] in _FIXES:
+        message = f"{message}; {_FIXES[error['type']]}"
     value = error.get("input")
-    if isinstance(value, dict) or error["type"] == "missing" or _is_secret_path(loc):
+    if isinstance(value, dict) or error["type"] == "missing" or _is_secret_path(loc) \
+            or repr(value) in message:  # the message names it already
         return f"{where}: {message}"
     return f"{where}: {message} (got {value!r})"
 
@@ -757,7 +901,8 @@ def _did_you_mean(loc: tuple[Any, ...]) -> str:
         return ""
     close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
     known = ", ".join(model.model_fields)
-    return f"; did you mean {close[0]!r}?" if close else f"; known keys: {known}"
+    return (f"; did you mean {close[0]!r}?" if close
+            else f"; remove it, or use one of the known keys: {known}")
 
 
 def _model_of(annotation: Any) -> Any:
@@ -776,3 +921,19 @@ def _is_secret_path(loc: tuple[Any, ...]) -> bool:
                         "write_community")
                for part in loc)
 
+
+
+def changed_keys(old: BaseModel, new: BaseModel, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two configs (or sections), down to the keys of
+    the sections; a list or a table of tables (`discovery.static`, `snmp.v3_users`) is one key.
+    Names only: the values may be secrets."""
+    changed = []
+    for name in type(old).model_fields:
+        before, after = getattr(old, name), getattr(new, name)
+        if before == after:
+            continue
+        if isinstance(before, BaseModel) and type(before) is type(after):
+            changed += changed_keys(before, after, f"{prefix}{name}.")
+        else:
+            changed.append(f"{prefix}{name}")
+    return changed

@@ -313,6 +313,9 @@ class FlushReport:
     ignored_data_types: dict[str, set[str]] = field(default_factory=dict)
     activations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     error: str | None = None
+    delivered_readings: dict[int, str] = field(default_factory=dict)
+    """Per device row: the `read_at` of its newest entry the cloud now has (the status page's
+    "last upload")."""
 
 
 class OutboxSender:
@@ -434,6 +437,8 @@ class OutboxSender:
                 report.rejected += 1
                 continue
             delivered.append(pending.entry_id)
+            if pending.device_id is not None:  # batches are in queue order: the last is newest
+                report.delivered_readings[pending.device_id] = pending.entry["read_at"]
             if result["status"] == "duplicate":
                 report.duplicate += 1
             else:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from gateway.config import Config
 from gateway.inventory import Device
@@ -17,17 +19,31 @@ from gateway.model import DeviceStatus
 from gateway.reader import DeviceReader, DeviceUnreachable, IppEndpoint
 from protocols.snmp.client import SnmpCredentials, SnmpTarget
 
+if TYPE_CHECKING:
+    from gateway.metrics import GatewayMetrics
+
 log = logging.getLogger(__name__)
 
 
 class Poller:
     """Reads inventory devices with a concurrency limit; a device that answers nothing is None."""
 
-    def __init__(self, config: Config, reader: DeviceReader, concurrency: int = 32) -> None:
+    def __init__(self, config: Config, reader: DeviceReader, concurrency: int = 32,
+                 metrics: GatewayMetrics | None = None) -> None:
         self.config = config
         self.reader = reader
+        self.metrics = metrics
+        self.errors: dict[int, str] = {}
+        """Devices whose last reading got no answer, and why (the status page shows them)."""
         self._semaphore = asyncio.Semaphore(concurrency)
         self._working: dict[int, SnmpCredentials] = {}
+
+    def reconfigure(self, config: Config) -> None:
+        """New settings (a reload): the concurrency limit holds for the readings started from now
+        on, and the credentials are tried afresh."""
+        self.config = config
+        self._semaphore = asyncio.Semaphore(config.poll.concurrency)
+        self._working.clear()
 
     def _snmp_candidates(self, device: Device, address: str) -> list[SnmpCredentials]:
         if device.snmp_version is None:
@@ -50,26 +66,42 @@ class Poller:
         """One reading of `device` at its current address, or None when it does not answer."""
         address = device.address
         if address is None:
+            self.errors[device.id] = "no current address"
+            if self.metrics is not None:
+                self.metrics.no_address()
             return None
+        async with self._semaphore:
+            started = time.monotonic()
+            status, error = await self._read(device, address)
+            if self.metrics is not None:
+                self.metrics.polled(time.monotonic() - started, answered=status is not None)
+        if error is None:
+            self.errors.pop(device.id, None)
+        else:
+            self.errors[device.id] = error
+        return status
+
+    async def _read(self, device: Device, address: str) -> tuple[DeviceStatus | None, str | None]:
+        """(the reading, None) or (None, why there is none)."""
         snmp = self.config.snmp
         candidates = self._snmp_candidates(device, address)
-        async with self._semaphore:
-            for credentials in candidates or [None]:
-                target = None if credentials is None else SnmpTarget(
-                    address, device.snmp_port or snmp.port, credentials, snmp.timeout,
-                    snmp.retries)
-                try:
-                    status = await self.reader.read(address, target, self._ipp(device, address))
-                except DeviceUnreachable as exc:
-                    log.info("device %s at %s: %s", device.id, address, exc)
-                    continue
-                if credentials is not None and status.reachable.get("snmp"):
-                    self._working[device.id] = credentials
-                    return status
-                if credentials is None or credentials is candidates[-1]:
-                    return status
-            self._working.pop(device.id, None)
-            return None
+        error = "no answer"
+        for credentials in candidates or [None]:
+            target = None if credentials is None else SnmpTarget(
+                address, device.snmp_port or snmp.port, credentials, snmp.timeout, snmp.retries)
+            try:
+                status = await self.reader.read(address, target, self._ipp(device, address))
+            except DeviceUnreachable as exc:
+                log.info("device %s at %s: %s", device.id, address, exc)
+                error = str(exc)
+                continue
+            if credentials is not None and status.reachable.get("snmp"):
+                self._working[device.id] = credentials
+                return status, None
+            if credentials is None or credentials is candidates[-1]:
+                return status, None
+        self._working.pop(device.id, None)
+        return None, error
 
     async def read_all(self, devices: Iterable[Device]) -> list[tuple[Device, DeviceStatus | None]]:
         devices = list(devices)

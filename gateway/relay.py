@@ -14,9 +14,11 @@ panel message) goes through the same steps:
    transition this is the transition completion notification (S109).
 
 A device that does not answer is tried again with back-off until the deadline (or `retry_for`),
-then the command has failed (`device-unreachable`).  Only a state read back from the device is
-ever reported `done`; a command interrupted by a restart is taken up again by `resume()` and
-read from the device first, so a change applied just before the restart is not applied twice.
+then the command has failed (`device-unreachable`).  A device's commands are applied one at a
+time in the order they came, also while one of them waits to try again.  Only a state read back
+from the device is ever reported `done`; a command interrupted by a restart is taken up again by
+`resume()` and read from the device first, so a change applied just before the restart is not
+applied twice.
 
 Acknowledgements are persisted before they are sent and re-sent until the cloud has them (they
 are idempotent on command ID and stage).  Every step is appended to `command_audit`, which the
@@ -24,9 +26,9 @@ database refuses to update or delete.
 
 Security: only the authenticated cloud link can cause a SET.  The relay has exactly two entry
 points, `handle` (given to `CloudLink.on_command`: changes of the cloud's change stream, over the
-gateway's TLS connection with its bearer token) and `resume` (the same link's
-`listPendingCommands` at start-up); nothing else in the gateway — no local port, no file, no CLI
-command — reaches them.
+gateway's TLS connection with its bearer token, and the same link's `listPendingCommands` after
+a resynchronisation) and `resume` (that list at start-up); nothing else in the gateway — no local
+port, no file, no CLI command — reaches them.
 """
 
 from __future__ import annotations
@@ -303,9 +305,9 @@ class CommandRelay:
         self._start(command_id)
 
     async def resume(self) -> None:
-        """At start-up or after a resynchronisation: the cloud's open commands
-        (`listPendingCommands`), then the ones the log has not finished, and the
-        acknowledgements not yet delivered."""
+        """At start-up: the cloud's open commands (`listPendingCommands`), then the ones the log
+        has not finished, and the acknowledgements not yet delivered.  (After a resynchronisation
+        the link lists the open commands itself and hands them to `handle`.)"""
         try:
             pending = await self.client().list_pending_commands()
         except (CloudError, RuntimeError) as exc:
@@ -359,19 +361,24 @@ class CommandRelay:
         self._wake_acks()
 
     async def _apply(self, row: sqlite3.Row) -> Outcome:
-        """Check, apply and verify one command, retrying an unreachable device (bounded)."""
+        """Check, apply and verify one command, retrying an unreachable device (bounded).
+
+        A device takes its commands one at a time in the order they came (the order the cloud
+        issued them): the device's lock is held through the retries, so a later command never
+        overtakes one that waits to try again; the lock is FIFO and the tasks reach it in the
+        order `_start` created them."""
         command_id = row["command_id"]
         contract = self.config.contract
         deadline = _seconds(row["deadline"])
         give_up = min(deadline, row["received_at"] + contract.retry_for)
         delay = min(contract.retry_initial, contract.retry_max)
         unreachable: str | None = None
-        while True:
-            device_id = self.state.device_for_printer(row["printer_id"])
-            if device_id is None:
-                return _refused("unknown-printer", f"printer {row['printer_id']} is not one of "
-                                "this gateway's devices")
-            async with self._locks.setdefault(device_id, asyncio.Lock()):
+        device_id = self.state.device_for_printer(row["printer_id"])
+        if device_id is None:
+            return _refused("unknown-printer", f"printer {row['printer_id']} is not one of "
+                            "this gateway's devices")
+        async with self._locks.setdefault(device_id, asyncio.Lock()):
+            while True:
                 now = self.clock()
                 if unreachable is not None and now >= give_up:
                     return _failed("device-unreachable", unreachable)
@@ -384,11 +391,11 @@ class CommandRelay:
                     return await self._attempt(row, self.inventory.get(device_id))
                 except _Unreachable as exc:
                     unreachable = str(exc)
-            wait = min(delay, max(0.0, give_up - self.clock()))
-            self.log.audit(command_id, "device did not answer", f"{unreachable}; trying again "
-                           f"in {wait:.3g} s")
-            await asyncio.sleep(wait)
-            delay = min(delay * 2, contract.retry_max)
+                wait = min(delay, max(0.0, give_up - self.clock()))
+                self.log.audit(command_id, "device did not answer", f"{unreachable}; trying "
+                               f"again in {wait:.3g} s")
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, contract.retry_max)
 
     async def _attempt(self, row: sqlite3.Row, device: Device) -> Outcome:
         """One try; raises `_Unreachable` when the device does not answer."""

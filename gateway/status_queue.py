@@ -8,7 +8,8 @@ device's transmission data type table.  Where a service allows activation by the
 (FIG. 9) and FIG. 10 allows it, the entry carries its application ID and the service's types.
 
 The entries and the reading they came from are committed together, so a crash can neither lose an
-event nor detect it twice.
+event nor detect it twice; the status page's copy of the reading and its level history
+(`fleet_view.record_reading`) are in the same transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from gateway.cloud_state import CloudState
 from gateway.config import Config
 from gateway.data_types import project
 from gateway.events import baseline, detect
+from gateway.fleet_view import record_reading
 from gateway.inventory import Device
 from gateway.model import DeviceStatus
 from gateway.outbox import Outbox, new_entry
@@ -47,11 +49,14 @@ class StatusQueue:
 
     def record(self, device: Device, status: DeviceStatus) -> list[dict[str, Any]]:
         """Queue what the reading causes; returns the entries queued (none for an unregistered
-        device: it is registered at the next sync, and its first upload is then periodic)."""
+        device: it is registered at the next sync, and its first upload is then periodic).
+        Every reading, registered or not, is also kept for the status page (`fleet_view`)."""
+        current = status.to_json()
         printer_id = self.state.printer_id(device.id)
         if printer_id is None:
+            with self.state.store.transaction() as db:
+                record_reading(db, device.id, current)
             return []
-        current = status.to_json()
         previous = self.state.last_status(device.id)
         events = detect(previous, current, self.config.events)
         _requested, types = self.state.transmission_types(device.id)
@@ -76,4 +81,5 @@ class StatusQueue:
             self.state.set_last_status(device.id, baseline(previous, current),
                                        status.read_at.timestamp(),
                                        periodic=periodic and bool(entries), db=db)
+            record_reading(db, device.id, current)
         return entries

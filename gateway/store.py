@@ -177,6 +177,26 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER command_audit_no_delete BEFORE DELETE ON command_audit
     BEGIN SELECT RAISE(ABORT, 'command_audit is append-only'); END;
     """,
+    # 5: what the status page shows (issue 7, `gateway/fleet_view.py`): every device's newest
+    # reading (a summary, registered or not) and when the cloud last took an entry of it, and
+    # the history of its supply levels (thinned and pruned as it is written).
+    """
+    CREATE TABLE device_readings (
+        device_id INTEGER PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+        read_at REAL NOT NULL,
+        printer_state TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        uploaded_at REAL,
+        uploaded_read_at TEXT
+    );
+    CREATE TABLE level_history (
+        device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        read_at REAL NOT NULL,
+        supply_index TEXT NOT NULL,
+        level_percent INTEGER NOT NULL,
+        PRIMARY KEY (device_id, read_at, supply_index)
+    ) WITHOUT ROWID;
+    """,
 )
 
 

@@ -9,7 +9,9 @@
 - S0609-S0611 device control information into the transmission data type table, and the report of
   the types the gateway will now send;
 - FIG. 7: the same again at start-up and every `sync_interval`;
-- FIG. 8: the change stream, pushed over a WebSocket, polled while the WebSocket is down;
+- FIG. 8: the change stream, pushed over a WebSocket, polled while the WebSocket is down; a cursor
+  the cloud no longer retains (410, close code 4410) means a resynchronisation: FIG. 7 again for
+  every device, and `listPendingCommands` so that no command issued in the lost part is lost;
 - FIG. 9: where a service allows activation by the first upload, no notice is sent: the next status
   upload carries the application ID (see `StatusQueue`) and its result is recorded here.
 
@@ -82,6 +84,9 @@ class CloudLink:
         self._client: CloudClient | None = None
         self._connecting = asyncio.Lock()
         self._statuses: dict[int, DeviceStatus] = {}
+        self._pending_due = False
+        """A resynchronisation has to list the pending commands still (a restart does it anyway:
+        the relay's `resume`)."""
 
     # -- connection ------------------------------------------------------------------------------
 
@@ -316,9 +321,13 @@ class CloudLink:
         while not stop.is_set():
             if self.config.cloud.push:
                 try:
+                    await self._pending_commands()
                     await self._push()
                     delay = PUSH_RETRY_MIN
                 except CloudRejected as exc:
+                    if exc.status == 410:
+                        await self._resynchronise()
+                        continue  # and open the channel again at once, without a cursor
                     self.record_error(f"push channel refused: {exc}")
                 except CloudError as exc:
                     self.record_error(f"push channel down: {exc}")
@@ -354,6 +363,7 @@ class CloudLink:
     async def poll_changes(self) -> None:
         """Fetch and handle every change after the stored cursor (410: resynchronise)."""
         try:
+            await self._pending_commands()
             while True:
                 page = await self.client.poll_changes(self.state.get("cursor"))
                 for change in page["changes"]:
@@ -364,11 +374,35 @@ class CloudLink:
             if exc.status != 410:
                 self.record_error(f"polling changes: {exc}")
                 return
-            log.warning("cloud: change cursor expired; resynchronising every printer")
-            self.state.delete("cursor")
-            self.state.delete("last_sync")
+            await self._resynchronise()
         except CloudError as exc:
             self.record_error(f"polling changes: {exc}")
+
+    async def _resynchronise(self) -> None:
+        """The cursor is no longer retained: go on without it, run FIG. 7 for every device at the
+        next cycle, and fetch the commands still open — those issued in the part of the stream
+        that is lost arrive no other way."""
+        log.warning("cloud: change cursor expired; resynchronising every printer")
+        self.state.delete("cursor")
+        self.state.delete("last_sync")
+        self._pending_due = True
+        await self._pending_commands()
+
+    async def _pending_commands(self) -> None:
+        """After a resynchronisation, until it worked: `listPendingCommands`, each handed to
+        `on_command` (a `CommandStatus` is a `Command` with its state; the relay applies each
+        command ID once, so one it already has costs nothing)."""
+        if not self._pending_due:
+            return
+        if self.on_command is not None:
+            try:
+                pending = await self.client.list_pending_commands()
+            except CloudError as exc:
+                self.record_error(f"listing pending commands: {exc}")
+                return
+            for status in pending["commands"]:
+                await self.on_command(status)
+        self._pending_due = False
 
     def record_error(self, message: str) -> None:
         self.status.errors += 1

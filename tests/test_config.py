@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import socket
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from gateway.config import (
     Config,
     ConfigError,
+    changed_keys,
     glob_common_match,
     host_time_zone,
     load_config,
@@ -28,10 +33,56 @@ def test_the_documented_example_is_valid_and_means_the_defaults() -> None:
     assert load_config(EXAMPLE) == Config()
 
 
+def _uncommented(text: str) -> dict[str, Any]:
+    """The example with its commented-out keys and tables (`# key = …`, `# [table]`) in force."""
+    lines = [re.sub(r"^# (?=\[|[a-z_0-9]+ = )", "", line) for line in text.splitlines()]
+    return tomllib.loads("\n".join(lines))
+
+
+def _undocumented(model: type[BaseModel], documented: Any, where: str) -> list[str]:
+    """The keys of `model` (and of the tables inside it) the example does not show."""
+    if isinstance(documented, list):  # an array of tables: its keys are those of every row
+        documented = {k: v for row in documented for k, v in row.items()}
+    missing = []
+    for name, field in model.model_fields.items():
+        if name not in documented:
+            missing.append(f"{where}{name}")
+            continue
+        inner = _inner_model(field.annotation)
+        if inner is not None:
+            value = documented[name]
+            if getattr(field.annotation, "__origin__", None) is dict:  # tables by name
+                value = list(value.values())
+            missing += _undocumented(inner, value, f"{where}{name}.")
+    return missing
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((m for arg in getattr(annotation, "__args__", ())
+                 if (m := _inner_model(arg)) is not None), None)
+
+
+def test_the_example_documents_every_key_with_a_comment() -> None:
+    text = EXAMPLE.read_text()
+    assert _undocumented(Config, _uncommented(text), "") == []
+    lines = text.splitlines()
+    for section in Config.model_fields:  # each section opens with what it is for
+        assert lines[lines.index(f"[{section}]") + 1].startswith("# "), section
+    for i, line in enumerate(lines):  # each key has a comment: its own, or its group's
+        if re.match(r"[a-z_0-9]+ = ", line) and " # " not in line:
+            above = next(other for other in reversed(lines[:i])
+                         if not re.match(r"[a-z_0-9]+ = ", other))
+            assert above.startswith("#"), line
+    assert "chmod 600" in text and "$CREDENTIALS_DIRECTORY" in text
+
+
 def test_credentials_per_subnet_and_host(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("SITE2_COMMUNITY", "s3cret-community")
     key_file = tmp_path / "priv"
     key_file.write_text("privpassphrase\n")
+    key_file.chmod(0o600)
     config = parse_config({
         "snmp": {"communities": ["public", "office"], "v1": True,
                  "v3_users": {"ops": {"auth_key": "authpassphrase", "priv_key": {
@@ -377,3 +428,147 @@ def test_contract_write_credentials() -> None:
     assert any(p.startswith("contract.write_community") for p in problems)
     assert "12345678" not in str(caught.value)  # secrets are never repeated
     assert any(p.startswith("contract.retry_max") and "not a duration" in p for p in problems)
+
+
+# -- issue 7: every kind of mistake, secrets from outside the file, [logging], reloads -----------
+
+def test_a_file_with_every_kind_of_mistake_gets_one_message_per_mistake(tmp_path: Path) -> None:
+    """Each message names the key, the bad value (unless a secret) and the fix."""
+    token = tmp_path / "enrolment-token"
+    token.write_text("token-from-a-file\n")
+    token.chmod(0o644)
+    path = tmp_path / "every-mistake.toml"
+    path.write_text(f"""
+[gateway]
+shutdown_grace = "a while"
+[logging]
+format = "xml"
+[snmp]
+port = 70000
+retries = "two"
+[discovery]
+subnets = [{{ cidr = "10.1.2.0/40" }}, {{ cidr = "10.9.0.0/24", v3_users = ["opps"] }}]
+[poll]
+colour = "blue"
+[cloud]
+url = "http://cloud.example.com"
+ca_file = "{tmp_path / 'company-ca.pem'}"
+enrolment_token_file = "{token}"
+[[services.rule]]
+service = "toner-delivery"
+enabled = true
+[[services.rule]]
+service = "toner-delivery"
+enabled = false
+""")
+    result = printgw("check-config", str(path))
+    assert result.returncode == 2
+    expected = {  # key: (what the message says, including the value and the fix)
+        "gateway.shutdown_grace": ["'a while' is not a duration", 'write e.g. 30, "90s"'],
+        "logging.format": ["Input should be 'text' or 'json'", "(got 'xml')"],
+        "snmp.port": ["less than or equal to 65535", "(got 70000)"],
+        "snmp.retries": ["valid integer", "write a whole number", "(got 'two')"],
+        "discovery.subnets[0].cidr": ["'10.1.2.0/40' is not an address or a network",
+                                      "write e.g. 192.168.1.0/24"],
+        "discovery.subnets[1].v3_users": ["names 'opps', which is not defined",
+                                          "add a [snmp.v3_users.opps] table"],
+        "poll.colour": ["unknown key", "remove it, or use one of the known keys: interval"],
+        "cloud.url": ["must be reached over https://", "(got 'http://cloud.example.com')"],
+        "cloud.ca_file": [f"cannot read {tmp_path / 'company-ca.pem'}", "PEM certificate"],
+        "cloud.enrolment_token_file": [f"the secret file {token} is readable by group or others",
+                                       f"run: chmod 600 {token}"],
+        "services": ["rule[0] and rule[1] disagree on service 'toner-delivery' for every "
+                     "device", "remove one or make one more specific"],
+    }
+    problems = [line.removeprefix("  - ") for line in result.stderr.splitlines()[1:]]
+    assert result.stderr.splitlines()[0].endswith(f"{len(expected)} problem(s):"), result.stderr
+    assert len(problems) == len(expected), problems
+    for key, words in expected.items():
+        [problem] = [p for p in problems if p.startswith(f"{key}: ")]
+        assert all(w in problem for w in words), (problem, words)
+    assert "token-from-a-file" not in result.stderr
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("[discovery\nmdns = true\n", "line 1, column 11: not valid TOML: Expected ']'"),
+    ('[cloud]\nurl = "https://api.example\n', "line 2, column 27: not valid TOML"),
+    ("[poll]\ninterval = \n", "line 2, column 12: not valid TOML: Invalid value"),
+])
+def test_bad_toml_syntax_is_named_by_line_without_showing_the_line(tmp_path: Path, text: str,
+                                                                    where: str) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text(text + 'enrolment_token = "s3cret-enrolment"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    (problem,) = caught.value.problems
+    assert problem.startswith(where), problem
+    assert 'text in "quotes"' in problem
+    assert "s3cret" not in problem and "api.example" not in problem
+
+
+def _secret_file(path: Path, text: str) -> str:
+    path.write_text(text)
+    path.chmod(0o600)
+    return str(path)
+
+
+def test_secrets_from_files_and_the_environment(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    monkeypatch.setenv("PRINTGW_SNMP_AUTH_KEY", "auth-from-env-1")
+    _secret_file(tmp_path / "enrolment-token", "enrol-from-a-file\n")
+    communities = _secret_file(tmp_path / "communities", "# site 1\nfirst-community\n\nsecond\n")
+    priv = _secret_file(tmp_path / "priv", "priv-from-a-file\n")
+    write = _secret_file(tmp_path / "write", "write-from-a-file\n")
+    config = parse_config({
+        "cloud": {"enrolment_token_file": "$CREDENTIALS_DIRECTORY/enrolment-token"},
+        "snmp": {"communities_file": communities, "v3_users": {"ops": {
+            "auth_key": {"env": "PRINTGW_SNMP_AUTH_KEY"}, "priv_key_file": priv}}},
+        "discovery": {"static": [{"host": "10.0.0.5", "communities_file": communities}]},
+        "contract": {"write_community_file": write},
+    })
+    assert config.cloud.enrolment_token.get_secret_value() == "enrol-from-a-file"
+    assert [c.get_secret_value() for c in config.snmp.communities] == ["first-community",
+                                                                       "second"]
+    ops = config.snmp.v3_users["ops"]
+    assert (ops.auth_key.get_secret_value(), ops.priv_key.get_secret_value()) == (
+        "auth-from-env-1", "priv-from-a-file")
+    assert [c.community for c in config.credentials(config.scope_for("10.0.0.5"))
+            if c.version == 2] == ["first-community", "second"]
+    assert config.contract.write_community.get_secret_value() == "write-from-a-file"
+    for secret in ("enrol-from-a-file", "first-community", "priv-from-a-file", "auth-from-env"):
+        assert secret not in repr(config)
+
+
+def test_a_secret_given_twice_or_from_a_shared_file_is_refused(tmp_path: Path) -> None:
+    token = _secret_file(tmp_path / "token", "enrol-from-a-file")
+    shared = tmp_path / "shared-key"
+    shared.write_text("priv-from-a-file")
+    shared.chmod(0o640)
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"cloud": {"enrolment_token": "enrol-in-the-file",
+                                "enrolment_token_file": token},
+                      "snmp": {"v3_users": {"ops": {"auth_key": "authpassphrase",
+                                                    "priv_key_file": str(shared)}}}})
+    assert sorted(caught.value.problems) == [
+        "cloud: enrolment_token and enrolment_token_file are both set; keep one of them",
+        f"snmp.v3_users.ops.priv_key_file: the secret file {shared} is readable by group or "
+        f"others (mode 640); run: chmod 600 {shared} (got '{shared}')"]
+    assert "from-a-file" not in str(caught.value)
+
+
+def test_logging_section() -> None:
+    assert (Config().logging.format, Config().logging.level) == ("text", "info")
+    config = parse_config({"logging": {"format": "JSON", "level": "Debug"}})
+    assert (config.logging.format, config.logging.level) == ("json", "debug")
+    with pytest.raises(ConfigError, match=r"logging.level: Input should be 'debug', 'info', "):
+        parse_config({"logging": {"level": "verbose"}})
+
+
+def test_changed_keys_name_what_a_reload_changes_without_values() -> None:
+    old = parse_config({"snmp": {"communities": ["old-secret"]}})
+    new = parse_config({"snmp": {"communities": ["new-secret"]}, "poll": {"interval": "1m"},
+                        "discovery": {"static": [{"host": "10.0.0.9"}]},
+                        "status_page": {"port": 8632}})
+    assert changed_keys(old, new) == ["snmp.communities", "discovery.static", "poll.interval",
+                                      "status_page.port"]
+    assert changed_keys(new, new) == []

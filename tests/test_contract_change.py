@@ -12,61 +12,26 @@ restart of the cloud in the middle.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from cloud import times
 from cloud.contract_change import MESSAGES
 from cloud.server import CloudServer
 from tests.cloud_helpers import Gateway, Operator, running_cloud, sqlite_url
+from tests.contract_helpers import OrderService, order_service
 
 pytest_plugins = ("tests.cloud_helpers",)
 
 SERVICE = "contract-printing"
 THRESHOLD = 10
 MEMBER = "member-0042"
-
-
-# -- the order service -----------------------------------------------------------------------------
-
-@dataclass
-class OrderService:
-    """Records every POST; answers 503 to the first `failures`."""
-
-    failures: int = 0
-    received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    url: str = ""
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.received.append((request.headers["Idempotency-Key"], await request.json()))
-        if self.failures:
-            self.failures -= 1
-            return web.Response(status=503)
-        return web.json_response({"accepted": True}, status=201)
-
-
-@contextlib.asynccontextmanager
-async def order_service(failures: int = 0) -> AsyncIterator[OrderService]:
-    service = OrderService(failures)
-    app = web.Application()
-    app.router.add_post("/orders", service.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    service.url = f"http://127.0.0.1:{runner.addresses[0][1]}/orders"
-    try:
-        yield service
-    finally:
-        await runner.cleanup()
 
 
 # -- the scripted gateway --------------------------------------------------------------------------

@@ -104,6 +104,7 @@ class Harness:
             "cloud": {"url": self.proxy.url, "enrolment_token": self.enrolment_token,
                       "changes_poll_interval": "1s", "timeout": "5s"},
             "poll": {"interval": "1h"},
+            "status_page": {"port": 0},  # any free port: parallel daemons never collide
         }
         for name, values in {**self.settings, **sections}.items():
             document.setdefault(name, {}).update(values)
