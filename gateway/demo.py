@@ -17,13 +17,16 @@ Everything lives in one data directory (temporary unless `--keep-data`).  On Ctr
 end of `--duration` or a failure, every child is stopped (SIGTERM, then SIGKILL after a grace
 period) and the temporary directory removed; on Linux the children also get SIGTERM should this
 process die without cleaning up (`PR_SET_PDEATHSIG`).
+
+This module is the orchestration; the children are run by `demo_processes`, the cloud is called
+and its view of the printers kept by `demo_cloud`, and the table and event lines are drawn by
+`demo_table`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import ipaddress
 import json
 import os
@@ -35,19 +38,18 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-from functools import cache
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import Progress, TaskID
-from rich.table import Table
 
-from protocols.cloud import load_schema
+from gateway.demo_cloud import Operator, PrinterView, receive_statuses, refresh_printers
+from gateway.demo_errors import DemoError
+from gateway.demo_processes import Child, start_child, stop_in_order
+from gateway.demo_table import activation_line, event_line, fleet_table
 
 
 @dataclass(frozen=True)
@@ -90,10 +92,6 @@ class DemoOptions:
             raise ValueError("--interval must be positive and --duration not negative")
 
 
-class DemoError(Exception):
-    """A step of the demo failed; the message is one line for the user."""
-
-
 SERVICES: dict[str, tuple[str, list[str]]] = {
     # service ID: (outline, the data types it needs)
     "remote-monitoring": ("Printer state, alerts and page counts watched remotely",
@@ -107,84 +105,15 @@ SERVICES: dict[str, tuple[str, list[str]]] = {
 CONTRACT_SERVICE = "contract-printing"
 """Contracted only for the printers that have the contract MIB."""
 
-STOP_GRACE = 10.0
-"""Seconds a child has to stop on SIGTERM before it is killed."""
 STATUS_PAGE_WAIT = 10.0
 """Seconds the status page may take to answer once the fleet is up."""
 WATCH_STEP = 2.0
 """Seconds between two looks at the cloud while the demo runs."""
+GATEWAY = "the gateway"
+"""The gateway child's name: it is stopped first (it finishes its uploads)."""
 
 
-# -- child processes ------------------------------------------------------------------------------
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A `preexec_fn` giving the child SIGTERM when this process dies (Linux), else None."""
-    if sys.platform != "linux":
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
-    parent = os.getpid()
-
-    def setup() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # the parent died before prctl
-            os._exit(1)
-    return setup
-
-
-@dataclass
-class Child:
-    name: str
-    process: asyncio.subprocess.Process
-    log: Path
-
-    def last_line(self) -> str:
-        with contextlib.suppress(OSError):
-            lines = [line.strip() for line in self.log.read_text(errors="replace").splitlines()]
-            lines = [line for line in lines if line]
-            if lines:
-                return lines[-1][:300]
-        return "no output"
-
-    def failure(self) -> str | None:
-        """A one-line message when the child has exited, else None."""
-        if self.process.returncode is None:
-            return None
-        return f"{self.name} exited with status {self.process.returncode}: {self.last_line()}"
-
-    async def stop(self) -> None:
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.terminate()
-            try:
-                await asyncio.wait_for(self.process.wait(), STOP_GRACE)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    self.process.kill()
-                await self.process.wait()
-
-
-_PACKAGES = Path(__file__).resolve().parents[1]
-"""Where `gateway`, `cloud` and `simulator` are: the children import them from here too."""
-
-
-async def start_child(name: str, log: Path, *args: str) -> Child:
-    """`python -m …` with this interpreter and these packages, in a process group of its own (a
-    terminal's Ctrl-C reaches the demo only, which stops its children in order), output to
-    `log`."""
-    path = os.pathsep.join(p for p in (str(_PACKAGES), os.environ.get("PYTHONPATH")) if p)
-    try:
-        with log.open("ab") as out:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", *args, stdin=asyncio.subprocess.DEVNULL, stdout=out,
-                stderr=out, process_group=0, preexec_fn=_die_with_parent(),
-                env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path})
-    except OSError as exc:
-        raise DemoError(f"cannot start {name}: {exc}") from exc
-    return Child(name, process, log)
-
+# -- the demo's files and ports -------------------------------------------------------------------
 
 def write_private(path: Path, text: str) -> None:
     """`text` in a new file `path` only this user can read (it holds a secret)."""
@@ -212,160 +141,6 @@ def sweep_networks(first_ip: str, count: int) -> list[ipaddress.IPv4Network]:
             networks += [ipaddress.IPv4Network(network.network_address),
                          ipaddress.IPv4Network(network.broadcast_address)]
     return networks
-
-
-# -- the cloud's operator API ---------------------------------------------------------------------
-
-@cache
-def _operations() -> dict[str, tuple[str, str]]:
-    """Method and path template of every operation of the cloud document, by operation ID."""
-    return {operation["operationId"]: (method.upper(), path)
-            for path, item in load_schema()["paths"].items()
-            for method, operation in item.items()
-            if isinstance(operation, dict) and "operationId" in operation}
-
-
-class Operator:
-    """The cloud's operator, calling operations by their ID in the cloud document."""
-
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str) -> None:
-        self.session, self.base_url = session, base_url
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    async def call(self, operation_id: str, *, path: dict[str, str] | None = None,
-                   body: Any = None, params: dict[str, str] | None = None) -> Any:
-        method, template = _operations()[operation_id]
-        url = self.base_url + template.format(**(path or {}))
-        try:
-            async with self.session.request(method, url, json=body, params=params,
-                                            headers=self.headers) as response:
-                raw = await response.read()
-                answer = json.loads(raw) if raw else None
-                if response.status >= 300:
-                    detail = answer.get("detail") or answer.get("title") \
-                        if isinstance(answer, dict) else answer
-                    raise DemoError(f"the cloud answered {operation_id} with {response.status}: "
-                                    f"{detail}")
-                return answer
-        except (aiohttp.ClientError, json.JSONDecodeError) as exc:
-            raise DemoError(f"calling the cloud ({operation_id}): {exc}") from exc
-
-    async def pages(self, operation_id: str, key: str, *, path: dict[str, str] | None = None,
-                    params: dict[str, str] | None = None) -> list[dict[str, Any]]:
-        """Every item of a paged list operation."""
-        items: list[dict[str, Any]] = []
-        cursor = None
-        while True:
-            query = {**(params or {}), **({"cursor": cursor} if cursor else {})}
-            page = await self.call(operation_id, path=path, params=query or None)
-            items += page[key]
-            cursor = page.get("next_cursor")
-            if not cursor:
-                return items
-
-
-# -- what the demo shows --------------------------------------------------------------------------
-
-@dataclass
-class PrinterView:
-    """One virtual printer: the fleet's summary, the cloud's view, the latest data received."""
-
-    fleet: dict[str, Any]
-    contract_mib: bool
-    cloud: dict[str, Any] | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-    seen_entries: set[str] = field(default_factory=set)
-    received_until: str | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{self.fleet['ip']} {self.fleet['serial']}"
-
-    def services(self) -> dict[str, str]:
-        """Activation state by service ID."""
-        apps = self.cloud["applications"] if self.cloud else []
-        return {a["service_id"]: a["activation_state"] for a in apps}
-
-
-_COLOR_LETTERS = {"black": "K", "cyan": "C", "magenta": "M", "yellow": "Y"}
-_COLOR_STYLES = {"black": "bold", "cyan": "cyan", "magenta": "magenta", "yellow": "yellow"}
-
-
-def supply_levels(data: dict[str, Any]) -> str:
-    """The marking supplies' levels (toner, ink) as rich text, e.g. `K 72 %  C 45 %`."""
-    kinds = {s["index"]: s for s in data.get("supplies.kind") or []}
-    colors = {s["index"]: s["color"] for s in data.get("supplies.color") or []}
-    parts = []
-    for supply in data.get("supplies.level") or []:
-        kind = (kinds.get(supply["index"], {}).get("kind") or "").lower()
-        if supply["class"] != "consumed" or kind.startswith("waste") or not (
-                "toner" in kind or "ink" in kind):
-            continue
-        color = colors.get(supply["index"])
-        label = _COLOR_LETTERS.get(color or "") or escape(
-            kinds.get(supply["index"], {}).get("description") or supply["index"])
-        level = supply["level_percent"]
-        text = "?" if level is None else f"{level} %"
-        if level is not None and level <= 20:
-            text = f"[red]{text}[/red]"
-        style = _COLOR_STYLES.get(color or "")
-        parts.append(f"[{style}]{label}[/{style}] {text}" if style else f"{label} {text}")
-    return "  ".join(parts) or "—"
-
-
-def _state(data: dict[str, Any]) -> str:
-    state = data.get("state")
-    if not state:
-        return "—"
-    reasons = [r for r in state["reasons"] if r != "none"]
-    text = state["printer_state"] + (f" ({', '.join(reasons)})" if reasons else "")
-    return f"[red]{escape(text)}[/red]" if state["abnormal"] else escape(text)
-
-
-def _clock(iso: str | None) -> str:
-    if not iso:
-        return "—"
-    return datetime.fromisoformat(iso).astimezone().strftime("%H:%M:%S")
-
-
-def fleet_table(printers: list[PrinterView]) -> Table:
-    table = Table(title="The fleet, as the cloud received it from the gateway",
-                  title_justify="left")
-    for column in ("Printer", "Model", "Serial", "State", "Supplies", "Services active",
-                   "Last upload"):
-        table.add_column(column)
-    for printer in printers:
-        states = printer.services()
-        services = [s if state == "active" else f"[dim]{s} ({state})[/dim]"
-                    for s, state in sorted(states.items())]
-        registration = printer.cloud["registration"] if printer.cloud else {}
-        table.add_row(
-            f"{printer.fleet['ip']}", escape(registration.get("product_name")
-                                             or printer.fleet["model"]),
-            printer.fleet["serial"], _state(printer.data), supply_levels(printer.data),
-            ", ".join(services) or ("—" if printer.cloud else "[red]not registered[/red]"),
-            _clock(printer.cloud["last_status_at"] if printer.cloud else None))
-    return table
-
-
-def _event_line(printer: PrinterView, entry: dict[str, Any]) -> str:
-    """One line for an uploaded event: what happened, on which printer."""
-    detail = entry.get("event_detail") or {}
-    what = [entry["event"]]
-    index = detail.get("supply_index")
-    if index is not None:
-        levels = {s["index"]: s["level_percent"] for s in entry["data"].get("supplies.level", [])}
-        kinds = {s["index"]: s["description"] for s in entry["data"].get("supplies.kind", [])}
-        what.append(f"{kinds.get(index) or index}: {levels.get(index, '?')} %")
-    if "threshold_percent" in detail:
-        what.append(f"below {detail['threshold_percent']} %")
-    if "alert_index" in detail:
-        alert = {a["index"]: a for a in entry["data"].get("alerts", [])}.get(detail["alert_index"])
-        what.append((alert and (alert["description"] or alert["code"]))
-                    or f"alert {detail['alert_index']}")
-    if "previous_state" in detail and "state" in entry["data"]:
-        what.append(f"{detail['previous_state']} → {entry['data']['state']['printer_state']}")
-    return escape(f"{_clock(entry['received_at'])} {printer.label}: {', '.join(what)}")
 
 
 # -- the demo -------------------------------------------------------------------------------------
@@ -427,7 +202,7 @@ class Demo:
             enrolment = await self._prepare_cloud(operator)
             config = self._write_config(enrolment)
             self.children.append(await start_child(
-                "the gateway", self.data / "gateway.log", "gateway.cli", "run",
+                GATEWAY, self.data / "gateway.log", "gateway.cli", "run",
                 "--config", str(config)))
             self.console.print(f"Gateway started: config {config}, status page "
                                f"{self.status_url}/")
@@ -569,7 +344,7 @@ class Demo:
                                     for key, text in steps.items()}
 
         async def step() -> bool:
-            await self._refresh(operator)
+            await refresh_printers(operator, self.printers)
             for printer in self.printers:
                 if printer.cloud is not None:
                     await self._contract(operator, printer, wanted[printer.fleet["serial"]])
@@ -597,7 +372,7 @@ class Demo:
                 missing = ", ".join(steps[k].lower() for k in steps if k not in done)
                 raise DemoError(f"{exc} (still waiting for: {missing}; the gateway's last log "
                                 f"line: {self.children[-1].last_line()})") from None
-        await self._receive(operator)
+        await receive_statuses(operator, self.printers)
 
     def _contracts(self, printer: PrinterView) -> set[str]:
         """The services the demo contracts for a printer."""
@@ -648,35 +423,6 @@ class Demo:
         self.console.print("Press Ctrl-C to stop." if self.options.duration is None
                            else f"Running for {self.options.duration:g} s (Ctrl-C stops earlier).")
 
-    # -- what the cloud has -----------------------------------------------------------------------
-
-    async def _refresh(self, operator: Operator) -> None:
-        views = {v["registration"]["serial"]: v
-                 for v in await operator.pages("listPrinters", "printers")}
-        for printer in self.printers:
-            printer.cloud = views.get(printer.fleet["serial"], printer.cloud)
-
-    async def _receive(self, operator: Operator) -> list[tuple[PrinterView, dict[str, Any]]]:
-        """The entries received since the last look, per printer, the latest data merged."""
-        new = []
-        for printer in self.printers:
-            if printer.cloud is None or printer.cloud["last_status_at"] is None \
-                    or printer.cloud["last_status_at"] == printer.received_until:
-                continue
-            params = {"since": printer.received_until} if printer.received_until else None
-            entries = await operator.pages("listReceivedStatuses", "statuses",
-                                           path={"printer_id": printer.cloud["printer_id"]},
-                                           params=params)
-            for entry in entries:
-                if entry["entry_id"] in printer.seen_entries:
-                    continue
-                printer.seen_entries.add(entry["entry_id"])
-                printer.data.update(entry["data"])
-                new.append((printer, entry))
-            if entries:
-                printer.received_until = max(e["received_at"] for e in entries)
-        return new
-
     async def _watch(self, operator: Operator) -> None:
         """One line per event the cloud receives or activation change, until the duration is
         over (or the task is cancelled)."""
@@ -688,25 +434,21 @@ class Demo:
             await asyncio.sleep(max(wait, 0))
             self._check_children()
             before = {p.fleet["serial"]: p.services() for p in self.printers}
-            await self._refresh(operator)
+            await refresh_printers(operator, self.printers)
             for printer in self.printers:
                 for service_id, state in printer.services().items():
                     if before[printer.fleet["serial"]].get(service_id) != state:
-                        self.console.print(escape(f"{datetime.now():%H:%M:%S} "
-                                                  f"{printer.label}: {service_id} {state}"))
-            for printer, entry in await self._receive(operator):
+                        self.console.print(activation_line(printer, service_id, state))
+            for printer, entry in await receive_statuses(operator, self.printers):
                 if entry["event"] != "periodic":
-                    self.console.print(_event_line(printer, entry))
+                    self.console.print(event_line(printer, entry))
 
     # -- the end ----------------------------------------------------------------------------------
 
     async def close(self) -> None:
         """Stop the gateway first (it finishes its uploads), then the cloud and the fleet;
         remove the temporary directory."""
-        gateway = [c for c in self.children if c.name == "the gateway"]
-        for child in gateway:
-            await child.stop()
-        await asyncio.gather(*(c.stop() for c in self.children if c not in gateway))
+        await stop_in_order(self.children, first=GATEWAY)
         if self.options.keep_data is None:
             shutil.rmtree(self.data, ignore_errors=True)
         names = [c.name for c in reversed(self.children)]

@@ -31,5 +31,16 @@ def load_schema() -> dict[str, Any]:
     return copy.deepcopy(_document())
 
 
+_METHODS = ("get", "put", "post", "delete", "patch")
+
+
+@cache
+def operations() -> dict[str, tuple[str, str]]:
+    """Every operation of the document by its `operationId`: (HTTP method, path template)."""
+    return {operation["operationId"]: (method.upper(), path)
+            for path, item in _document()["paths"].items()
+            for method, operation in item.items() if method in _METHODS}
+
+
 DATA_TYPES: tuple[str, ...] = tuple(_document()["components"]["schemas"]["DataType"]["enum"])
 """The device-status data type catalogue (`components.schemas.DataType`), in document order."""

@@ -42,7 +42,7 @@ from jsonschema.exceptions import best_match
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from protocols.cloud import load_schema
+from protocols.cloud import load_schema, operations
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,6 @@ DEFAULT_PUSH_HEARTBEAT = 20.0
 closes the channel, so a dead link is noticed within 30 s."""
 
 _SCHEMA_BASE = "urn:printgw:cloud-openapi"
-_METHODS = ("get", "put", "post", "delete", "patch")
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -138,13 +137,6 @@ def _pointer(*segments: str) -> str:
 
 
 @cache
-def _routes() -> dict[str, tuple[str, str]]:
-    """operationId → (HTTP method, path template)."""
-    return {op["operationId"]: (method.upper(), path)
-            for path, item in _document()["paths"].items()
-            for method, op in item.items() if method in _METHODS}
-
-
 def _validator(pointer: str) -> Draft202012Validator:
     return Draft202012Validator({"$ref": f"{_SCHEMA_BASE}#{quote(pointer, safe='/~')}"},
                                 registry=_registry(), format_checker=_FORMATS)
@@ -153,7 +145,7 @@ def _validator(pointer: str) -> Draft202012Validator:
 @cache
 def _response_validator(operation: str, status: int) -> Draft202012Validator | None:
     """The validator of the operation's JSON answer for `status`; None when it has none."""
-    method, path = _routes()[operation]
+    method, path = operations()[operation]
     responses = _document()["paths"][path][method.lower()]["responses"]
     response = responses.get(str(status))
     if response is None or "$ref" in response:
@@ -382,7 +374,7 @@ class CloudClient:
     def _push_url(self) -> str:
         parts = urlsplit(self.base_url)
         scheme = {"https": "wss", "http": "ws"}[parts.scheme]
-        return parts._replace(scheme=scheme, path=parts.path + _routes()["openPushChannel"][1]
+        return parts._replace(scheme=scheme, path=parts.path + operations()["openPushChannel"][1]
                               ).geturl()
 
     # -- one HTTP exchange -------------------------------------------------------------------------
@@ -391,7 +383,7 @@ class CloudClient:
                     query: Mapping[str, Any] | None = None, json_body: Any = None,
                     raw_body: bytes | None = None, headers: Mapping[str, str] | None = None,
                     auth: bool = True, time_limit: float | None = None) -> dict[str, Any]:
-        method, template = _routes()[operation]
+        method, template = operations()[operation]
         url = self.base_url + template.format(**{k: quote(str(v), safe="")
                                                  for k, v in (path or {}).items()})
         request_headers = {"Accept": "application/json", **(headers or {})}
