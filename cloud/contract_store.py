@@ -214,8 +214,11 @@ class ContractEngine:
                 await self.reconcile_all()
             except Exception:
                 log.exception("contract processes: reconciliation failed")
+            # Not asyncio.wait_for: on 3.11 it drops a cancellation that arrives in the same
+            # turn of the event loop as the wake-up, and the loop would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.poll_seconds)
+                async with asyncio.timeout(self.settings.poll_seconds):
+                    await self._wake.wait()
 
 
 ENGINE = web.AppKey("contract_engine", ContractEngine)

@@ -53,8 +53,9 @@ class OrderSender:
                 except Exception:
                     log.exception("order delivery failed; trying again in a minute")
                     pause = 60.0
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), pause)
+                with contextlib.suppress(TimeoutError):  # not wait_for: see ContractEngine.run
+                    async with asyncio.timeout(pause):
+                        await self._wake.wait()
 
     async def deliver_due(self, http: aiohttp.ClientSession) -> None:
         async with self.db.read() as session:

@@ -500,8 +500,11 @@ class CommandRelay:
         while True:
             self._ack_wake.clear()
             retry_in = await self.flush_acks()
+            # Not wait_for: on Python 3.11 it drops a cancellation that arrives in the same
+            # loop turn as the wake-up (gh-86296), and close() would wait forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._ack_wake.wait(), retry_in)
+                async with asyncio.timeout(retry_in):
+                    await self._ack_wake.wait()
 
     async def flush_acks(self) -> float | None:
         """Send every acknowledgement due; the seconds until the next try when the cloud could

@@ -38,16 +38,15 @@ from cryptography.x509.oid import NameOID
 
 from cloud.schema import DOCUMENT, component, validator
 from cloud.server import CloudServer
+from protocols.cloud import operations
 
 pytest_plugins = ("tests.postgres",)
 
 OPERATOR_TOKEN = "pgwo_reference-cloud-test-operator"
 
-METHODS = ("get", "put", "post", "delete", "patch")
 OPERATIONS: dict[str, tuple[str, str, str]] = {
-    operation["operationId"]: (method.upper(), path, f"/paths/{path.replace('/', '~1')}/{method}")
-    for path, item in DOCUMENT["paths"].items()
-    for method, operation in item.items() if method in METHODS}
+    operation_id: (method, path, f"/paths/{path.replace('/', '~1')}/{method.lower()}")
+    for operation_id, (method, path) in operations().items()}
 PUSH_MESSAGE = component("PushMessage")
 
 

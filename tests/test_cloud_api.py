@@ -706,6 +706,31 @@ async def test_tls(tmp_path: Path) -> None:
         await ws.close()
 
 
+async def test_stops_when_cancelled_as_it_is_woken(tmp_path: Path) -> None:
+    """The contract engine and the order sender stop even when the shutdown cancels them in the
+    same turn of the event loop as a wake-up (an upload's, a new order's): `asyncio.wait_for`
+    then returned on 3.11 instead of raising, and the cloud could never stop."""
+    server = CloudServer(database_url=sqlite_url(tmp_path), contract_poll_seconds=3600,
+                         order_webhook=f"http://127.0.0.1:{free_port()}/orders")
+    engine = server.contracts
+
+    async def wake_both(_app: object) -> None:  # runs right before the cleanup cancels them
+        engine.wake()
+        engine.orders.wake()
+
+    server.app.on_cleanup.insert(0, wake_both)
+    async with server:
+        for _ in range(2000):  # until both wait for a wake-up (asyncio.Event._waiters)
+            if engine._wake._waiters and engine.orders._wake._waiters:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            pytest.fail("the contract engine and the order sender never went idle")
+        closing = asyncio.create_task(server.close())
+        await asyncio.wait({closing}, timeout=20)
+        assert closing.done(), "the cloud did not stop"
+
+
 async def test_cli_serves_tls_and_stops(tmp_path: Path) -> None:
     cert, key = self_signed_certificate(tmp_path)
     token_file = tmp_path / "operator-tokens"
