@@ -111,11 +111,12 @@ def printer_attributes(printer: VirtualPrinter) -> list[Attr]:
         A("natural-language-configured", T.LANGUAGE, ["en"]),
         A("operations-supported", T.ENUM, [int(o) for o in OPERATIONS]),
         A("pdl-override-supported", T.KEYWORD, ["attempted"]),
-        A("printer-alert", T.STRING,
-          [f"code={a.code};severity={a.severity};group={a.group};index={a.index}".encode()
-           for a in alerts] or [b"code=other"]),
-        A("printer-alert-description", T.TEXT,
-          [a.description for a in alerts] or ["none"]),
+        # A 1setOf needs one value at least: with no alert the attributes are left out.
+        *([A("printer-alert", T.STRING,
+             [f"code={a.code};severity={a.severity};group={a.group};index={a.index}".encode()
+              for a in alerts]),
+           A("printer-alert-description", T.TEXT, [a.description for a in alerts])]
+          if alerts else []),
         A("printer-config-change-time", T.INTEGER, [1]),
         A("printer-current-time", T.DATE, [now()]),
         A("printer-device-id", T.TEXT, [device_id]),
