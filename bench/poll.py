@@ -1,40 +1,195 @@
-"""Benchmark: one full poll of a recorded printer, our client next to net-snmp's CLI tools.
+"""Benchmark: client CPU for one full poll of a recorded printer, our client next to C baselines.
 
-snmpsim serves one real printer's recording on loopback.  The same walks (the subtrees the
-gateway reads) and GETs are done N times by:
+One printer's recording is served on loopback, by default by net-snmp's `snmpd` (Debian package
+`snmpd`) from a generated configuration of `override` directives, one per recorded object:
+snmpd spends ~0.7 ms CPU per poll where snmpsim spends ~19 ms, so it does not get in the
+clients' way.  `override` knows no IpAddress, TimeTicks or Counter64: IpAddress values are served
+as their 4 octets, TimeTicks as Gauge32 (same number), Counter64 objects are left out.
+`--agent snmpsim` serves the recording with snmpsim instead, types exact.
 
-- printgw: `read_printer` (pysnmp 7, one shared engine) and the mapping onto `DeviceStatus`;
-- net-snmp: `snmpget` + one `snmpbulkwalk` per subtree, as command-line processes.
+The same requests (the system scalars, one GETBULK walk, max-repetitions 25, per subtree the
+gateway reads, the vendor objects) are done N times, sequentially, by:
 
-Printed: client CPU ms per full poll, polls/s (sequential, one at a time), and the ratio.
-snmpsim itself costs far more CPU per poll than either client, so polls/s is bounded by the agent.
+- printgw: `read_printer` on gufo_snmp (the gateway's path), without and with the mapping onto
+  `DeviceStatus`, and on pysnmp 7 only (`SnmpClient(fast=False)`, the path before issue 8);
+- easysnmp: the C net-snmp binding (pip package `easysnmp`, built against Debian `libsnmp-dev`);
+- net-snmp's CLI tools: `snmpget` + one `snmpbulkwalk` per subtree, as processes.
 
-    python bench/poll.py [--recording sharp] [--polls 50]
+Printed: client CPU ms per poll (median of the rounds) and polls/s, and the ratios to easysnmp.
+
+    python bench/poll.py [--recording sharp] [--agent snmpd|snmpsim] [--polls 200] [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ipaddress
+import os
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway.model import DeviceStatus
 from gateway.snmp_mapping import apply_snmp
-from protocols.snmp.client import SnmpClient, SnmpCredentials, SnmpTarget
+from protocols.snmp.client import SnmpClient, SnmpCredentials, SnmpError, SnmpTarget
 from protocols.snmp.printer import (
+    CONTRACT_SUBTREES,
     INTERFACE_SUBTREES,
     PRINTER_SUBTREES,
     SYSTEM_SCALARS,
     read_printer,
 )
-from tests.snmpsim_agent import SNMP_FIXTURES, snmpsim
+from tests.snmpsim_agent import SNMP_FIXTURES, free_udp_port, snmpsim
+
+SUBTREES = PRINTER_SUBTREES + INTERFACE_SUBTREES + CONTRACT_SUBTREES
+OVERRIDE_TYPES = {"2": "integer", "6": "object_id", "65": "counter", "66": "uinteger",
+                  "67": "uinteger"}
+"""snmprec type tag → snmpd `override` type, for the tags that are not octets."""
+
+
+@dataclass
+class Figure:
+    """One client's cost: CPU ms per poll (median of rounds), polls/s, values per poll."""
+
+    cpu_ms: float
+    polls_per_s: float
+    values: int
+
+
+def override_config(recording: Path) -> tuple[list[str], int]:
+    """snmpd `override` lines serving a recording, and how many objects had to be left out."""
+    lines, skipped = [], 0
+    for line in recording.read_text().splitlines():
+        oid, tag, value = line.split("|", 2)
+        if tag in ("4", "4x", "64"):
+            raw = (bytes.fromhex(value) if tag == "4x" else value.encode() if tag == "4"
+                   else ipaddress.IPv4Address(value).packed)
+            lines.append(f"override .{oid} octet_str " + (f"0x{raw.hex()}" if raw else '""'))
+        elif tag in OVERRIDE_TYPES:
+            lines.append(f"override .{oid} {OVERRIDE_TYPES[tag]} {value}")
+        else:
+            skipped += 1
+    return lines, skipped
+
+
+@contextlib.contextmanager
+def snmpd(recording: Path, workdir: Path, host: str = "127.0.0.1",
+          community: str = "public") -> Iterator[tuple[str, int]]:
+    """net-snmp's snmpd serving `recording` (only the `override` module: no MIB of its own but
+    what the SNMP engine needs); yields (host, port) once it answers."""
+    exe = shutil.which("snmpd") or "/usr/sbin/snmpd"
+    if not Path(exe).exists():
+        raise SystemExit("snmpd is missing: apt-get install snmpd (or use --agent snmpsim)")
+    port = free_udp_port(host)
+    lines, _ = override_config(recording)
+    config = workdir / "snmpd.conf"
+    config.write_text(f"agentAddress udp:{host}:{port}\nrocommunity {community} 127.0.0.0/8\n"
+                      + "\n".join(lines) + "\n")
+    env = {**os.environ, "MIBS": "", "SNMP_PERSISTENT_DIR": str(workdir)}
+    with (workdir / "snmpd.log").open("w") as log:
+        proc = subprocess.Popen([exe, "-f", "-Lo", "-C", "-c", str(config), "-I",
+                                 "override,vacm_conf,vacm_vars"], stdout=log, stderr=log, env=env)
+    try:
+        asyncio.run(_wait_for_agent(SnmpTarget(host, port, SnmpCredentials(community=community),
+                                               timeout=0.5, retries=0), proc))
+        yield host, port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def _wait_for_agent(target: SnmpTarget, proc: subprocess.Popen[bytes]) -> None:
+    async with SnmpClient() as client:
+        for _ in range(60):
+            if proc.poll() is not None:
+                raise SystemExit(f"snmpd exited with {proc.returncode}")
+            with contextlib.suppress(SnmpError):
+                await client.get(target, SYSTEM_SCALARS[:1])
+                return
+    raise SystemExit("snmpd did not answer within 30 s")
+
+
+def _figure(costs: list[float], rates: list[float], values: int) -> Figure:
+    return Figure(statistics.median(costs), statistics.median(rates), values)
+
+
+def _rounds(poll: Callable[[], int], polls: int, rounds: int,
+            clock: Callable[[], float] = time.process_time) -> Figure:
+    poll()  # warm: sockets, caches
+    costs, rates, values = [], [], 0
+    for _ in range(rounds):
+        cpu, wall = clock(), time.perf_counter()
+        for _ in range(polls):
+            values = poll()
+        costs.append((clock() - cpu) * 1000 / polls)
+        rates.append(polls / (time.perf_counter() - wall))
+    return _figure(costs, rates, values)
+
+
+def bench_printgw(target: SnmpTarget, polls: int, rounds: int, fast: bool = True,
+                  mapping: bool = False) -> Figure:
+    """`read_printer` (and the mapping), sequentially, in one event loop."""
+
+    async def run() -> Figure:
+        client = SnmpClient(fast=fast)
+
+        async def once() -> int:
+            reading = await read_printer(client, target)
+            if mapping:
+                apply_snmp(DeviceStatus(host=target.host), reading)
+            return len(reading.values)
+
+        try:
+            await once()  # warm: sockets, caches
+            costs, rates, values = [], [], 0
+            for _ in range(rounds):
+                cpu, wall = time.process_time(), time.perf_counter()
+                for _ in range(polls):
+                    values = await once()
+                costs.append((time.process_time() - cpu) * 1000 / polls)
+                rates.append(polls / (time.perf_counter() - wall))
+            return _figure(costs, rates, values)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
+def vendor_oids(target: SnmpTarget) -> list[str]:
+    async def read() -> list[str]:
+        async with SnmpClient() as client:
+            return (await read_printer(client, target)).vendor.oids()
+    return asyncio.run(read())
+
+
+def bench_easysnmp(host: str, port: int, community: str, vendor: list[str], polls: int,
+                   rounds: int) -> Figure:
+    """The same requests through easysnmp (net-snmp's C library in this process)."""
+    import easysnmp  # the bench extra: only here
+
+    session = easysnmp.Session(hostname=host, remote_port=port, version=2, community=community,
+                               use_numeric=True, timeout=2, retries=1)
+
+    def once() -> int:
+        values = len(session.get(list(SYSTEM_SCALARS)))
+        for root in SUBTREES:
+            values += len(session.bulkwalk(root, max_repetitions=25))
+        if vendor:
+            values += len(session.get(vendor))
+        return values
+
+    return _rounds(once, polls, rounds)
 
 
 def children_cpu() -> float:
@@ -42,73 +197,73 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def bench_printgw(target: SnmpTarget, polls: int) -> tuple[float, float, int]:
-    client = SnmpClient()
-    try:
-        await read_printer(client, target)  # warm: engine, transport, caches
-        cpu, wall = time.process_time(), time.perf_counter()
-        values = 0
-        for _ in range(polls):
-            reading = await read_printer(client, target)
-            apply_snmp(DeviceStatus(host=target.host), reading)
-            values = len(reading.values)
-        return time.process_time() - cpu, time.perf_counter() - wall, values
-    finally:
-        client.close()
-
-
-def bench_netsnmp(host: str, port: int, community: str, polls: int,
-                  vendor_oids: list[str]) -> tuple[float, float, int]:
+def bench_netsnmp(host: str, port: int, community: str, vendor: list[str], polls: int,
+                  rounds: int) -> Figure:
+    """The same requests through net-snmp's command-line tools, one process per request."""
     base = ["-v2c", "-c", community, "-t", "2", "-r", "1", "-On", f"{host}:{port}"]
     commands = [["snmpget", *base, *SYSTEM_SCALARS]]
-    commands += [["snmpbulkwalk", "-Cr25", *base, root]
-                 for root in PRINTER_SUBTREES + INTERFACE_SUBTREES]
-    if vendor_oids:
-        commands.append(["snmpget", *base, *vendor_oids])
-    cpu, wall = children_cpu(), time.perf_counter()
-    lines = 0
-    for _ in range(polls):
+    commands += [["snmpbulkwalk", "-Cr25", *base, root] for root in SUBTREES]
+    if vendor:
+        commands.append(["snmpget", *base, *vendor])
+
+    def once() -> int:
         lines = 0
         for command in commands:
             out = subprocess.run(command, capture_output=True, text=True, check=False).stdout
             lines += sum(1 for line in out.splitlines() if line.startswith("."))
-    return children_cpu() - cpu, time.perf_counter() - wall, lines
+        return lines
+
+    return _rounds(once, polls, rounds, clock=children_cpu)
+
+
+@contextlib.contextmanager
+def agent(kind: str, recording: Path, workdir: Path, host: str) -> Iterator[tuple[str, int, str]]:
+    """(host, port, community) of snmpd or snmpsim serving the recording."""
+    if kind == "snmpd":
+        with snmpd(recording, workdir, host) as (h, p):
+            yield h, p, "public"
+    else:
+        name = recording.name.removesuffix(".snmprec")
+        with snmpsim([recording], workdir, host) as (h, p):
+            yield h, p, name
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recording", default="sharp", help="recording name in shared/fixtures")
-    parser.add_argument("--polls", type=int, default=50)
+    parser.add_argument("--agent", choices=("snmpd", "snmpsim"), default="snmpd")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--polls", type=int, default=200, help="polls per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--cli-polls", type=int, default=10,
+                        help="polls per round with the CLI tools (a process per request)")
     args = parser.parse_args()
 
     recording = SNMP_FIXTURES / f"{args.recording}.snmprec"
-    with tempfile.TemporaryDirectory() as workdir, snmpsim([recording], Path(workdir)) as (host,
-                                                                                          port):
-        target = SnmpTarget(host, port, SnmpCredentials(community=args.recording))
-        ours_cpu, ours_wall, values = asyncio.run(bench_printgw(target, args.polls))
-        reading_vendor = asyncio.run(_vendor_oids(target))
-        theirs_cpu, theirs_wall, lines = bench_netsnmp(host, port, args.recording, args.polls,
-                                                       reading_vendor)
-
-    ours_ms = ours_cpu * 1000 / args.polls
-    theirs_ms = theirs_cpu * 1000 / args.polls
-    print(f"recording: {args.recording} ({values} values per poll by printgw, "
-          f"{lines} by net-snmp), {args.polls} sequential polls, agent: snmpsim")
-    print(f"{'client':<34}{'CPU ms/poll':>12}{'polls/s':>10}")
-    print(f"{'printgw (pysnmp 7) read + mapping':<34}{ours_ms:>12.1f}"
-          f"{args.polls / ours_wall:>10.1f}")
-    print(f"{'net-snmp CLI (snmpget+snmpbulkwalk)':<34}{theirs_ms:>12.1f}"
-          f"{args.polls / theirs_wall:>10.1f}")
-    print(f"ratio printgw / net-snmp CPU: {ours_ms / theirs_ms:.2f}")
+    with tempfile.TemporaryDirectory() as tmp, \
+            agent(args.agent, recording, Path(tmp), args.host) as (host, port, community):
+        target = SnmpTarget(host, port, SnmpCredentials(community=community))
+        vendor = vendor_oids(target)
+        rows = [
+            ("printgw read (gufo_snmp)", bench_printgw(target, args.polls, args.rounds)),
+            ("printgw read + mapping", bench_printgw(target, args.polls, args.rounds,
+                                                     mapping=True)),
+            ("printgw read, pysnmp 7 only", bench_printgw(target, max(1, args.polls // 10),
+                                                          args.rounds, fast=False)),
+            ("easysnmp (C net-snmp binding)", bench_easysnmp(host, port, community, vendor,
+                                                             args.polls, args.rounds)),
+            ("net-snmp CLI tools", bench_netsnmp(host, port, community, vendor,
+                                                 args.cli_polls, args.rounds)),
+        ]
+    baseline = rows[3][1].cpu_ms
+    print(f"recording: {args.recording}, agent: {args.agent}, {args.rounds} rounds of "
+          f"{args.polls} sequential polls ({max(1, args.polls // 10)} with pysnmp, "
+          f"{args.cli_polls} with the CLI tools)")
+    print(f"{'client':<32}{'CPU ms/poll':>12}{'polls/s':>10}{'/ easysnmp':>12}{'values':>8}")
+    for name, figure in rows:
+        print(f"{name:<32}{figure.cpu_ms:>12.2f}{figure.polls_per_s:>10.0f}"
+              f"{figure.cpu_ms / baseline:>12.2f}{figure.values:>8}")
     return 0
-
-
-async def _vendor_oids(target: SnmpTarget) -> list[str]:
-    client = SnmpClient()
-    try:
-        return (await read_printer(client, target)).vendor.oids()
-    finally:
-        client.close()
 
 
 if __name__ == "__main__":

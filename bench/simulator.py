@@ -8,13 +8,16 @@ simulator's CPU ms per answered poll, and its peak RSS.  `--compare-snmpsim` als
 serving one recording, for scale.
 
 The client is a minimal asyncio UDP poller on `simulator.ber` (a pysnmp client costs ~10 ms CPU
-per poll, see /work/shared/notes/snmp-clients.md, and would measure itself, not the fleet).
+per poll, see /work/shared/notes/snmp-clients.md, and would measure itself, not the fleet);
+`bench/fleet.py` drives the same polls with the gateway's gufo_snmp client, which costs less
+than the agent, through `drive(..., open_poller)`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -23,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 # this file is bench/simulator.py: keep it from shadowing the `simulator` package
@@ -106,8 +111,29 @@ async def full_poll(client: Client, addr: tuple[str, int], community: bytes, rid
     return values
 
 
-async def drive(targets: list[tuple[str, int]], community: bytes, seconds: float,
-                concurrency: int) -> tuple[int, int, int, float]:
+Poll = Callable[[tuple[str, int]], Awaitable[int | None]]
+"""One full poll of the printer at (address, port): values read, or None without an answer."""
+PollerFactory = Callable[[], AbstractAsyncContextManager[Poll]]
+"""Opens a poller for one worker (its polls run one after another)."""
+
+
+@contextlib.asynccontextmanager
+async def ber_poller(community: bytes) -> AsyncIterator[Poll]:
+    """Full polls on `simulator.ber` through a socket of the worker's own."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    transport, client = await loop.create_datagram_endpoint(Client, sock=sock)
+    try:
+        yield lambda addr: full_poll(client, addr, community, random.randint(1, 2**30))
+    finally:
+        transport.close()
+
+
+async def drive(targets: list[tuple[str, int]], seconds: float, concurrency: int,
+                open_poller: PollerFactory) -> tuple[int, int, int, float]:
+    """(polls answered, polls failed, values read, seconds) of `concurrency` workers polling
+    the targets in turn until `seconds` have passed."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     polls = failures = values = 0
@@ -115,25 +141,19 @@ async def drive(targets: list[tuple[str, int]], community: bytes, seconds: float
     random.shuffle(order)
     counter = iter(range(10**12))
 
-    async def worker(k: int) -> None:
+    async def worker() -> None:
         nonlocal polls, failures, values
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind(("127.0.0.1", 0))
-        transport, client = await loop.create_datagram_endpoint(Client, sock=sock)
-        try:
+        async with open_poller() as poll:
             while loop.time() < deadline:
-                addr = order[next(counter) % len(order)]
-                n = await full_poll(client, addr, community, random.randint(1, 2**30))
+                n = await poll(order[next(counter) % len(order)])
                 if n is None:
                     failures += 1
                 else:
                     polls += 1
                     values += n
-        finally:
-            transport.close()
 
     t0 = loop.time()
-    await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
     return polls, failures, values, loop.time() - t0
 
 
@@ -166,18 +186,45 @@ def wait_udp(addr: tuple[str, int], community: bytes, limit: float = 120.0) -> N
         sock.close()
 
 
-def measure(name: str, pid: int, targets: list[tuple[str, int]], community: bytes,
-            seconds: float, concurrency: int) -> None:
+def measure(name: str, pid: int, targets: list[tuple[str, int]], seconds: float,
+            concurrency: int, open_poller: PollerFactory) -> dict[str, float]:
+    """Drive full polls against the agent process `pid`; prints and returns its figures."""
     cpu0 = cpu_seconds(pid)
-    polls, failures, values, elapsed = asyncio.run(drive(targets, community, seconds,
-                                                         concurrency))
+    polls, failures, values, elapsed = asyncio.run(drive(targets, seconds, concurrency,
+                                                         open_poller))
     cpu = cpu_seconds(pid) - cpu0
+    figures = {"polls_per_s": polls / elapsed, "failed": failures,
+               "values": values / max(1, polls), "agent_cpu_ms": cpu * 1000 / max(1, polls),
+               "agent_core": cpu / elapsed, "agent_rss_mb": peak_rss_mb(pid)}
     print(f"{name}: {len(targets)} printers, {concurrency} polls in flight, {elapsed:.1f} s")
-    print(f"  full polls answered : {polls} ({polls / elapsed:.0f} polls/s), failed {failures}")
-    print(f"  values per poll     : {values / max(1, polls):.0f}")
-    print(f"  agent CPU per poll  : {cpu * 1000 / max(1, polls):.2f} ms "
-          f"({cpu / elapsed * 100:.0f} % of one core)")
-    print(f"  agent peak RSS      : {peak_rss_mb(pid):.0f} MB")
+    print(f"  full polls answered : {polls} ({figures['polls_per_s']:.0f} polls/s), "
+          f"failed {failures}")
+    print(f"  values per poll     : {figures['values']:.0f}")
+    print(f"  agent CPU per poll  : {figures['agent_cpu_ms']:.2f} ms "
+          f"({figures['agent_core'] * 100:.0f} % of one core)")
+    print(f"  agent peak RSS      : {figures['agent_rss_mb']:.0f} MB")
+    return figures
+
+
+@contextlib.contextmanager
+def fleet_process(count: int, first_ip: str, port: int, profile: str,
+                  ipp: bool = True) -> Iterator[subprocess.Popen[bytes]]:
+    """`printgw-sim` with `count` printers (SNMP on `port`, IPP on `port + 1`), once they all
+    answer."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "--count", str(count), "--first-ip", first_ip,
+         "--snmp-port", str(port), "--ipp-port", str(port + 1), "--control-port", "0",
+         "--profile", profile, *([] if ipp else ["--no-ipp"])],
+        cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        if not proc.stdout.readline():
+            raise SystemExit("printgw-sim did not start (port taken? try another port)")
+        wait_udp((addresses(first_ip, count)[-1], port), b"public")
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def main() -> int:
@@ -193,43 +240,40 @@ def main() -> int:
     if not 1 <= args.concurrency <= 1000 or not 0 < args.seconds <= 600:
         ap.error("concurrency 1..1000, seconds 0..600")
     ips = addresses(args.first_ip, args.count)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "--count", str(args.count), "--first-ip",
-         args.first_ip, "--snmp-port", str(args.port), "--ipp-port", str(args.port + 1),
-         "--control-port", "0", "--profile", args.profile], stdout=subprocess.PIPE)
-    try:
-        t0 = time.monotonic()
-        assert proc.stdout is not None
-        proc.stdout.readline()
-        wait_udp((ips[-1], args.port), b"public")
+    t0 = time.monotonic()
+    with fleet_process(args.count, args.first_ip, args.port, args.profile) as proc:
         print(f"fleet of {args.count} started in {time.monotonic() - t0:.1f} s "
               f"(RSS {peak_rss_mb(proc.pid):.0f} MB)")
-        measure("printgw-sim", proc.pid, [(ip, args.port) for ip in ips], b"public",
-                args.seconds, args.concurrency)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+        measure("printgw-sim", proc.pid, [(ip, args.port) for ip in ips], args.seconds,
+                args.concurrency, lambda: ber_poller(b"public"))
     if args.compare_snmpsim and shutil.which("snmpsim-command-responder"):
-        compare_snmpsim(args)
+        compare_snmpsim(args.port, args.seconds)
     return 0
 
 
-def compare_snmpsim(args: argparse.Namespace) -> None:
+@contextlib.contextmanager
+def snmpsim_process(port: int, host: str = "127.0.30.250") -> Iterator[subprocess.Popen[bytes]]:
+    """snmpsim serving the Sharp recording as community `public`, once it answers."""
     rec = Path("/work/shared/fixtures/snmp/sharp.snmprec")
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copy(rec, Path(tmp) / "public.snmprec")
         env = {**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}
         proc = subprocess.Popen(
             ["snmpsim-command-responder", f"--data-dir={tmp}",
-             f"--agent-udpv4-endpoint=127.0.30.250:{args.port}", "--cache-dir", tmp],
+             f"--agent-udpv4-endpoint={host}:{port}", "--cache-dir", tmp],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         try:
-            wait_udp(("127.0.30.250", args.port), b"public", 60)
-            measure("snmpsim (one recording, for comparison)", proc.pid,
-                    [("127.0.30.250", args.port)], b"public", min(args.seconds, 10), 8)
+            wait_udp((host, port), b"public", 60)
+            yield proc
         finally:
             proc.terminate()
             proc.wait(10)
+
+
+def compare_snmpsim(port: int, seconds: float) -> None:
+    with snmpsim_process(port) as proc:
+        measure("snmpsim (one recording, for comparison)", proc.pid,
+                [("127.0.30.250", port)], min(seconds, 10), 8, lambda: ber_poller(b"public"))
 
 
 if __name__ == "__main__":

@@ -217,7 +217,9 @@ async def cloud_ingest(url: str, token: str, printer_ids: list[str], reading: di
     return len(entries) / wall, cpu * 1000 / len(entries), len(entries)
 
 
-async def main(args: argparse.Namespace) -> None:
+async def main(args: argparse.Namespace) -> dict[str, float]:
+    """Prints the figures; returns the medians (seconds and statuses/s for `args.devices`,
+    bytes per device), the one-request-per-status rate, and the cloud's own ingest rate."""
     rng = random.Random(5)
     reading = await one_reading()
     with tempfile.TemporaryDirectory(prefix="printgw-bench-uplink-") as tmp:
@@ -231,7 +233,7 @@ async def main(args: argparse.Namespace) -> None:
                   f"({'PostgreSQL' if 'postgres' in database else 'SQLite'} cloud)")
             store = Store.in_directory(work / "gateway")
             outbox = Outbox(store, max_entries=10 * args.devices)
-            rounds = []
+            rounds, sizes = [], []
             for number in range(1, args.rounds + 1):
                 put = time.perf_counter()
                 entries = queue_round(outbox, printer_ids, reading, rng)
@@ -239,6 +241,7 @@ async def main(args: argparse.Namespace) -> None:
                 sent = batch_bytes(entries, args.batch_size)
                 r = await deliver(outbox, client, args.batch_size, cloud_pid)
                 rounds.append(r["statuses"] / r["seconds"])
+                sizes.append(sent / args.devices)
                 n = r["statuses"]
                 print(f"round {number}: {n:.0f} statuses outbox → cloud in {r['seconds']:.2f} s"
                       f" = {n / r['seconds']:,.0f} statuses/s, {r['requests']:.0f} requests, "
@@ -263,6 +266,10 @@ async def main(args: argparse.Namespace) -> None:
                   f"statuses at {rate:,.0f} statuses/s, {cloud_ms:.2f} ms cloud CPU/status")
             await client.close()
             store.close()
+    median = statistics.median(rounds)
+    return {"seconds": args.devices / median, "statuses_per_s": median,
+            "bytes_per_device": statistics.median(sizes),
+            "one_per_request_per_s": single / r["seconds"], "ingest_per_s": rate}
 
 
 if __name__ == "__main__":

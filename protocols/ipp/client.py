@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import functools
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -234,7 +235,9 @@ async def _post(
         raise IppUnreachable(f"{uri}: connection failed: {_reason(exc)}") from exc
 
 
+@functools.lru_cache(maxsize=4096)
 def _request(uri: str, version: tuple[int, int]) -> bytes:
+    """The request body; the same for every reading of a printer, so encoded once."""
     return encode_dict({
         "version": version,
         "operation": IppOperation.GET_PRINTER_ATTRIBUTES,
@@ -294,7 +297,7 @@ class _BadValue(ValueError):
     """One value that cannot be decoded; its attribute is dropped, the rest of the body is kept."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Field:
     """One tag-length-value item of the body, framing checked, value not decoded yet."""
 
@@ -368,8 +371,8 @@ class _Parser:
 
     def _fields(self) -> Iterator[_Field]:
         """The body's items; stops with a problem where the framing runs past the end."""
-        body, offset = self.body, 8
-        while offset < len(body):
+        body, offset, size = self.body, 8, len(self.body)
+        while offset < size:
             tag = body[offset]
             if tag <= _DELIMITER_MAX:
                 yield _Field(offset, tag, b"", b"")
@@ -377,13 +380,13 @@ class _Parser:
                     return
                 offset += 1
                 continue
-            if offset + 3 > len(body):
+            if offset + 3 > size:
                 break
-            name_end = offset + 3 + int.from_bytes(body[offset + 1:offset + 3], "big")
-            if name_end + 2 > len(body):
+            name_end = offset + 3 + (body[offset + 1] << 8 | body[offset + 2])
+            if name_end + 2 > size:
                 break
-            value_end = name_end + 2 + int.from_bytes(body[name_end:name_end + 2], "big")
-            if value_end > len(body):
+            value_end = name_end + 2 + (body[name_end] << 8 | body[name_end + 1])
+            if value_end > size:
                 break
             yield _Field(offset, tag, body[offset + 3:name_end], body[name_end + 2:value_end])
             offset = value_end

@@ -1,53 +1,64 @@
-"""An asyncio SNMP client on pysnmp 7: GET of scalars and GETBULK walks of subtrees.
+"""An asyncio SNMP client: GET of scalars, GETBULK walks of subtrees, SET.
 
-One `SnmpClient` owns one pysnmp engine, shared by every target (a new engine per request costs
-hundreds of milliseconds).  Values come back as plain Python values (`int`, `bytes`, `str` for OIDs
-and IP addresses), keyed by numeric OID strings; no MIB lookups happen on the hot path.
+v1/v2c reads to an address go through gufo_snmp (`protocols.snmp.gufo_backend`: Rust codec,
+~30x less CPU than pysnmp); SNMPv3, SETs, host names, and every answer gufo_snmp cannot vouch for
+(it does not show error-status) go through pysnmp 7.  One `SnmpClient` owns one pysnmp engine,
+shared by every target (a new engine per request costs hundreds of milliseconds), made the first
+time it is needed: pysnmp's high-level API costs ~20 MB of memory to import, so a gateway whose
+devices all answer v2c never loads it.  Values come back as plain Python values (`int`, `bytes`,
+`str` for OIDs and IP addresses), keyed by numeric OID strings; no MIB lookups happen on the hot
+path.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal
 
 from pyasn1.type import univ
-from pysnmp.hlapi.v3arch.asyncio import (
-    CommunityData,
-    ContextData,
-    ObjectIdentity,
-    ObjectType,
-    SnmpEngine,
-    UdpTransportTarget,
-    UsmUserData,
-    bulk_cmd,
-    get_cmd,
-    next_cmd,
-    set_cmd,
-)
-from pysnmp.hlapi.v3arch.asyncio import auth as _auth
 from pysnmp.proto import errind, rfc1902, rfc1905
+
+from protocols.snmp import gufo_backend
+
+if TYPE_CHECKING:
+    from pysnmp.hlapi.v3arch.asyncio import (
+        CommunityData,
+        ContextData,
+        SnmpEngine,
+        UdpTransportTarget,
+        UsmUserData,
+    )
 
 SnmpValue = int | bytes | str | None
 """INTEGER, Counter, Gauge, TimeTicks → int; OCTET STRING → bytes; OID, IpAddress → str."""
 
 AUTH_PROTOCOLS = {
-    "MD5": _auth.USM_AUTH_HMAC96_MD5,
-    "SHA": _auth.USM_AUTH_HMAC96_SHA,
-    "SHA224": _auth.USM_AUTH_HMAC128_SHA224,
-    "SHA256": _auth.USM_AUTH_HMAC192_SHA256,
-    "SHA384": _auth.USM_AUTH_HMAC256_SHA384,
-    "SHA512": _auth.USM_AUTH_HMAC384_SHA512,
+    "MD5": "USM_AUTH_HMAC96_MD5",
+    "SHA": "USM_AUTH_HMAC96_SHA",
+    "SHA224": "USM_AUTH_HMAC128_SHA224",
+    "SHA256": "USM_AUTH_HMAC192_SHA256",
+    "SHA384": "USM_AUTH_HMAC256_SHA384",
+    "SHA512": "USM_AUTH_HMAC384_SHA512",
 }
+"""SNMPv3 authentication protocols by name → pysnmp's name for them."""
 PRIV_PROTOCOLS = {
-    "DES": _auth.USM_PRIV_CBC56_DES,
-    "3DES": _auth.USM_PRIV_CBC168_3DES,
-    "AES": _auth.USM_PRIV_CFB128_AES,
-    "AES128": _auth.USM_PRIV_CFB128_AES,
-    "AES192": _auth.USM_PRIV_CFB192_AES,
-    "AES256": _auth.USM_PRIV_CFB256_AES,
+    "DES": "USM_PRIV_CBC56_DES",
+    "3DES": "USM_PRIV_CBC168_3DES",
+    "AES": "USM_PRIV_CFB128_AES",
+    "AES128": "USM_PRIV_CFB128_AES",
+    "AES192": "USM_PRIV_CFB192_AES",
+    "AES256": "USM_PRIV_CFB256_AES",
 }
+"""SNMPv3 privacy protocols by name → pysnmp's name for them."""
+
+
+def _hlapi() -> ModuleType:
+    """pysnmp's high-level API, imported the first time it is needed."""
+    return importlib.import_module("pysnmp.hlapi.v3arch.asyncio")
 
 
 class SnmpError(Exception):
@@ -138,20 +149,36 @@ def is_absent(value: object) -> bool:
     return isinstance(value, (rfc1905.NoSuchObject, rfc1905.NoSuchInstance, rfc1905.EndOfMibView))
 
 
-def _oid_tuple(oid: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in oid.strip(".").split("."))
-
-
 class SnmpClient:
-    """GET, GETBULK walks and SET against any number of agents through one shared engine."""
+    """GET, GETBULK walks and SET against any number of agents.
 
-    def __init__(self, max_repetitions: int = 25) -> None:
-        self._engine = SnmpEngine()
+    `fast=False` sends everything through pysnmp (for comparisons: `bench/fleet.py`, tests).
+    """
+
+    def __init__(self, max_repetitions: int = 25, fast: bool = True) -> None:
+        self._engine: SnmpEngine | None = None
         self._transports: dict[tuple[str, int, float, int], UdpTransportTarget] = {}
+        self._fast = gufo_backend.GufoReader() if fast else None
         self.max_repetitions = max_repetitions
 
+    @property
+    def pysnmp_loaded(self) -> bool:
+        """Whether anything needed pysnmp's engine yet (see the module's docstring)."""
+        return self._engine is not None
+
+    def _pysnmp_engine(self) -> SnmpEngine:
+        if self._engine is None:
+            self._engine = _hlapi().SnmpEngine()
+        return self._engine
+
+    def _fast_for(self, target: SnmpTarget) -> gufo_backend.GufoReader | None:
+        return self._fast if self._fast is not None and self._fast.handles(target) else None
+
     def close(self) -> None:
-        self._engine.close_dispatcher()
+        if self._fast is not None:
+            self._fast.close()
+        if self._engine is not None:
+            self._engine.close_dispatcher()
 
     async def aclose(self) -> None:
         """Close from a running loop: stop the sockets first and let the answers already read
@@ -177,7 +204,7 @@ class SnmpClient:
         transport = self._transports.get(key)
         if transport is None:
             try:
-                transport = await UdpTransportTarget.create(
+                transport = await _hlapi().UdpTransportTarget.create(
                     (target.host, target.port), timeout=target.timeout, retries=target.retries)
             except Exception as exc:  # name resolution and socket errors
                 raise SnmpError(f"{target.host}:{target.port}: {exc}") from exc
@@ -186,41 +213,48 @@ class SnmpClient:
 
     @staticmethod
     def _auth(credentials: SnmpCredentials) -> CommunityData | UsmUserData:
+        hlapi = _hlapi()
         if credentials.version == 3:
-            return UsmUserData(
+            return hlapi.UsmUserData(
                 credentials.user or "",
                 authKey=credentials.auth_key,
                 privKey=credentials.priv_key,
-                authProtocol=AUTH_PROTOCOLS[credentials.auth_protocol.upper()]
-                if credentials.auth_key else _auth.USM_AUTH_NONE,
-                privProtocol=PRIV_PROTOCOLS[credentials.priv_protocol.upper()]
-                if credentials.priv_key else _auth.USM_PRIV_NONE,
+                authProtocol=getattr(hlapi.auth, AUTH_PROTOCOLS[credentials.auth_protocol.upper()])
+                if credentials.auth_key else hlapi.auth.USM_AUTH_NONE,
+                privProtocol=getattr(hlapi.auth, PRIV_PROTOCOLS[credentials.priv_protocol.upper()])
+                if credentials.priv_key else hlapi.auth.USM_PRIV_NONE,
             )
         community = credentials.community
         if credentials.context:
             community = f"{community}@{credentials.context}"
-        return CommunityData(community, mpModel=0 if credentials.version == 1 else 1)
+        return hlapi.CommunityData(community, mpModel=0 if credentials.version == 1 else 1)
 
     @staticmethod
     def _context(credentials: SnmpCredentials) -> ContextData:
         if credentials.version == 3 and credentials.context:
-            return ContextData(contextName=credentials.context)
-        return ContextData()
+            return _hlapi().ContextData(contextName=credentials.context)
+        return _hlapi().ContextData()
 
-    async def _call(self, command, target: SnmpTarget, *args: object):  # type: ignore[no-untyped-def]
+    async def _call(self, command: str, target: SnmpTarget, *args: int,
+                    variables: Sequence[str | tuple[str, object]]) -> tuple[int, int, Any]:
+        """One pysnmp command (`get_cmd`, `next_cmd`, `bulk_cmd`, `set_cmd`): its positional
+        arguments, then the variables as OIDs or (OID, value) pairs."""
+        hlapi = _hlapi()
         transport = await self._transport(target)
+        var_binds = [hlapi.ObjectType(hlapi.ObjectIdentity(v[0]), v[1]) if isinstance(v, tuple)
+                     else hlapi.ObjectType(hlapi.ObjectIdentity(v)) for v in variables]
         try:
-            error_indication, error_status, error_index, var_binds = await command(
-                self._engine, self._auth(target.credentials), transport,
-                self._context(target.credentials), *args, lookupMib=False)
+            error_indication, error_status, error_index, var_binds = await getattr(
+                hlapi, command)(self._pysnmp_engine(), self._auth(target.credentials), transport,
+                                self._context(target.credentials), *args, *var_binds,
+                                lookupMib=False)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # pysnmp raises PySnmpError and friends for malformed input
             raise SnmpError(f"{target.host}:{target.port}: {exc}") from exc
         if error_indication:
             if isinstance(error_indication, errind.RequestTimedOut):
-                raise SnmpTimeout(f"{target.host}:{target.port}: no SNMP response "
-                                  f"within {target.timeout:g} s")
+                raise _no_response(target)
             raise SnmpError(f"{target.host}:{target.port}: {error_indication}")
         return int(error_status), int(error_index), var_binds
 
@@ -231,21 +265,33 @@ class SnmpClient:
         request retried, so one absent object never loses the others.
         """
         wanted = list(oids)
-        result: dict[str, SnmpValue] = {}
         while wanted:
-            status, index, var_binds = await self._call(
-                get_cmd, target, *(ObjectType(ObjectIdentity(oid)) for oid in wanted))
+            status, index, values = await self._get_once(target, wanted)
             if status == 0:
-                for name, value in var_binds:
-                    if not is_absent(value):
-                        result[str(name)] = to_python(value)
-                return result
+                return values
             if status == 2 and 0 < index <= len(wanted):  # noSuchName (v1)
                 del wanted[index - 1]
                 continue
             raise SnmpError(f"{target.host}:{target.port}: GET failed: "
                             f"{error_status_name(status)} at index {index}")
-        return result
+        return {}
+
+    async def _get_once(self, target: SnmpTarget,
+                        wanted: list[str]) -> tuple[int, int, dict[str, SnmpValue]]:
+        """(error-status, error-index, values present) of one GET."""
+        fast = self._fast_for(target)
+        if fast is not None:
+            try:
+                return 0, 0, await fast.get(target, wanted)
+            except gufo_backend.AgentError as exc:
+                return exc.status, exc.index, {}
+            except gufo_backend.NoAnswer:
+                raise _no_response(target) from None
+            except gufo_backend.Unsure:
+                pass  # pysnmp decodes what gufo_snmp does not
+        status, index, var_binds = await self._call("get_cmd", target, variables=wanted)
+        return status, index, {str(name): to_python(value) for name, value in var_binds
+                               if not is_absent(value)}
 
     async def walk(self, target: SnmpTarget, root: str) -> dict[str, SnmpValue]:
         """Every object below `root`, in order; stops at the end of the subtree or of the MIB view.
@@ -253,21 +299,32 @@ class SnmpClient:
         GETBULK for v2c/v3, GETNEXT for v1.  An agent that answers with a non-increasing OID ends
         the walk there (what was read so far is kept) instead of looping.
         """
-        root_tuple = _oid_tuple(root)
-        prefix_len = len(root_tuple)
+        root_tuple = gufo_backend.oid_tuple(root)
         result: dict[str, SnmpValue] = {}
         current = root_tuple
         repetitions = self.max_repetitions
+        fast = self._fast_for(target)
+        if fast is not None:
+            try:
+                resume = await fast.walk(target, root, root_tuple, repetitions, result)
+            except gufo_backend.AgentError as exc:
+                raise SnmpError(f"{target.host}:{target.port}: walk of {root} failed: "
+                                f"{error_status_name(exc.status)}") from None
+            except gufo_backend.NoAnswer:
+                raise _no_response(target) from None
+            if resume is None:
+                return result
+            current = resume  # pysnmp goes on where gufo_snmp could not
+        prefix_len = len(root_tuple)
         while True:
             oid = ".".join(map(str, current))
             if target.credentials.version == 1:
-                status, _, var_binds = await self._call(
-                    next_cmd, target, ObjectType(ObjectIdentity(oid)))
+                status, _, var_binds = await self._call("next_cmd", target, variables=[oid])
                 if status == 2:  # noSuchName: end of MIB view in v1
                     return result
             else:
-                status, _, var_binds = await self._call(
-                    bulk_cmd, target, 0, repetitions, ObjectType(ObjectIdentity(oid)))
+                status, _, var_binds = await self._call("bulk_cmd", target, 0, repetitions,
+                                                        variables=[oid])
                 if status == 1 and repetitions > 1:  # tooBig: ask for fewer rows
                     repetitions = max(1, repetitions // 2)
                     continue
@@ -297,15 +354,19 @@ class SnmpClient:
         self, target: SnmpTarget, values: Sequence[tuple[str, int | str | bytes]]
     ) -> None:
         """SET instance OIDs: `int` → Integer32, `str`/`bytes` → OCTET STRING."""
-        var_binds = []
+        var_binds: list[tuple[str, object]] = []
         for oid, value in values:
             if isinstance(value, bool) or not isinstance(value, (int, str, bytes)):
                 raise SnmpError(f"cannot SET {oid} to a {type(value).__name__}")
             encoded = (rfc1902.Integer32(value) if isinstance(value, int)
                        else rfc1902.OctetString(value))
-            var_binds.append(ObjectType(ObjectIdentity(oid), encoded))
-        status, index, _ = await self._call(set_cmd, target, *var_binds)
+            var_binds.append((oid, encoded))
+        status, index, _ = await self._call("set_cmd", target, variables=var_binds)
         if status != 0:
             name = values[index - 1][0] if 0 < index <= len(values) else "?"
             raise SnmpError(f"{target.host}:{target.port}: SET of {name} refused: "
                             f"{error_status_name(status)}")
+
+
+def _no_response(target: SnmpTarget) -> SnmpTimeout:
+    return SnmpTimeout(f"{target.host}:{target.port}: no SNMP response within {target.timeout:g} s")

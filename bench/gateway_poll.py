@@ -1,0 +1,140 @@
+"""Benchmark: poll cycles of a gateway with N printers in its inventory, against the virtual fleet.
+
+The fleet (`printgw-sim`: N colour MFPs, SNMP and IPP) is one process; the gateway is another, a
+`gateway.daemon.Gateway` whose inventory holds the N printers as a discovery records them, and
+which runs `cycle()` a few times: read every device over SNMP and IPP, map the readings, queue
+what they cause (no cloud configured).  Each cycle starts with the other's readings gone, as in
+the daemon.  Printed: seconds per cycle (the first one opens a socket per printer), the gateway's
+and the fleet's CPU per device, and the gateway process's peak RSS (VmHWM) next to its RSS
+before the first cycle (interpreter, imports, inventory).
+
+Baseline: the same gateway with pysnmp as the SNMP client (`SnmpClient(fast=False)`, the path
+before issue 8).
+
+    python bench/gateway_poll.py [--printers 1000] [--cycles 3] [--baseline]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# bench/simulator.py would shadow the `simulator` package
+sys.path[:] = [p for p in sys.path if p not in ("", str(Path(__file__).resolve().parent))]
+sys.path.insert(0, str(ROOT))
+
+
+def _status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def _gateway_cycles(addresses: list[str], snmp_port: int, cycles: int,
+                          backend: str) -> dict[str, object]:
+    """In the gateway's process: the inventory, then `cycles` poll cycles."""
+    from gateway.config import Config
+    from gateway.daemon import Gateway
+    from gateway.inventory import Sighting
+    from gateway.reader import DeviceReader
+    from protocols.snmp.client import SnmpClient
+
+    with tempfile.TemporaryDirectory(prefix="printgw-bench-gateway-") as tmp:
+        config = Config.model_validate({
+            "gateway": {"data_dir": tmp}, "snmp": {"port": snmp_port},
+            "ipp": {"port": snmp_port + 1}, "discovery": {"mdns": False},
+            "status_page": {"enabled": False}})
+        async with Gateway(config) as gateway:
+            if backend == "pysnmp":
+                gateway.reader = gateway.poller.reader = DeviceReader(SnmpClient(fast=False))
+            for ip in addresses:
+                gateway.inventory.record(Sighting(
+                    address=ip, sources=frozenset({"snmp-sweep"}),
+                    protocols=frozenset({"snmp", "ipp"}), snmp_port=snmp_port, snmp_version=2,
+                    ipp_uri=f"ipp://{ip}:{snmp_port + 1}/ipp/print"))
+            result: dict[str, object] = {"rss_before_mb": _status_mb("VmRSS")}
+            runs = []
+            for _ in range(cycles):
+                cpu = time.process_time()
+                report = await gateway.cycle(deliver=False)
+                runs.append({"seconds": report.seconds, "read": report.read,
+                             "unreachable": len(report.unreachable),
+                             "cpu": time.process_time() - cpu})
+            result["cycles"] = runs
+            result["peak_rss_mb"] = _status_mb("VmHWM")
+            result["pysnmp_loaded"] = gateway.reader.snmp.pysnmp_loaded
+    return result
+
+
+def run(printers: int, first_ip: str, port: int, cycles: int,
+        backends: tuple[str, ...] = ("gufo",)) -> dict[str, dict[str, float]]:
+    """Start the fleet, run a gateway per backend against it; returns per backend: `first` and
+    `seconds` (median of the later cycles) in s, `gateway_cpu_ms` and `fleet_cpu_ms` per device
+    and cycle, `peak_rss_mb`, `rss_before_mb`, `read` (devices read in the last cycle)."""
+    from bench.simulator import cpu_seconds, fleet_process
+    from simulator.fleet import addresses
+
+    ips = addresses(first_ip, printers)
+    results = {}
+    with fleet_process(printers, first_ip, port, "color-mfp") as fleet:
+        for backend in backends:
+            fleet_cpu = cpu_seconds(fleet.pid)
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", backend, "--port", str(port),
+                 "--cycles", str(cycles)], input=json.dumps(ips), capture_output=True,
+                text=True, cwd=ROOT, check=False)
+            if out.returncode:
+                raise SystemExit(f"the gateway failed:\n{out.stderr[-3000:]}")
+            child = json.loads(out.stdout)
+            runs = child["cycles"]
+            later = runs[1:] or runs
+            results[backend] = {
+                "first": runs[0]["seconds"],
+                "seconds": statistics.median(r["seconds"] for r in later),
+                "gateway_cpu_ms": statistics.median(r["cpu"] for r in later) * 1000 / printers,
+                "fleet_cpu_ms": (cpu_seconds(fleet.pid) - fleet_cpu) * 1000 / printers / cycles,
+                "peak_rss_mb": child["peak_rss_mb"], "rss_before_mb": child["rss_before_mb"],
+                "read": runs[-1]["read"], "pysnmp_loaded": child["pysnmp_loaded"]}
+    return results
+
+
+def report(printers: int, results: dict[str, dict[str, float]]) -> None:
+    print(f"{printers} colour MFPs (SNMP + IPP), gateway and fleet in two processes")
+    print(f"{'SNMP client':<14}{'cycle s':>9}{'first s':>9}{'read':>6}{'gw CPU ms/dev':>15}"
+          f"{'fleet CPU ms/dev':>18}{'peak RSS MB':>13}{'RSS before':>12}")
+    for backend, r in results.items():
+        print(f"{backend:<14}{r['seconds']:>9.2f}{r['first']:>9.2f}{r['read']:>6.0f}"
+              f"{r['gateway_cpu_ms']:>15.2f}{r['fleet_cpu_ms']:>18.2f}{r['peak_rss_mb']:>13.0f}"
+              f"{r['rss_before_mb']:>12.0f}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--printers", type=int, default=1000)
+    ap.add_argument("--first-ip", default="127.2.0.1")
+    ap.add_argument("--port", type=int, default=16300, help="SNMP port; IPP on the next one")
+    ap.add_argument("--cycles", type=int, default=3)
+    ap.add_argument("--baseline", action="store_true", help="also with pysnmp (slow)")
+    ap.add_argument("--child", choices=("gufo", "pysnmp"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:  # the gateway's process: addresses on stdin, figures on stdout
+        addresses = json.loads(sys.stdin.read())
+        print(json.dumps(asyncio.run(_gateway_cycles(addresses, args.port, args.cycles,
+                                                     args.child))))
+        return 0
+    backends = ("gufo", "pysnmp") if args.baseline else ("gufo",)
+    report(args.printers, run(args.printers, args.first_ip, args.port, args.cycles, backends))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
