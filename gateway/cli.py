@@ -18,13 +18,14 @@ from gateway.daemon import run_gateway
 from gateway.demo import DemoOptions, run_demo
 from gateway.discovery import Discovery
 from gateway.discovery_report import DiscoveryProgress, print_table, write_json
-from gateway.fleet_view import FleetView, print_fleet
+from gateway.fleet_view import FleetView
 from gateway.inventory import Inventory
 from gateway.logs import FORMATS, LEVELS, LogOverrides
 from gateway.logs import configure as configure_logging
 from gateway.reader import DeviceReader, DeviceUnreachable, IppEndpoint
 from gateway.report import print_report
 from gateway.status_page import fetch_status, local_url
+from gateway.status_table import print_fleet
 from gateway.store import DATABASE_NAME, Store, StoreError
 from protocols.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS, SnmpCredentials, SnmpTarget
 

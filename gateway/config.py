@@ -41,7 +41,7 @@ from pydantic import (
     model_validator,
 )
 
-from protocols.cloud.client import is_loopback_host
+from protocols.hosts import is_loopback_host
 from protocols.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS, SnmpCredentials
 
 

@@ -65,7 +65,6 @@ from gateway.reader import DeviceReader
 from gateway.relay import CommandRelay
 from gateway.schedule import Outcome, Schedule
 from gateway.services import ServiceSettings
-from gateway.status_page import start_status_page
 from gateway.status_queue import StatusQueue
 from gateway.store import Store
 from gateway.uplink import SYNC_CONCURRENCY, CloudLink, NotEnrolled
@@ -230,14 +229,28 @@ class Gateway:
             await self.discover()
         devices = [d for d in self.inventory.devices() if d.missing_since is None]
         report.devices = len(devices)
-        readings = await self.poller.read_all(devices)
+        # Without a cloud link nothing has to wait for the whole fleet: each reading is recorded
+        # as it arrives and dropped, so a cycle never holds every device's reading at once.
+        stream = self.link is None
         answered: list[tuple[Device, DeviceStatus]] = []
-        for device, status in readings:
+        unreachable: set[int] = set()
+
+        def take(device: Device, status: DeviceStatus | None) -> None:
             if status is None:
-                report.unreachable.append(device.id)
+                unreachable.add(device.id)
+                return
+            report.read += 1
+            if stream:
+                self.latest[device.id] = status
+                report.queued += self._record(device, status)
             else:
                 answered.append((device, status))
-        report.read = len(answered)
+
+        await self.poller.read_each(devices, take)
+        report.unreachable = [d.id for d in devices if d.id in unreachable]
+        if not stream:
+            order = {d.id: i for i, d in enumerate(devices)}
+            answered.sort(key=lambda reading: order[reading[0].id])
         if self.link is not None and (self.link.status.connected or await self.connect()):
             report.synced = await self._sync(answered, sync)
         for device, status in answered:
@@ -272,7 +285,12 @@ class Gateway:
     # -- the daemon ------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        page = await start_status_page(self)  # None when disabled or its port is taken
+        page = None
+        if self.config.status_page.enabled:
+            # imported here: the page's aiohttp server and templates (~4 MB) only when it is on
+            from gateway.status_page import start_status_page
+
+            page = await start_status_page(self)  # None when its port is taken
         loops = [asyncio.create_task(self._poll_loop(stop), name="poll"),
                  asyncio.create_task(self._discovery_loop(stop), name="discovery")]
         link = (asyncio.create_task(self._link_loop(stop), name="cloud-link")

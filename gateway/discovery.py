@@ -15,6 +15,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import ifaddr
 
@@ -22,9 +23,11 @@ from gateway.config import Config, Credentials, Subnet
 from gateway.inventory import Device, Inventory, Sighting
 from gateway.model import DeviceStatus
 from gateway.reader import DeviceReader, DeviceUnreachable, IppEndpoint
-from protocols.mdns.browser import MdnsService, browse, interface_addresses
 from protocols.snmp.client import SnmpCredentials, SnmpTarget
 from protocols.snmp.sweep import SweepHit, SweepProgress, sweep
+
+if TYPE_CHECKING:
+    from protocols.mdns.browser import MdnsService
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +113,9 @@ class Discovery:
         settings = self.config.discovery
         if not settings.mdns:
             return []
+        # imported here: zeroconf (~3 MB) is needed only when mDNS discovery is on
+        from protocols.mdns.browser import browse, interface_addresses
+
         try:
             interfaces = (interface_addresses(settings.interfaces) if settings.interfaces
                           else all_interface_addresses())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from gateway.config import Config
@@ -35,6 +35,7 @@ class Poller:
         self.metrics = metrics
         self.errors: dict[int, str] = {}
         """Devices whose last reading got no answer, and why (the status page shows them)."""
+        self._concurrency = concurrency
         self._semaphore = asyncio.Semaphore(concurrency)
         self._working: dict[int, SnmpCredentials] = {}
 
@@ -42,7 +43,8 @@ class Poller:
         """New settings (a reload): the concurrency limit holds for the readings started from now
         on, and the credentials are tried afresh."""
         self.config = config
-        self._semaphore = asyncio.Semaphore(config.poll.concurrency)
+        self._concurrency = config.poll.concurrency
+        self._semaphore = asyncio.Semaphore(self._concurrency)
         self._working.clear()
 
     def _snmp_candidates(self, device: Device, address: str) -> list[SnmpCredentials]:
@@ -103,7 +105,17 @@ class Poller:
         self._working.pop(device.id, None)
         return None, error
 
-    async def read_all(self, devices: Iterable[Device]) -> list[tuple[Device, DeviceStatus | None]]:
-        devices = list(devices)
-        statuses = await asyncio.gather(*(self.read(d) for d in devices))
-        return list(zip(devices, statuses, strict=True))
+    async def read_each(self, devices: Iterable[Device],
+                        take: Callable[[Device, DeviceStatus | None], None]) -> None:
+        """Read `devices`, handing each reading to `take` as it arrives (in completion order).
+
+        As many workers as the concurrency limit pull the devices in turn, so a cycle holds only
+        the readings under way, not one task and one result per device until the last answers.
+        """
+        pending = iter(devices)
+
+        async def worker() -> None:
+            for device in pending:
+                take(device, await self.read(device))
+
+        await asyncio.gather(*(worker() for _ in range(self._concurrency)))

@@ -23,7 +23,6 @@ has none, and a redirect could carry the request elsewhere).
 from __future__ import annotations
 
 import gzip
-import ipaddress
 import json
 import logging
 import re
@@ -33,16 +32,17 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote, urlsplit
 
 import aiohttp
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import best_match
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
 
 from protocols.cloud import load_schema, operations
+from protocols.hosts import is_loopback_host
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, FormatChecker
+    from referencing import Registry
 
 log = logging.getLogger(__name__)
 
@@ -112,16 +112,29 @@ def _document() -> dict[str, Any]:
     return load_schema()
 
 
+# jsonschema and referencing (~5 MB) are imported on the first validation: a gateway without a
+# cloud configured never validates anything.
+
 @cache
 def _registry() -> Registry:
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT202012
+
     return Registry().with_resource(_SCHEMA_BASE, DRAFT202012.create_resource(_document()))
 
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
-_FORMATS = FormatChecker(formats=("date", "uuid"))
 
 
-@_FORMATS.checks("date-time", raises=ValueError)
+@cache
+def _formats() -> FormatChecker:
+    from jsonschema import FormatChecker
+
+    formats = FormatChecker(formats=("date", "uuid"))
+    formats.checks("date-time", raises=ValueError)(_is_date_time)
+    return formats
+
+
 def _is_date_time(value: object) -> bool:
     """RFC 3339 `date-time`: an offset is required (`datetime.fromisoformat` alone allows none)."""
     if not isinstance(value, str):
@@ -138,8 +151,10 @@ def _pointer(*segments: str) -> str:
 
 @cache
 def _validator(pointer: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator({"$ref": f"{_SCHEMA_BASE}#{quote(pointer, safe='/~')}"},
-                                registry=_registry(), format_checker=_FORMATS)
+                                registry=_registry(), format_checker=_formats())
 
 
 @cache
@@ -163,6 +178,8 @@ def _schema_validator(name: str) -> Draft202012Validator:
 
 def _mismatch(validator: Draft202012Validator, body: Any) -> str | None:
     """Which field of `body` breaks the schema, and how; None when it is valid."""
+    from jsonschema.exceptions import best_match
+
     error = best_match(validator.iter_errors(body))
     if error is None:
         return None
@@ -467,16 +484,6 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         return None
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def is_loopback_host(host: str) -> bool:
-    """`localhost`, 127.0.0.0/8 or ::1: where plain HTTP is allowed (tests, the demo)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _checked_url(url: str, *, secure: str, plain: str) -> str:

@@ -29,11 +29,11 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
+from typing import Any
 
 from pyasn1.codec.ber import decoder, encoder
 from pysnmp.proto import api
 from pysnmp.proto.mpmod.rfc3412 import ScopedPDU, SNMPv3Message
-from pysnmp.proto.secmod.rfc3414.service import UsmSecurityParameters
 
 from protocols.snmp import oids
 from protocols.snmp.client import (
@@ -150,6 +150,14 @@ def _community_template(credentials: SnmpCredentials, columns: tuple[str, ...]) 
     return _Template.of(version, encoder.encode(message), slots=1)
 
 
+def _usm_parameters() -> Any:
+    """A fresh UsmSecurityParameters."""
+    # imported here: pysnmp's USM module loads cryptography (~10 MB), needed only for v3 probes
+    from pysnmp.proto.secmod.rfc3414.service import UsmSecurityParameters
+
+    return UsmSecurityParameters()
+
+
 @cache
 def _discovery_template() -> _Template:
     """RFC 3414 §4 engine-ID discovery: an empty GET, noAuthNoPriv, reportable, no engine ID.
@@ -161,7 +169,7 @@ def _discovery_template() -> _Template:
     pdu = proto.GetRequestPDU()
     proto.apiPDU.set_defaults(pdu)
     proto.apiPDU.set_request_id(pdu, _RID_SENTINEL)
-    security = UsmSecurityParameters()
+    security = _usm_parameters()
     for name, value in (("msgAuthoritativeEngineId", b""), ("msgAuthoritativeEngineBoots", 0),
                         ("msgAuthoritativeEngineTime", 0), ("msgUserName", b""),
                         ("msgAuthenticationParameters", b""), ("msgPrivacyParameters", b"")):
@@ -203,7 +211,7 @@ def _decode(data: bytes) -> tuple[int, _Reply] | None:
         if pdus.getName() not in ("report", "response"):
             return None
         security, _ = decoder.decode(message["msgSecurityParameters"].asOctets(),
-                                     asn1Spec=UsmSecurityParameters())
+                                     asn1Spec=_usm_parameters())
         engine_id = security["msgAuthoritativeEngineId"].asOctets()
         return int(message["msgGlobalData"]["msgID"]), _Reply(3, engine_id=engine_id)
     proto = api.PROTOCOL_MODULES.get(version)
