@@ -8,13 +8,14 @@ the browser talks to nothing but the page.
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.sim_helpers import run
 
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -38,17 +39,10 @@ def chromium() -> str:
 
 
 async def _run(args: list[str], limit: float) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), limit)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise AssertionError(f"chromium did not finish within {limit} s: {args}") from None
-    if proc.returncode:
-        raise AssertionError(f"chromium failed ({proc.returncode}): {err.decode()[-2000:]}")
-    return out.decode()
+    rc, out, err = await run(*args, limit=limit)
+    if rc:
+        raise AssertionError(f"chromium failed ({rc}): {err[-2000:]}")
+    return out
 
 
 async def render(url: str, directory: Path, *, width: int = 1280, height: int = 900,
