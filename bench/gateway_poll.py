@@ -1,7 +1,7 @@
 """Benchmark: poll cycles of a gateway with N printers in its inventory, against the virtual fleet.
 
 The fleet (`printgw-sim`: N colour MFPs, SNMP and IPP) is one process; the gateway is another, a
-`gateway.daemon.Gateway` whose inventory holds the N printers as a discovery records them, and
+`gateway.app.daemon.Gateway` whose inventory holds the N printers as a discovery records them, and
 which runs `cycle()` a few times: read every device over SNMP and IPP, map the readings, queue
 what they cause (no cloud configured).  Each cycle starts with the other's readings gone, as in
 the daemon.  Printed: seconds per cycle (the first one opens a socket per printer), the gateway's
@@ -42,10 +42,10 @@ def _status_mb(field: str) -> float:
 async def _gateway_cycles(addresses: list[str], snmp_port: int, cycles: int,
                           backend: str) -> dict[str, object]:
     """In the gateway's process: the inventory, then `cycles` poll cycles."""
-    from gateway.config import Config
-    from gateway.daemon import Gateway
-    from gateway.inventory import Sighting
-    from gateway.reader import DeviceReader
+    from gateway.app.daemon import Gateway
+    from gateway.device.reader import DeviceReader
+    from gateway.fleet.inventory import Sighting
+    from gateway.settings.config import Config
     from protocols.snmp.client import SnmpClient
 
     with tempfile.TemporaryDirectory(prefix="printgw-bench-gateway-") as tmp:

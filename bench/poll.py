@@ -40,8 +40,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.model import DeviceStatus
-from gateway.snmp_mapping import apply_snmp
+from gateway.device.model import DeviceStatus
+from gateway.device.snmp_mapping import apply_snmp
 from protocols.snmp.client import SnmpClient, SnmpCredentials, SnmpError, SnmpTarget
 from protocols.snmp.printer import (
     CONTRACT_SUBTREES,
@@ -50,7 +50,7 @@ from protocols.snmp.printer import (
     SYSTEM_SCALARS,
     read_printer,
 )
-from tests.snmpsim_agent import SNMP_FIXTURES, free_udp_port, snmpsim
+from tests.support.snmpsim_agent import SNMP_FIXTURES, free_udp_port, snmpsim
 
 SUBTREES = PRINTER_SUBTREES + INTERFACE_SUBTREES + CONTRACT_SUBTREES
 OVERRIDE_TYPES = {"2": "integer", "6": "object_id", "65": "counter", "66": "uinteger",

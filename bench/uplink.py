@@ -36,14 +36,14 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.data_types import project
-from gateway.outbox import Outbox, OutboxSender, new_entry
-from gateway.reader import DeviceReader, IppEndpoint
+from gateway.device.reader import DeviceReader, IppEndpoint
 from gateway.store import Store
+from gateway.uplink.data_types import project
+from gateway.uplink.outbox import Outbox, OutboxSender, new_entry
 from protocols.cloud.client import GZIP_THRESHOLD, CloudClient, canonical_json
 from protocols.snmp.client import SnmpTarget
-from tests.ports import free_port
-from tests.sim_helpers import running_fleet
+from tests.support.ports import free_port
+from tests.support.sim_helpers import running_fleet
 
 SERVICE = "monitoring"
 DATA_TYPES = ["identity", "supplies.level", "supplies.kind", "supplies.color", "counters.total",

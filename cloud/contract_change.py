@@ -21,7 +21,8 @@ Commands go out one at a time: the next is issued only when the previous one is 
 `failed` or expired command is issued again after `retry_delay` (recorded with its reason): the
 withdrawal of the old printer is not optional.
 
-Invariants (checked by tests/test_contract_change_property.py): contract printing (contract mode
+Invariants (checked by tests/cloud/test_contract_change_property.py): contract printing
+(contract mode
 and not prohibited) is never enabled on both printers: the new printer is prohibited *before* its
 transition while the old one may still print, and permitted only after the old one's withdrawal
 is done; billing starts only on a printer whose transition is done (`confirmed`); every finished

@@ -177,7 +177,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER command_audit_no_delete BEFORE DELETE ON command_audit
     BEGIN SELECT RAISE(ABORT, 'command_audit is append-only'); END;
     """,
-    # 5: what the status page shows (issue 7, `gateway/fleet_view.py`): every device's newest
+    # 5: what the status page shows (issue 7, `gateway/local/live_view.py`): every device's newest
     # reading (a summary, registered or not) and when the cloud last took an entry of it, and
     # the history of its supply levels (thinned and pruned as it is written).
     """

@@ -5,7 +5,7 @@ Why hand-written: measured on this 2-core machine, pyasn1 (through `pysnmp.proto
 gateway poll (7 GETs + ~6 GETBULKs, ~100 values) costs ~6.5 ms of CPU that way, i.e. ~150 polls/s
 per core.  The fleet must answer >= 1,000 polls/s, so varbinds are pre-encoded once per state change
 and responses are assembled from bytes (`bench/simulator.py` prints the figures).  The test suite
-cross-checks every message shape against pyasn1 (`tests/test_sim_ber.py`).
+cross-checks every message shape against pyasn1 (`tests/simulator/test_sim_ber.py`).
 """
 
 from __future__ import annotations

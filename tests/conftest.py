@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.snmpsim_agent import SNMP_FIXTURES, snmpsim
+from tests.support.snmpsim_agent import SNMP_FIXTURES, snmpsim
 
 
 @pytest.fixture(scope="session")

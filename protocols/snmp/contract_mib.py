@@ -1,6 +1,7 @@
 """Numeric OIDs of the project's contract MIB (`mibs/PRINTGW-CONTRACT-MIB.mib`).
 
-Names are the MIB's object names; `tests/test_mibs.py` checks them against the compiled module.
+Names are the MIB's object names; `tests/protocols/snmp/test_mibs.py` checks them against the
+compiled module.
 The module sits under RFC 5612's documentation enterprise number by default; a vendor profile may
 move it (the structure below the root stays): use `rebase()` to get an OID under another root.
 """

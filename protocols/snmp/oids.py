@@ -1,8 +1,8 @@
 """Numeric OIDs of the standard MIB objects the gateway reads.
 
 Every name here is the MIB object's own name (SNMPv2-MIB, IF-MIB, HOST-RESOURCES-MIB, Printer-MIB
-of RFC 3805); `tests/test_mibs.py` compiles the sources in `mibs/` and checks each constant against
-them.  Numeric OIDs are used on the hot path: no MIB lookups at poll time.
+of RFC 3805); `tests/protocols/snmp/test_mibs.py` compiles the sources in `mibs/` and checks
+each constant against them.  Numeric OIDs are used on the hot path: no MIB lookups at poll time.
 """
 
 # SNMPv2-MIB system group (scalars: append ".0")

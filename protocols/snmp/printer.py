@@ -1,6 +1,7 @@
 """What to read from a printer's SNMP agent: the subtrees and scalars a fleet service needs.
 
-`read_printer` returns the raw values by numeric OID; `gateway.snmp_mapping` gives them meaning.
+`read_printer` returns the raw values by numeric OID; the gateway's device mapping gives them
+meaning.
 Only the needed subtrees are walked (never the whole agent from `.1`): a corrupt row elsewhere
 in a device's MIB must not end the reading early, and a full walk costs far more.
 """

@@ -1,7 +1,7 @@
 """Enumerations of the Printer-MIB (RFC 3805, IANA-PRINTER-MIB) and HOST-RESOURCES-MIB.
 
 Each dict maps the wire value to the enumeration's name as the MIB spells it;
-`tests/test_mibs.py` checks them against the compiled MIB sources in `mibs/`.
+`tests/protocols/snmp/test_mibs.py` checks them against the compiled MIB sources in `mibs/`.
 """
 
 PrtMarkerSuppliesTypeTC = {

@@ -1,0 +1,371 @@
+"""The fleet as the status page, `/api/status`, `/metrics` and `printgw status` show it.
+
+One query layer over the store — the inventory, the cloud state, the outbox, the commands and the
+tables of store migration 5 — plus, inside the daemon, what only the running process knows: the
+cloud link's state, which devices did not answer their last poll, the last cycle.  `snapshot()` is
+the `/api/status` document; the page renders it, `printgw status` prints it (`print_fleet`).
+
+Migration 5's tables are written here too, so what is written is what is read:
+
+- `record_reading(db, device_id, status)` (by `StatusQueue.record`, in the reading's transaction):
+  the device's newest reading as a summary, and its supply levels into `level_history`.  A level
+  is kept when it differs from the supply's last point of the past `HISTORY_STEP`, or there is
+  none; points older than `HISTORY_DAYS` are pruned when the device's next point is written.  So a
+  supply keeps about 24 points a day plus one per percent used, whatever the poll interval.
+- `record_uploads(store, delivered)` (by the daemon after each flush): the cloud took entries of
+  these devices, of these readings.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from gateway import __version__
+from gateway.fleet.inventory import Device, Inventory
+from gateway.fleet.schedule import Outcome
+from gateway.settings.config import Config
+from gateway.store import Store
+from gateway.uplink.cloud_state import CloudState
+from gateway.uplink.outbox import Outbox
+
+if TYPE_CHECKING:
+    from gateway.app.daemon import Gateway
+
+HISTORY_STEP = 3600.0
+HISTORY_DAYS = 30
+LOW_PERCENT = 10
+"""A supply is low at or below the device's own low threshold, or this when it tells none."""
+
+STATES = ("idle", "processing", "warmup", "stopped", "offline", "unknown", "asleep",
+          "unreachable", "missing", "not-read")
+"""A device's state on the page: the printer state of its last reading, or `asleep` (it answered
+in power save: no outage), `unreachable` (its last reading got no answer), `missing` (discovery
+lost it), `not-read` (no reading yet).  Asleep and unreachable are known to the daemon only."""
+
+FAMILIES = ("cyan", "magenta", "yellow", "black", "other")
+_FAMILY = {"black": "black", "photo-black": "black", "matte-black": "black", "cyan": "cyan",
+           "light-cyan": "cyan", "magenta": "magenta", "light-magenta": "magenta",
+           "yellow": "yellow"}
+
+
+def colour_family(color: str | None) -> str:
+    """The bar colour of a supply colour (`protocols.colors` names): one of `FAMILIES`."""
+    return _FAMILY.get(color or "", "other")
+
+
+def is_low(supply: Mapping[str, Any]) -> bool:
+    level = supply.get("level_percent")
+    threshold = supply.get("low_percent")
+    return level is not None and level <= (LOW_PERCENT if threshold is None else threshold)
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+def summarise(status: Mapping[str, Any]) -> dict[str, Any]:
+    """What the page keeps of a `DeviceStatus.to_json()` document."""
+    state = status.get("state") or {}
+    return {
+        "host": status.get("host"),
+        "read_at": status["read_at"],
+        "reachable": dict(status.get("reachable") or {}),
+        "identity": {key: (status.get("identity") or {}).get(key) for key in
+                     ("serial", "manufacturer", "model", "hostname", "location", "firmware")},
+        "state": {"printer_state": state.get("printer_state", "unknown"),
+                  "reasons": list(state.get("reasons") or ()), "message": state.get("message"),
+                  "abnormal": bool(state.get("abnormal")),
+                  "alerts": [{key: alert.get(key) for key in
+                              ("index", "severity", "group", "code", "description")}
+                             for alert in state.get("alerts") or ()]},
+        "supplies": [{key: supply.get(key) for key in
+                      ("index", "description", "kind", "color", "level_percent", "level_state",
+                       "low_percent", "class", "cartridge_type")}
+                     for supply in status.get("supplies") or ()],
+        "contract": {key: (status.get("contract") or {}).get(key)
+                     for key in ("supported", "mode", "printing_prohibited", "panel_message")},
+        "problems": [problem.get("message") for problem in status.get("problems") or ()],
+    }
+
+
+def record_reading(db: sqlite3.Connection, device_id: int, status: Mapping[str, Any]) -> None:
+    """Keep `status` (a `DeviceStatus.to_json()` document) as the device's newest reading and
+    add its levels to the history; in the caller's transaction `db`."""
+    read_at = datetime.fromisoformat(status["read_at"]).timestamp()
+    summary = summarise(status)
+    db.execute(
+        "INSERT INTO device_readings (device_id, read_at, printer_state, summary) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET read_at = excluded.read_at, "
+        "printer_state = excluded.printer_state, summary = excluded.summary",
+        (device_id, read_at, summary["state"]["printer_state"],
+         json.dumps(summary, separators=(",", ":"), ensure_ascii=False)))
+    levels = {s["index"]: s["level_percent"] for s in summary["supplies"]
+              if s["level_percent"] is not None}
+    if not levels:
+        return
+    recent = {row[0]: row[1] for row in db.execute(
+        "SELECT supply_index, level_percent, MAX(read_at) FROM level_history "
+        "WHERE device_id = ? AND read_at > ? GROUP BY supply_index",
+        (device_id, read_at - HISTORY_STEP))}
+    points = [(device_id, read_at, index, level) for index, level in levels.items()
+              if recent.get(index) != level]
+    if points:
+        db.executemany("INSERT OR REPLACE INTO level_history (device_id, read_at, supply_index, "
+                       "level_percent) VALUES (?, ?, ?, ?)", points)
+        db.execute("DELETE FROM level_history WHERE device_id = ? AND read_at < ?",
+                   (device_id, read_at - HISTORY_DAYS * 86400))
+
+
+def record_uploads(store: Store, delivered: Mapping[int, str],
+                   now: float | None = None) -> None:
+    """The cloud took entries of these devices (device row → `read_at` of the newest)."""
+    if not delivered:
+        return
+    now = time.time() if now is None else now
+    with store.transaction() as db:
+        db.executemany("UPDATE device_readings SET uploaded_at = ?, uploaded_read_at = ? "
+                       "WHERE device_id = ?",
+                       [(now, read_at, device_id) for device_id, read_at in delivered.items()])
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+def iso(seconds: float | None) -> str | None:
+    """Seconds since the epoch as RFC 3339 (UTC), None for None."""
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+
+
+class FleetView:
+    """The fleet from `store`; with `gateway` (inside the daemon) what the process knows too."""
+
+    def __init__(self, store: Store, config: Config, gateway: Gateway | None = None) -> None:
+        self.store = store
+        self._config = config
+        self.gateway = gateway
+        self.page_url: str | None = None
+        """The status page serving this view, if any."""
+        self.since: float | None = None
+        """When that page started (with the daemon)."""
+        self.inventory = Inventory(store)
+        self.state = CloudState(store)
+        self.outbox = Outbox(store)
+
+    @classmethod
+    def of_gateway(cls, gateway: Gateway) -> FleetView:
+        return cls(gateway.store, gateway.config, gateway)
+
+    @property
+    def config(self) -> Config:
+        """The gateway's config in force (a reload replaces it)."""
+        return self._config if self.gateway is None else self.gateway.config
+
+    @property
+    def poll_errors(self) -> Mapping[int, str]:
+        return {} if self.gateway is None else self.gateway.poller.errors
+
+    def _state(self, missing: bool, device_id: int, printer_state: str | None) -> str:
+        if missing:
+            return "missing"
+        if device_id in self.poll_errors:
+            return "unreachable"
+        slot = None if self.gateway is None else self.gateway.schedule.slots.get(device_id)
+        if slot is not None and slot.outcome is Outcome.ASLEEP:
+            return "asleep"
+        return printer_state or "not-read"
+
+    def _next_read(self, device_id: int) -> str | None:
+        """When the daemon reads the device next (its schedule is on the monotonic clock)."""
+        slot = None if self.gateway is None else self.gateway.schedule.slots.get(device_id)
+        if slot is None or slot.reading:
+            return None
+        return iso(time.time() + max(0.0, slot.due - time.monotonic()))
+
+    # -- for /metrics: cheap, no JSON parsed ---------------------------------------------------
+
+    def state_counts(self) -> dict[str, int]:
+        """Devices by state (every state in `STATES`, zero included)."""
+        rows = self.store.conn.execute(
+            "SELECT d.id, d.missing_since IS NOT NULL, r.printer_state FROM devices d "
+            "LEFT JOIN device_readings r ON r.device_id = d.id").fetchall()
+        counts = Counter(self._state(bool(missing), device_id, printer_state)
+                         for device_id, missing, printer_state in rows)
+        return {state: counts.get(state, 0) for state in {*STATES, *counts}}
+
+    def command_counts(self) -> dict[tuple[str, str], int]:
+        """Commands received, by (kind, result); `pending` while not completed."""
+        rows = self.store.conn.execute(
+            "SELECT kind, coalesce(result, 'pending'), COUNT(*) FROM commands GROUP BY 1, 2")
+        return {(kind, result): count for kind, result, count in rows}
+
+    # -- the document --------------------------------------------------------------------------
+
+    def snapshot(self, now: float | None = None) -> dict[str, Any]:
+        """The `/api/status` document (times as RFC 3339, UTC)."""
+        now = time.time() if now is None else now
+        devices = sorted(self.devices(self.inventory.devices()),
+                         key=lambda d: (d["name"].casefold(), d["id"]))
+        by_state = Counter(d["state"] for d in devices)
+        outbox = self._outbox()
+        return {
+            "generated_at": iso(now),
+            "gateway": {"name": self.config.gateway.name, "version": __version__,
+                        "gateway_id": self.state.get("gateway_id")},
+            "daemon": self._daemon(),
+            "cloud": self._cloud(),
+            "outbox": outbox,
+            "summary": {"devices": len(devices),
+                        "by_state": {s: by_state[s] for s in STATES if by_state[s]},
+                        "alerts": sum(len(d["alerts"]) for d in devices),
+                        "low_supplies": sum(s["low"] for d in devices for s in d["supplies"])},
+            "devices": devices,
+            "errors": self._errors(devices, outbox["last_error"]),
+        }
+
+    def device(self, device_id: int) -> dict[str, Any] | None:
+        """One device as in `snapshot()["devices"]`, None when there is no such device."""
+        try:
+            device = self.inventory.get(device_id)
+        except KeyError:
+            return None
+        return self.devices([device])[0]
+
+    def history(self, device_id: int) -> dict[str, list[tuple[float, int]]]:
+        """Supply index → its level points (seconds since the epoch, percent), oldest first."""
+        points: dict[str, list[tuple[float, int]]] = {}
+        for index, read_at, level in self.store.conn.execute(
+                "SELECT supply_index, read_at, level_percent FROM level_history "
+                "WHERE device_id = ? ORDER BY read_at", (device_id,)):
+            points.setdefault(index, []).append((read_at, level))
+        return points
+
+    def devices(self, devices: Iterable[Device]) -> list[dict[str, Any]]:
+        conn = self.store.conn
+        readings = {row["device_id"]: row for row in conn.execute(
+            "SELECT device_id, summary, uploaded_at, uploaded_read_at FROM device_readings")}
+        printers = dict(conn.execute("SELECT device_id, printer_id FROM cloud_printers"))
+        services: dict[int, list[dict[str, Any]]] = {}
+        for row in conn.execute("SELECT device_id, service_id, application_id, state, decision "
+                                "FROM applications ORDER BY device_id, service_id"):
+            services.setdefault(row["device_id"], []).append({
+                "service_id": row["service_id"], "application_id": row["application_id"],
+                "activation_state": row["state"], "decision": row["decision"]})
+        pending = {row[0]: row[1] for row in conn.execute(
+            "SELECT device_id, COUNT(*) FROM outbox GROUP BY device_id")}
+        return [self._device(d, readings.get(d.id), printers.get(d.id),
+                             services.get(d.id, []), pending.get(d.id, 0)) for d in devices]
+
+    def _device(self, device: Device, reading: sqlite3.Row | None, printer_id: str | None,
+                services: list[dict[str, Any]], pending: int) -> dict[str, Any]:
+        summary = json.loads(reading["summary"]) if reading is not None else None
+        identity = summary["identity"] if summary else {}
+        state = summary["state"] if summary else {}
+        return {
+            "id": device.id,
+            "name": (device.hostname or identity.get("hostname") or device.model
+                     or device.address or f"device {device.id}"),
+            "manufacturer": device.manufacturer or identity.get("manufacturer"),
+            "model": device.model or identity.get("model"),
+            "serial": device.serial or identity.get("serial"),
+            "address": device.address,
+            "location": identity.get("location"),
+            "printer_id": printer_id,
+            "state": self._state(device.missing_since is not None, device.id,
+                                 state.get("printer_state")),
+            "reasons": state.get("reasons", []),
+            "message": state.get("message"),
+            "poll_error": self.poll_errors.get(device.id),
+            "read_at": summary["read_at"] if summary else None,
+            "next_read_at": self._next_read(device.id),
+            "supplies": [{**supply, "family": colour_family(supply["color"]),
+                          "low": is_low(supply)} for supply in (summary or {}).get("supplies", [])],
+            "alerts": state.get("alerts", []),
+            "contract": (summary or {}).get("contract") or {"supported": False},
+            "services": services,
+            "last_upload": None if reading is None or reading["uploaded_at"] is None else {
+                "at": iso(reading["uploaded_at"]), "read_at": reading["uploaded_read_at"]},
+            "pending_uploads": pending,
+            "problems": (summary or {}).get("problems", []),
+        }
+
+    def _daemon(self) -> dict[str, Any]:
+        return {"running": self.gateway is not None, "status_page": self.page_url,
+                "since": iso(self.since)}
+
+    def _cloud(self) -> dict[str, Any]:
+        url = self.config.cloud.url
+        last_sync = self.state.get("last_sync")
+        cloud: dict[str, Any] = {
+            "configured": url is not None, "url": None if url is None else str(url),
+            "last_sync": iso(float(last_sync)) if last_sync else None,
+            "connected": None, "channel": None, "last_error": None, "errors": None}
+        link = None if self.gateway is None else self.gateway.link
+        if link is not None:
+            status = link.status
+            cloud.update(connected=status.connected, channel=status.channel,
+                         last_error=status.last_error, errors=status.errors,
+                         changes_handled=status.changes_handled,
+                         activations_sent=status.activations_sent)
+        return cloud
+
+    def _outbox(self) -> dict[str, Any]:
+        stats = self.outbox.stats()
+        row = self.store.conn.execute(
+            "SELECT last_error FROM outbox WHERE last_error IS NOT NULL "
+            "ORDER BY next_attempt_at DESC LIMIT 1").fetchone()
+        return {"depth": stats.depth, "oldest_queued_at": iso(stats.oldest_queued_at),
+                "next_attempt_at": iso(stats.next_attempt_at), "delivered": stats.delivered,
+                "rejected": stats.rejected, "dropped": stats.dropped,
+                "last_error": None if row is None else row[0]}
+
+    def _errors(self, devices: list[dict[str, Any]],
+                outbox_error: str | None) -> list[dict[str, Any]]:
+        """What needs a look: the link's last error while it is down, devices that cannot be
+        registered or did not answer, the outbox's last delivery error and the cloud's last
+        rejection."""
+        errors: list[dict[str, Any]] = []
+        link = None if self.gateway is None else self.gateway.link
+        if link is not None and link.status.last_error and not link.status.connected:
+            errors.append({"source": "cloud", "device_id": None,
+                           "message": link.status.last_error})
+        if link is not None:
+            errors += [{"source": "registration", "device_id": device_id, "message": why}
+                       for device_id, why in sorted(link.status.skipped.items())]
+        errors += [{"source": "poll", "device_id": d["id"], "message": d["poll_error"]}
+                   for d in devices if d["poll_error"]]
+        if outbox_error:
+            errors.append({"source": "outbox", "device_id": None, "message": outbox_error})
+        rejected = self.store.conn.execute(
+            "SELECT printer_id, code, detail FROM outbox_rejected ORDER BY rejected_at DESC "
+            "LIMIT 1").fetchone()
+        if rejected is not None:
+            errors.append({"source": "rejected", "device_id": self.state.device_for_printer(
+                rejected["printer_id"]), "message": f"{rejected['code']}: {rejected['detail']}"})
+        return errors
+
+
+# -- words for people ------------------------------------------------------------------------------
+
+def relative(value: str | None, now: datetime) -> str:
+    """An RFC 3339 time as seen from `now`: `3 min ago`, `in 5 s`, or `never` for None."""
+    if value is None:
+        return "never"
+    seconds = (now - datetime.fromisoformat(value)).total_seconds()
+    span = next((f"{abs(seconds) / size:.0f} {unit}" for unit, size in
+                 (("d", 86400), ("h", 3600), ("min", 60)) if abs(seconds) >= size),
+                f"{abs(seconds):.0f} s")
+    return f"in {span}" if seconds < -0.5 else f"{span} ago"
+
+
+def link_text(cloud: Mapping[str, Any]) -> str:
+    """The cloud link in a few words, e.g. `connected (push)`."""
+    if not cloud["configured"]:
+        return "not configured"
+    if cloud["connected"] is None:
+        return "unknown (the daemon is not running)"
+    return f"connected ({cloud['channel']})" if cloud["connected"] else "not connected"

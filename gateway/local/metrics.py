@@ -1,0 +1,105 @@
+"""The gateway's Prometheus metrics, in a registry of its own per `Gateway` (served at `/metrics`).
+
+Counted in this process as things happen (reset at a restart, as Prometheus counters may be):
+
+- `printgw_poll_duration_seconds{result}` histogram: one device reading, `answered` or
+  `unreachable` (time waiting for the concurrency limit excluded);
+- `printgw_poll_errors_total{reason}`: readings that got nothing (`unreachable`, `no-address`);
+- `printgw_uploads_total{result}`: status entries the outbox sender settled or failed to deliver
+  (`accepted`, `duplicate`, `rejected`, `failed`).
+
+Read from the store at each scrape (`FleetCollector`: what the store knows stays right across
+restarts and needs no bookkeeping):
+
+- `printgw_devices{state}`: devices by state (`fleet_view.STATES`);
+- `printgw_outbox_depth`, `printgw_outbox_oldest_age_seconds`, `printgw_outbox_dropped_total`;
+- `printgw_commands{kind,result}`: contract-mode commands received, by kind and outcome (`done`,
+  `refused`, `failed`, or `pending` while not completed — a gauge: a command moves on);
+- `printgw_cloud_connected`: 1 while the cloud link is connected (only with a cloud configured).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from gateway.local.live_view import FleetView
+from gateway.uplink.outbox import FlushReport
+
+POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+UPLOAD_RESULTS = ("accepted", "duplicate", "rejected", "failed")
+POLL_ERRORS = ("unreachable", "no-address")
+
+
+class GatewayMetrics:
+    """The registry and the metrics counted as things happen."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.poll_duration = Histogram(
+            "printgw_poll_duration_seconds", "Time to read one device", ["result"],
+            buckets=POLL_BUCKETS, registry=self.registry)
+        self.poll_errors = Counter(
+            "printgw_poll_errors", "Device readings that got no answer", ["reason"],
+            registry=self.registry)
+        self.uploads = Counter(
+            "printgw_uploads", "Status entries the cloud settled or that failed to upload",
+            ["result"], registry=self.registry)
+        for result in ("answered", "unreachable"):  # every series present from the start
+            self.poll_duration.labels(result)
+        for reason in POLL_ERRORS:
+            self.poll_errors.labels(reason)
+        for result in UPLOAD_RESULTS:
+            self.uploads.labels(result)
+
+    def polled(self, seconds: float, answered: bool) -> None:
+        self.poll_duration.labels("answered" if answered else "unreachable").observe(seconds)
+        if not answered:
+            self.poll_errors.labels("unreachable").inc()
+
+    def no_address(self) -> None:
+        self.poll_errors.labels("no-address").inc()
+
+    def flushed(self, report: FlushReport) -> None:
+        """Count one `OutboxSender.flush`'s results."""
+        for result in UPLOAD_RESULTS:
+            count = getattr(report, result)
+            if count:
+                self.uploads.labels(result).inc(count)
+
+
+class FleetCollector(Collector):
+    """The metrics read from the store at each scrape, through a `FleetView`."""
+
+    def __init__(self, view: FleetView) -> None:
+        self.view = view
+
+    def collect(self) -> Iterator[Metric]:
+        devices = GaugeMetricFamily("printgw_devices", "Devices by state", labels=["state"])
+        for state, count in sorted(self.view.state_counts().items()):
+            devices.add_metric([state], count)
+        yield devices
+        stats = self.view.outbox.stats()
+        yield GaugeMetricFamily("printgw_outbox_depth", "Status entries waiting for the cloud",
+                                value=stats.depth)
+        age = 0.0 if stats.oldest_queued_at is None else time.time() - stats.oldest_queued_at
+        yield GaugeMetricFamily("printgw_outbox_oldest_age_seconds",
+                                "Age of the oldest entry in the outbox (0 when empty)",
+                                value=max(0.0, age))
+        yield CounterMetricFamily("printgw_outbox_dropped",
+                                  "Entries dropped because the outbox was full",
+                                  value=stats.dropped)
+        commands = GaugeMetricFamily("printgw_commands",
+                                     "Contract-mode commands received, by kind and result",
+                                     labels=["kind", "result"])
+        for (kind, result), count in sorted(self.view.command_counts().items()):
+            commands.add_metric([kind, result], count)
+        yield commands
+        gateway = self.view.gateway
+        if gateway is not None and gateway.link is not None:
+            yield GaugeMetricFamily("printgw_cloud_connected", "1 while the cloud link is up",
+                                    value=int(gateway.link.status.connected))

@@ -1,0 +1,295 @@
+"""The cloud link's state in the gateway's store (migration 3), behind named accessors.
+
+- `cloud_link`: the link's key/values — the gateway's ID and token from its enrolment, the
+  regional endpoint and the region it was resolved for, the change stream cursor, the last sync.
+- `cloud_printers`: the cloud's printer ID per device (S0604) and the serial it was registered
+  with.
+- `applications`: the support service setting table (FIG. 5): per device and service, the
+  application information from the cloud (S0606) beside the local enable setting, FIG. 10's
+  decision and the last activation result (S0608 or FIG. 9).
+- `transmission_types`: the transmission data type table per device (S0610-S0611): what the cloud
+  requests and what the gateway sends.
+- `last_status`: the previous reading per device (event detection survives restarts) and when
+  its last periodic upload was.
+
+Every writer takes an optional `db`: a connection inside the caller's `store.transaction()`, so
+that a reading, the entries it queues and its new `last_status` commit together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from gateway.store import Store
+from gateway.uplink.services import ActivationDecision
+from protocols.cloud import DATA_TYPES
+
+LinkKey = Literal["gateway_id", "token", "base_url", "push_url", "region", "valid_until",
+                  "cursor", "last_sync"]
+"""The keys of `cloud_link` in use; values are text (times as seconds since the epoch)."""
+
+
+@dataclass(frozen=True)
+class StoredApplication:
+    """One row of the support service setting table."""
+
+    service_id: str
+    service_outline: str | None
+    application_id: str | None
+    provider: str | None
+    application_date: str | None
+    activation_state: str | None
+    """As the cloud last said (application information, or an activation result since)."""
+    compatible_cartridge_models: list[str]
+    data_types: list[str]
+    activation_by_first_upload: bool
+    activated_at: str | None
+    enabled: bool | None
+    """The local enable setting the decision was made with (None: no decision stored)."""
+    decision: str | None
+    """FIG. 10: `activate`, `deactivate` or `none` (no notice); None when not decided."""
+    decision_reason: str | None
+    decision_detail: str | None
+    activation_result: dict[str, Any] | None
+    """The last `ActivationResult` for this application (S0608, or FIG. 9 from an upload)."""
+    notified_application_id: str | None
+    """The application ID the cloud last confirmed as activated."""
+    updated_at: float
+
+    @property
+    def decision_activate(self) -> bool:
+        return self.decision == "activate"
+
+    @property
+    def decision_deactivate(self) -> bool:
+        return self.decision == "deactivate"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class CloudState:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+
+    @contextlib.contextmanager
+    def _writing(self, db: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
+        if db is not None:
+            yield db
+        else:
+            with self.store.transaction() as own:
+                yield own
+
+    # -- the link ----------------------------------------------------------------------------------
+
+    def get(self, key: LinkKey) -> str | None:
+        row = self.store.conn.execute("SELECT value FROM cloud_link WHERE key = ?",
+                                      (key,)).fetchone()
+        return None if row is None else row["value"]
+
+    def set(self, key: LinkKey, value: str, *, db: sqlite3.Connection | None = None) -> None:
+        with self._writing(db) as conn:
+            conn.execute("INSERT INTO cloud_link (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                         "DO UPDATE SET value = excluded.value", (key, value))
+
+    def delete(self, key: LinkKey, *, db: sqlite3.Connection | None = None) -> None:
+        with self._writing(db) as conn:
+            conn.execute("DELETE FROM cloud_link WHERE key = ?", (key,))
+
+    # -- printer IDs -------------------------------------------------------------------------------
+
+    def printer_id(self, device_id: int) -> str | None:
+        row = self.store.conn.execute("SELECT printer_id FROM cloud_printers WHERE device_id = ?",
+                                      (device_id,)).fetchone()
+        return None if row is None else row["printer_id"]
+
+    def device_for_printer(self, printer_id: str) -> int | None:
+        row = self.store.conn.execute("SELECT device_id FROM cloud_printers WHERE printer_id = ?",
+                                      (printer_id,)).fetchone()
+        return None if row is None else row["device_id"]
+
+    def set_printer(self, device_id: int, printer_id: str, serial: str, *,
+                    db: sqlite3.Connection | None = None) -> None:
+        """The device is this printer ID.  A printer ID is one device's: if another record had
+        it (two records that were one device), it moves here."""
+        with self._writing(db) as conn:
+            conn.execute("DELETE FROM cloud_printers WHERE printer_id = ? AND device_id != ?",
+                         (printer_id, device_id))
+            conn.execute(
+                "INSERT INTO cloud_printers (device_id, printer_id, serial, registered_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
+                "printer_id = excluded.printer_id, serial = excluded.serial, "
+                "registered_at = CASE WHEN printer_id = excluded.printer_id THEN registered_at "
+                "ELSE excluded.registered_at END",
+                (device_id, printer_id, serial, self.clock()))
+
+    # -- the support service setting table ---------------------------------------------------------
+
+    def save_applications(self, device_id: int, applications: Iterable[Mapping[str, Any]],
+                          decisions: Mapping[str, ActivationDecision], *,
+                          db: sqlite3.Connection | None = None) -> None:
+        """Replace the device's rows with the cloud's application information (S0606) and FIG.
+        10's decisions (by service ID).  The last activation result is kept for a service whose
+        application ID did not change.  Should the cloud list a service twice, the first entry
+        with an application ID counts."""
+        chosen: dict[str, Mapping[str, Any]] = {}
+        for app in applications:
+            service_id = app["service_id"]
+            if service_id not in chosen or (not chosen[service_id].get("application_id")
+                                            and app.get("application_id")):
+                chosen[service_id] = app
+        now = self.clock()
+        with self._writing(db) as conn:
+            kept = {row["service_id"]: row for row in conn.execute(
+                "SELECT service_id, application_id, activation_result, activated_at, "
+                "notified_application_id FROM applications WHERE device_id = ?", (device_id,))}
+            conn.execute("DELETE FROM applications WHERE device_id = ?", (device_id,))
+            for service_id, app in chosen.items():
+                old = kept.get(service_id)
+                same = old is not None and old["application_id"] == app.get("application_id")
+                decision = decisions.get(service_id)
+                conn.execute(
+                    "INSERT INTO applications (device_id, service_id, application_id, provider, "
+                    "outline, contracted_on, state, compatible_models, data_types, "
+                    "activation_by_first_upload, enabled, decision, decision_reason, "
+                    "decision_detail, activation_result, activated_at, notified_application_id, "
+                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (device_id, service_id, app.get("application_id"), app.get("provider"),
+                     app.get("service_outline"), app.get("application_date"),
+                     app.get("activation_state"),
+                     json.dumps(list(app.get("compatible_cartridge_models") or ())),
+                     json.dumps(list(app.get("data_types") or ())),
+                     bool(app.get("activation_by_first_upload")),
+                     None if decision is None else decision.enabled,
+                     None if decision is None else _decision_name(decision),
+                     None if decision is None else decision.reason,
+                     None if decision is None else decision.detail,
+                     old["activation_result"] if same else None,
+                     app["activated_at"] if "activated_at" in app
+                     else old["activated_at"] if same else None,
+                     old["notified_application_id"] if same else None,
+                     now))
+
+    def applications(self, device_id: int) -> list[StoredApplication]:
+        rows = self.store.conn.execute(
+            "SELECT * FROM applications WHERE device_id = ? ORDER BY service_id",
+            (device_id,)).fetchall()
+        return [StoredApplication(
+            service_id=row["service_id"], service_outline=row["outline"],
+            application_id=row["application_id"], provider=row["provider"],
+            application_date=row["contracted_on"], activation_state=row["state"],
+            compatible_cartridge_models=json.loads(row["compatible_models"]),
+            data_types=json.loads(row["data_types"]),
+            activation_by_first_upload=bool(row["activation_by_first_upload"]),
+            activated_at=row["activated_at"],
+            enabled=None if row["enabled"] is None else bool(row["enabled"]),
+            decision=row["decision"], decision_reason=row["decision_reason"],
+            decision_detail=row["decision_detail"],
+            activation_result=(json.loads(row["activation_result"])
+                               if row["activation_result"] else None),
+            notified_application_id=row["notified_application_id"],
+            updated_at=row["updated_at"]) for row in rows]
+
+    def record_activation(self, device_id: int, service_id: str, result: Mapping[str, Any], *,
+                          db: sqlite3.Connection | None = None) -> bool:
+        """Keep an `ActivationResult` (S0608, or FIG. 9 from an upload) beside its application;
+        the activation state becomes the result's.  False when the device has no such service
+        (its applications changed meanwhile): nothing is stored."""
+        outcome = result.get("result")
+        with self._writing(db) as conn:
+            updated = conn.execute(
+                "UPDATE applications SET activation_result = ?, state = ?, "
+                "activated_at = CASE WHEN ? THEN ? ELSE activated_at END, "
+                "notified_application_id = CASE ? WHEN 'activated' THEN ? "
+                "WHEN 'deactivated' THEN NULL ELSE notified_application_id END, "
+                "updated_at = ? WHERE device_id = ? AND service_id = ?",
+                (json.dumps(dict(result)), result.get("activation_state"),
+                 "activated_at" in result, result.get("activated_at"),
+                 outcome, result.get("application_id"),
+                 self.clock(), device_id, service_id)).rowcount
+        return updated > 0
+
+    # -- the transmission data type table ----------------------------------------------------------
+
+    def transmission_types(self, device_id: int) -> tuple[list[str], list[str]]:
+        """(requested by the cloud, sent by the gateway); both empty before the first S0610."""
+        row = self.store.conn.execute(
+            "SELECT requested, current FROM transmission_types WHERE device_id = ?",
+            (device_id,)).fetchone()
+        if row is None:
+            return [], []
+        return json.loads(row["requested"]), json.loads(row["current"])
+
+    def set_transmission_types(self, device_id: int, requested: Iterable[str],
+                               current: Iterable[str], *,
+                               db: sqlite3.Connection | None = None) -> None:
+        """The cloud's requested types and the table of the types the gateway sends (catalogue
+        order, once each); the S0611 report of it is pending until `mark_reported`.  Raises
+        ValueError for a name outside the data type catalogue."""
+        requested, current = _catalogue_order(requested), _catalogue_order(current)
+        with self._writing(db) as conn:
+            conn.execute(
+                "INSERT INTO transmission_types (device_id, requested, current, reported_at, "
+                "updated_at) VALUES (?, ?, ?, NULL, ?) ON CONFLICT (device_id) DO UPDATE SET "
+                "requested = excluded.requested, current = excluded.current, "
+                "reported_at = NULL, updated_at = excluded.updated_at",
+                (device_id, json.dumps(requested), json.dumps(current), self.clock()))
+
+    def mark_reported(self, device_id: int, *, db: sqlite3.Connection | None = None) -> None:
+        """The cloud has the S0611 report of the device's current table."""
+        with self._writing(db) as conn:
+            conn.execute("UPDATE transmission_types SET reported_at = ? WHERE device_id = ?",
+                         (self.clock(), device_id))
+
+    def report_pending(self, device_id: int) -> bool:
+        """The table changed since the cloud last had a report of it (e.g. the report failed)."""
+        row = self.store.conn.execute(
+            "SELECT reported_at FROM transmission_types WHERE device_id = ?",
+            (device_id,)).fetchone()
+        return row is not None and row["reported_at"] is None
+
+    # -- the previous reading ----------------------------------------------------------------------
+
+    def last_status(self, device_id: int) -> dict[str, Any] | None:
+        row = self.store.conn.execute("SELECT status FROM last_status WHERE device_id = ?",
+                                      (device_id,)).fetchone()
+        return None if row is None else json.loads(row["status"])
+
+    def set_last_status(self, device_id: int, status: Mapping[str, Any], read_at: float,
+                        periodic: bool, *, db: sqlite3.Connection | None = None) -> None:
+        """Keep a reading (a `DeviceStatus.to_json()` document, or the events module's
+        baseline) as the device's previous one; `periodic`: a periodic upload was queued for it,
+        at `read_at` (seconds since the epoch)."""
+        with self._writing(db) as conn:
+            conn.execute(
+                "INSERT INTO last_status (device_id, read_at, status, last_periodic) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
+                "read_at = excluded.read_at, status = excluded.status, "
+                "last_periodic = coalesce(excluded.last_periodic, last_periodic)",
+                (device_id, read_at, json.dumps(dict(status), separators=(",", ":")),
+                 read_at if periodic else None))
+
+    def last_periodic(self, device_id: int) -> float | None:
+        """When the device's last periodic upload was queued (None: never)."""
+        row = self.store.conn.execute("SELECT last_periodic FROM last_status WHERE device_id = ?",
+                                      (device_id,)).fetchone()
+        return None if row is None else row["last_periodic"]
+
+
+def _decision_name(decision: ActivationDecision) -> str:
+    return "activate" if decision.activate else "deactivate" if decision.deactivate else "none"
+
+
+def _catalogue_order(data_types: Iterable[str]) -> list[str]:
+    wanted = set(data_types)
+    unknown = wanted - set(DATA_TYPES)
+    if unknown:
+        raise ValueError(f"not data types of the catalogue: {', '.join(sorted(unknown))}")
+    return [data_type for data_type in DATA_TYPES if data_type in wanted]

@@ -1,0 +1,211 @@
+"""Which readings are events worth an upload (SPEC §4): compare a reading with the previous one.
+
+`detect(previous, current, settings)` works on `DeviceStatus.to_json()` documents and returns the
+events in a stable order (supplies by index, then alerts, then the printer state), each named as
+the cloud document's `StatusEvent` with its `event_detail`:
+
+- `threshold-crossed` (supply_index, threshold_percent): a supply's level went from above a
+  configured threshold to at or below it.  When one reading crosses several thresholds, one event
+  names the lowest one crossed.  A filled receptacle (waste toner, class `filled`) reports its
+  remaining *space* (RFC 3805; the cloud document says so too), so the same downward test means
+  it filled past 100 - threshold percent: crossing 10 is "more than 90 % full".
+- `supply-replaced` (supply_index, previous_cartridge_id when the old cartridge had an ID): the
+  level rose by at least `level_jump` points, or the contract MIB's cartridge ID changed.  A
+  replaced supply has no `threshold-crossed` in the same reading (its level did not fall by use).
+- `supply-empty` (supply_index): the level reached 0 (raw level 0, or 0 % when no raw level is
+  known) from a level known not to be empty.  For a filled receptacle that means full.
+- `alert-raised` / `alert-cleared` (alert_index): an alert, identified by its index and code,
+  appeared in / left the alert table.  A row whose code changed is one cleared and one raised.
+- `state-changed` (previous_state): the printer went between ready (idle, processing, warming up),
+  stopped and offline.  Idle ↔ processing is normal work, not an event; `unknown` is no news.
+- `contract-cartridge-installed` / `contract-cartridge-removed` (supply_index; the removed
+  cartridge's previous_cartridge_id): a supply's cartridge became / stopped being a contract
+  cartridge (a contract cartridge's row disappearing is a removal).
+
+Only what both readings know is compared: levels that are numbers in both, alert tables read
+from the same protocols, cartridge types when both readings had the contract MIB.  A first
+reading (`previous` None) has no events; the caller sends a `periodic` upload.
+
+A sleeping printer reports unknown levels and a timed-out SNMP loses the alert table for one
+reading; to compare the next reading with what was last *known*, store `baseline(previous,
+current)` as the next previous reading rather than `current` itself.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.settings.config import EventSettings
+
+_READY = {"idle": "ready", "processing": "ready", "warmup": "ready", "stopped": "stopped",
+          "offline": "offline"}
+_LEVEL_KEYS = ("level_percent", "level_state", "raw_level", "max_capacity", "over_capacity")
+_ID_LIMIT = 64
+"""`event_detail.previous_cartridge_id` maxLength in the cloud document."""
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    kind: str
+    """The cloud document's `StatusEvent` name, e.g. `threshold-crossed`."""
+    detail: dict[str, Any] = field(default_factory=dict)
+    """Its `event_detail` (empty for none)."""
+
+
+def detect(previous: dict[str, Any] | None, current: dict[str, Any],
+           settings: EventSettings) -> list[StatusEvent]:
+    """The events `current` shows against `previous` (see the module docstring)."""
+    if previous is None:
+        return []
+    events = _supply_events(previous, current, settings)
+    if _answered(previous) == _answered(current):
+        events += _alert_events(previous, current)
+    events += _state_events(previous, current)
+    return events
+
+
+def baseline(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, Any]:
+    """What to compare the next reading with: `current`, with what it does not know taken from
+    `previous`: the supplies, alerts and contract state when a protocol that answered before did
+    not answer now, a supply's level the device now reports as unknown (asleep), and the printer
+    state when it is unknown.  Not a reading to upload: a memory for `detect`."""
+    if previous is None:
+        return current
+    memory = copy.deepcopy(current)
+    if _answered(previous) - _answered(current):
+        memory["supplies"] = copy.deepcopy(previous.get("supplies") or [])
+        memory["contract"] = copy.deepcopy(previous.get("contract") or {})
+        memory.setdefault("state", {})["alerts"] = copy.deepcopy(
+            (previous.get("state") or {}).get("alerts") or [])
+        memory["reachable"] = {**previous.get("reachable", {}), **{
+            protocol: True for protocol in _answered(current)}}
+    else:
+        before = _supplies(previous)
+        for supply in memory.get("supplies") or []:
+            old = before.get(supply.get("index"))
+            if old is not None and _level(supply) is None and _empty(supply) is None \
+                    and (_level(old) is not None or _empty(old) is not None):
+                supply.update({key: old.get(key) for key in _LEVEL_KEYS})
+    state = memory.setdefault("state", {})
+    if state.get("printer_state", "unknown") == "unknown":
+        state["printer_state"] = (previous.get("state") or {}).get("printer_state", "unknown")
+    return memory
+
+
+# -- supplies ----------------------------------------------------------------------------------
+
+def _supply_events(previous: dict[str, Any], current: dict[str, Any],
+                   settings: EventSettings) -> list[StatusEvent]:
+    before, now = _supplies(previous), _supplies(current)
+    contract_known = _contract_mib(previous) and _contract_mib(current)
+    events: list[StatusEvent] = []
+    for index in sorted(set(before) | set(now), key=_index_key):
+        old, new = before.get(index), now.get(index)
+        if old is not None and new is not None:
+            events += _level_events(index, old, new, settings)
+        if contract_known:
+            events += _cartridge_events(index, old, new)
+    return events
+
+
+def _level_events(index: str, old: dict[str, Any], new: dict[str, Any],
+                  settings: EventSettings) -> list[StatusEvent]:
+    events = []
+    was, now = _level(old), _level(new)
+    old_id, new_id = old.get("cartridge_id"), new.get("cartridge_id")
+    replaced = (bool(old_id) and bool(new_id) and old_id != new_id) or (
+        was is not None and now is not None and now - was >= settings.level_jump)
+    if replaced:
+        events.append(StatusEvent("supply-replaced", _with_previous_id(
+            {"supply_index": index}, old_id)))
+    elif was is not None and now is not None:
+        crossed = [t for t in settings.thresholds if was > t >= now]
+        if crossed:
+            events.append(StatusEvent("threshold-crossed", {
+                "supply_index": index, "threshold_percent": min(crossed)}))
+    if _empty(old) is False and _empty(new) is True:
+        events.append(StatusEvent("supply-empty", {"supply_index": index}))
+    return events
+
+
+def _cartridge_events(index: str, old: dict[str, Any] | None,
+                      new: dict[str, Any] | None) -> list[StatusEvent]:
+    was_contract = old is not None and old.get("cartridge_type") == "contract"
+    is_contract = new is not None and new.get("cartridge_type") == "contract"
+    if is_contract and not was_contract:
+        return [StatusEvent("contract-cartridge-installed", {"supply_index": index})]
+    if was_contract and not is_contract:
+        return [StatusEvent("contract-cartridge-removed", _with_previous_id(
+            {"supply_index": index}, old.get("cartridge_id") if old else None))]
+    return []
+
+
+def _with_previous_id(detail: dict[str, Any], cartridge_id: Any) -> dict[str, Any]:
+    if isinstance(cartridge_id, str) and cartridge_id:
+        detail["previous_cartridge_id"] = cartridge_id[:_ID_LIMIT]
+    return detail
+
+
+def _level(supply: dict[str, Any]) -> int | None:
+    """The level in percent when it is a number."""
+    percent = supply.get("level_percent")
+    return percent if supply.get("level_state") == "known" and isinstance(percent, int) else None
+
+
+def _empty(supply: dict[str, Any]) -> bool | None:
+    """True when empty (a receptacle: full), False when known not to be, None when unknown.
+
+    The raw level decides where there is one (0 is empty whatever the capacity; 1 of 1000 rounds
+    to 0 % and is not empty), then the states that mean "some left", then the percent."""
+    raw = supply.get("raw_level")
+    if isinstance(raw, int) and raw >= 0:
+        return raw == 0
+    if supply.get("level_state") in ("some-remaining", "unrestricted"):
+        return False
+    percent = _level(supply)
+    return None if percent is None else percent == 0
+
+
+def _supplies(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["index"]: s for s in status.get("supplies") or [] if s.get("index") is not None}
+
+
+def _contract_mib(status: dict[str, Any]) -> bool:
+    return bool((status.get("contract") or {}).get("supported"))
+
+
+def _index_key(index: str) -> tuple[tuple[int, int, str], ...]:
+    """`1.2` before `1.10`; IPP's `ipp.N` after the SNMP rows."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                 for part in index.split("."))
+
+
+# -- alerts and state --------------------------------------------------------------------------
+
+def _answered(status: dict[str, Any]) -> set[str]:
+    return {protocol for protocol, ok in (status.get("reachable") or {}).items() if ok}
+
+
+def _alert_events(previous: dict[str, Any], current: dict[str, Any]) -> list[StatusEvent]:
+    before, now = _alerts(previous), _alerts(current)
+    cleared = [StatusEvent("alert-cleared", {"alert_index": index})
+               for index, code in before if (index, code) not in now]
+    raised = [StatusEvent("alert-raised", {"alert_index": index})
+              for index, code in now if (index, code) not in before]
+    return cleared + raised
+
+
+def _alerts(status: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(index, code) of each alert, in table order, once each."""
+    rows = (status.get("state") or {}).get("alerts") or []
+    return list(dict.fromkeys((str(a.get("index")), a.get("code")) for a in rows))
+
+
+def _state_events(previous: dict[str, Any], current: dict[str, Any]) -> list[StatusEvent]:
+    was = (previous.get("state") or {}).get("printer_state", "unknown")
+    now = (current.get("state") or {}).get("printer_state", "unknown")
+    if was in _READY and now in _READY and _READY[was] != _READY[now]:
+        return [StatusEvent("state-changed", {"previous_state": was})]
+    return []

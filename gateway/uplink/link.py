@@ -1,0 +1,410 @@
+"""The gateway's side of the cloud link (SPEC §6, Canon JP6736621B2 FIG. 6-9).
+
+`CloudLink` runs the sequences per device against the information management server:
+
+- S0601-S0602 connection destination, then enrolment (once: the credential is kept in the store);
+- S0603-S0604 registration of each device by serial → the cloud's printer ID;
+- S0605-S0608 application information into the support service setting table, FIG. 10's
+  activation decision per service, activation notices only for the services it allows;
+- S0609-S0611 device control information into the transmission data type table, and the report of
+  the types the gateway will now send;
+- FIG. 7: the same again at start-up and every `sync_interval`;
+- FIG. 8: the change stream, pushed over a WebSocket, polled while the WebSocket is down; a cursor
+  the cloud no longer retains (410, close code 4410) means a resynchronisation: FIG. 7 again for
+  every device, and `listPendingCommands` so that no command issued in the lost part is lost;
+- FIG. 9: where a service allows activation by the first upload, no notice is sent: the next status
+  upload carries the application ID (see `StatusQueue`) and its result is recorded here.
+
+Cloud errors never escape a device's sequence: a device whose step failed is retried at the next
+sync, the others go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway import __version__
+from gateway.device.model import DeviceStatus
+from gateway.fleet.inventory import Device, Inventory
+from gateway.settings.config import Config
+from gateway.uplink.cloud_state import CloudState
+from gateway.uplink.data_types import available
+from gateway.uplink.services import ServiceSettings, decide_activation, installed_models
+from protocols.cloud.client import CloudClient, CloudError, CloudRejected
+
+log = logging.getLogger(__name__)
+
+PUSH_RETRY_MIN = 1.0
+PUSH_RETRY_MAX = 60.0
+SYNC_CONCURRENCY = 8
+"""Devices synchronised at once (each is a few requests in sequence)."""
+
+
+class NotEnrolled(Exception):
+    """The gateway has no credential and no enrolment token to get one."""
+
+
+@dataclass
+class LinkState:
+    """What the status page and `printgw status` show about the link."""
+
+    connected: bool = False
+    channel: str = "down"
+    """`push` (WebSocket open), `polling` (fall-back) or `down`."""
+    last_sync: float | None = None
+    last_error: str | None = None
+    errors: int = 0
+    changes_handled: int = 0
+    activations_sent: int = 0
+    skipped: dict[int, str] = field(default_factory=dict)
+    """Devices that cannot be registered, and why (no serial…)."""
+
+
+class CloudLink:
+    def __init__(self, config: Config, state: CloudState, inventory: Inventory,
+                 services: ServiceSettings) -> None:
+        if config.cloud.url is None:
+            raise ValueError("no [cloud] url in the config")
+        self.config = config
+        self.state = state
+        self.inventory = inventory
+        self.services = services
+        self.status = LinkState()
+        self.on_command: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+        """Where `command` changes go (contract-mode relay); without it they are only logged."""
+        self._client: CloudClient | None = None
+        self._connecting = asyncio.Lock()
+        self._statuses: dict[int, DeviceStatus] = {}
+        self._pending_due = False
+        """A resynchronisation has to list the pending commands still (a restart does it anyway:
+        the relay's `resume`)."""
+
+    # -- connection ------------------------------------------------------------------------------
+
+    def _client_for(self, url: str) -> CloudClient:
+        cloud = self.config.cloud
+        return CloudClient(url, verify_tls=cloud.verify_tls,
+                           ca_file=str(cloud.ca_file) if cloud.ca_file else None,
+                           proxy=cloud.proxy, timeout=cloud.timeout)
+
+    @property
+    def client(self) -> CloudClient:
+        if self._client is None:
+            raise RuntimeError("CloudLink.connect() first")
+        return self._client
+
+    async def connect(self) -> None:
+        """S0601-S0602 and enrolment; raises `CloudError` or `NotEnrolled`."""
+        async with self._connecting:  # the enrolment token is single-use: enrol once
+            if self._client is None:
+                await self._connect()
+
+    async def _connect(self) -> None:
+        region = self.config.gateway.region
+        base_url = self.state.get("base_url")
+        if base_url is None or self.state.get("region") != region:
+            async with self._client_for(str(self.config.cloud.url)) as entry:
+                destination = await entry.resolve_connection_destination(
+                    region, gateway_version=__version__)
+            base_url = destination["base_url"]
+            self.state.set("base_url", base_url)
+            self.state.set("region", region)
+            log.info("cloud: region %s served by %s", region, base_url)
+        client = self._client_for(base_url)
+        token = self.state.get("token")
+        if token is None:
+            token = await self._enrol(client)
+        self._client = client.with_token(token)
+        await client.close()
+        self.status.connected = True
+
+    async def _enrol(self, client: CloudClient) -> str:
+        secret = self.config.cloud.enrolment_token
+        if secret is None:
+            raise NotEnrolled("the gateway is not enrolled with the cloud yet: set "
+                              "cloud.enrolment_token (a one-time token from the cloud operator)")
+        token = secret.get_secret_value()
+        # The enrolment token is single-use: a retry after a crash before the credential was
+        # stored must get the same answer, so the request's idempotency key derives from it.
+        key = hashlib.sha256(f"printgw-enrol:{token}".encode()).hexdigest()
+        credential = await client.enrol(token, self.config.gateway.name,
+                                        hostname=socket.gethostname(),
+                                        software_version=__version__, idempotency_key=key)
+        self.state.set("gateway_id", credential["gateway_id"])
+        self.state.set("token", credential["token"])
+        log.info("cloud: enrolled as gateway %s", credential["gateway_id"])
+        return credential["token"]
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+        self.status.connected = False
+        self.status.channel = "down"
+
+    # -- S0603-S0604 -----------------------------------------------------------------------------
+
+    def registration(self, device: Device, status: DeviceStatus) -> dict[str, Any] | None:
+        """The S0603 request for a device, or None when it cannot be registered (no serial)."""
+        identity = status.identity
+        serial = identity.serial or device.serial
+        if not serial:
+            return None
+        gateway = self.config.gateway
+        return {
+            "serial": serial,
+            "product_name": identity.model or device.model or "unknown",
+            "manufacturer": identity.manufacturer or device.manufacturer or "unknown",
+            "shipping_destination": gateway.shipping_destination,
+            "time_zone": gateway.time_zone,
+            "device_type": "unknown",
+            "uuid": identity.uuid or device.uuid,
+            "mac": identity.mac or device.mac,
+            "firmware": identity.firmware,
+            "sys_object_id": identity.sys_object_id,
+        }
+
+    async def register(self, device: Device, status: DeviceStatus) -> str | None:
+        """The device's printer ID, registering it first if needed; None when it cannot be."""
+        printer_id = self.state.printer_id(device.id)
+        if printer_id is not None:
+            return printer_id
+        request = self.registration(device, status)
+        if request is None:
+            self.status.skipped[device.id] = "no readable serial number: cannot be registered"
+            return None
+        result = await self.client.register_printer(request)
+        self.state.set_printer(device.id, result["printer_id"], request["serial"])
+        self.status.skipped.pop(device.id, None)
+        log.info("cloud: device %s (serial %s) is printer %s", device.id, request["serial"],
+                 result["printer_id"])
+        return result["printer_id"]
+
+    # -- S0605-S0611 -----------------------------------------------------------------------------
+
+    async def sync_device(self, device: Device, status: DeviceStatus) -> bool:
+        """Register (if needed), then FIG. 7 for one device; False when a step failed."""
+        self._statuses[device.id] = status
+        try:
+            printer_id = await self.register(device, status)
+            if printer_id is None:
+                return False
+            await self.sync_applications(device, printer_id)
+            await self.sync_control_information(device, printer_id)
+        except CloudError as exc:
+            self.record_error(f"device {device.id}: {exc}")
+            return False
+        return True
+
+    async def sync_applications(self, device: Device, printer_id: str) -> None:
+        """S0605-S0608: the support service setting table and FIG. 10's activation notices."""
+        info = await self.client.get_applications(printer_id)
+        status = self._statuses.get(device.id)
+        models = installed_models(status.to_json()) if status is not None else set()
+        decisions = {}
+        for app in info["applications"]:
+            enabled = self.services.enabled(app["service_id"], model=device.model,
+                                            serial=device.serial)
+            decisions[app["service_id"]] = decide_activation(app, enabled=enabled,
+                                                             installed_models=models)
+        self.state.save_applications(device.id, info["applications"], decisions)
+        notices = []
+        for app in info["applications"]:
+            decision = decisions[app["service_id"]]
+            if decision.deactivate:  # active in the cloud, disabled here
+                notices.append({"service_id": app["service_id"],
+                                "application_id": app["application_id"], "action": "deactivate"})
+            elif decision.activate and not app["activation_by_first_upload"]:
+                notices.append({"service_id": app["service_id"],
+                                "application_id": app["application_id"]})
+        if not notices:
+            return
+        result = await self.client.notify_activation(printer_id, notices)
+        self.status.activations_sent += len(notices)
+        for outcome in result["results"]:
+            self.state.record_activation(device.id, outcome["service_id"], outcome)
+            if outcome["result"] == "refused":
+                log.warning("cloud: activation of %s on printer %s refused: %s",
+                            outcome["service_id"], printer_id, outcome["reason"])
+
+    async def sync_control_information(self, device: Device, printer_id: str) -> None:
+        """S0609-S0611: the transmission data type table, and the report of what will be sent."""
+        control = await self.client.get_control_information(printer_id)
+        requested = list(control["requested_data_types"])
+        status = self._statuses.get(device.id)
+        missing = available(status.to_json()) if status is not None else {}
+        unavailable = [{"data_type": t, "reason": missing[t]} for t in requested
+                       if missing.get(t)]
+        current = [t for t in requested if not missing.get(t)]
+        self.state.set_transmission_types(device.id, requested, current)
+        await self.client.report_transmission_data_types(printer_id, {
+            "based_on_revision": control["revision"],
+            "transmission_data_types": current,
+            "unavailable": unavailable,
+        })
+        self.state.mark_reported(device.id)
+
+    def record_first_upload_activations(self, printer_id: str,
+                                        results: list[dict[str, Any]]) -> None:
+        """FIG. 9: the activation results a status upload came back with."""
+        device_id = self.state.device_for_printer(printer_id)
+        if device_id is None:
+            return
+        for outcome in results:
+            self.state.record_activation(device_id, outcome["service_id"], outcome)
+
+    async def refresh_control_information(self, printer_id: str) -> None:
+        """After an upload's `ignored_data_types`: the table is stale."""
+        await self._on_printer_change(printer_id, applications=False)
+
+    async def sync_all(self, readings: list[tuple[Device, DeviceStatus]]) -> int:
+        """FIG. 7 for every device read; the number synchronised."""
+        semaphore = asyncio.Semaphore(SYNC_CONCURRENCY)
+
+        async def one(device: Device, status: DeviceStatus) -> bool:
+            async with semaphore:
+                return await self.sync_device(device, status)
+
+        done = sum(await asyncio.gather(*(one(d, s) for d, s in readings)))
+        self.status.last_sync = time.time()
+        self.state.set("last_sync", str(self.status.last_sync))
+        return done
+
+    def sync_due(self, now: float | None = None) -> bool:
+        last = self.state.get("last_sync")
+        now = time.time() if now is None else now
+        return last is None or now - float(last) >= self.config.cloud.sync_interval
+
+    # -- the change stream (FIG. 8) --------------------------------------------------------------
+
+    async def handle_change(self, change: dict[str, Any]) -> None:
+        kind = change["type"]
+        if kind == "command":
+            if self.on_command is not None:
+                await self.on_command(change["command"])
+            else:
+                log.info("cloud: command %s (%s) for printer %s: no relay in this gateway",
+                         change["command"]["command_id"], change["command"]["kind"],
+                         change["command"]["printer_id"])
+        elif kind in ("application-info-changed", "control-info-changed"):
+            await self._on_printer_change(change["printer_id"],
+                                          applications=kind == "application-info-changed")
+        self.state.set("cursor", change["cursor"])
+        self.status.changes_handled += 1
+
+    async def _on_printer_change(self, printer_id: str, applications: bool) -> None:
+        device_id = self.state.device_for_printer(printer_id)
+        if device_id is None:
+            log.warning("cloud: change for printer %s, which this gateway does not manage",
+                        printer_id)
+            return
+        device = self.inventory.get(device_id)
+        try:
+            if applications:
+                await self.sync_applications(device, printer_id)
+            await self.sync_control_information(device, printer_id)
+        except CloudError as exc:
+            self.record_error(f"printer {printer_id}: {exc}")
+
+    async def follow_changes(self, stop: asyncio.Event) -> None:
+        """Push while the WebSocket is up, poll while it is down, until `stop` is set."""
+        delay = PUSH_RETRY_MIN
+        while not stop.is_set():
+            if self.config.cloud.push:
+                try:
+                    await self._pending_commands()
+                    await self._push()
+                    delay = PUSH_RETRY_MIN
+                except CloudRejected as exc:
+                    if exc.status == 410:
+                        await self._resynchronise()
+                        continue  # and open the channel again at once, without a cursor
+                    self.record_error(f"push channel refused: {exc}")
+                except CloudError as exc:
+                    self.record_error(f"push channel down: {exc}")
+            if stop.is_set():
+                break
+            self.status.channel = "polling"
+            await self._poll_for(delay if self.config.cloud.push else None, stop)
+            delay = min(PUSH_RETRY_MAX, delay * 2)
+        self.status.channel = "down"
+
+    async def _push(self) -> None:
+        """Handle pushed changes until the channel drops (raises `CloudError`)."""
+        async with contextlib.aclosing(self.client.push(self.state.get("cursor"))) as stream:
+            async for item in stream:
+                if item["type"] == "hello":
+                    self.status.channel = "push"
+                    continue
+                await self.handle_change(item)
+
+    async def _poll_for(self, duration: float | None, stop: asyncio.Event) -> None:
+        """Poll the change stream every `changes_poll_interval` for `duration` seconds (with
+        jitter), or until stopped when `duration` is None."""
+        interval = self.config.cloud.changes_poll_interval
+        end = None if duration is None else time.monotonic() + duration * random.uniform(0.5, 1)
+        while not stop.is_set():
+            await self.poll_changes()
+            remaining = interval if end is None else min(interval, end - time.monotonic())
+            if remaining <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), remaining)
+
+    async def poll_changes(self) -> None:
+        """Fetch and handle every change after the stored cursor (410: resynchronise)."""
+        try:
+            await self._pending_commands()
+            while True:
+                page = await self.client.poll_changes(self.state.get("cursor"))
+                for change in page["changes"]:
+                    await self.handle_change(change)
+                if not page["has_more"]:
+                    return
+        except CloudRejected as exc:
+            if exc.status != 410:
+                self.record_error(f"polling changes: {exc}")
+                return
+            await self._resynchronise()
+        except CloudError as exc:
+            self.record_error(f"polling changes: {exc}")
+
+    async def _resynchronise(self) -> None:
+        """The cursor is no longer retained: go on without it, run FIG. 7 for every device at the
+        next cycle, and fetch the commands still open — those issued in the part of the stream
+        that is lost arrive no other way."""
+        log.warning("cloud: change cursor expired; resynchronising every printer")
+        self.state.delete("cursor")
+        self.state.delete("last_sync")
+        self._pending_due = True
+        await self._pending_commands()
+
+    async def _pending_commands(self) -> None:
+        """After a resynchronisation, until it worked: `listPendingCommands`, each handed to
+        `on_command` (a `CommandStatus` is a `Command` with its state; the relay applies each
+        command ID once, so one it already has costs nothing)."""
+        if not self._pending_due:
+            return
+        if self.on_command is not None:
+            try:
+                pending = await self.client.list_pending_commands()
+            except CloudError as exc:
+                self.record_error(f"listing pending commands: {exc}")
+                return
+            for status in pending["commands"]:
+                await self.on_command(status)
+        self._pending_due = False
+
+    def record_error(self, message: str) -> None:
+        self.status.errors += 1
+        self.status.last_error = message
+        log.warning("cloud: %s", message)

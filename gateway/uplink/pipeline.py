@@ -1,0 +1,85 @@
+"""From readings to the outbox: what each reading of a registered device must upload.
+
+A reading causes one entry per event it shows against the previous reading (threshold crossed,
+supply replaced or empty, alert raised or cleared, state change, contract cartridge installed or
+removed), plus a `periodic` entry when the device's last one is older than `poll.periodic_upload`
+(the first reading of a device is always periodic).  Each entry holds only the data types of the
+device's transmission data type table.  Where a service allows activation by the first upload
+(FIG. 9) and FIG. 10 allows it, the entry carries its application ID and the service's types.
+
+The entries and the reading they came from are committed together, so a crash can neither lose an
+event nor detect it twice; the status page's copy of the reading and its level history
+(`fleet_view.record_reading`) are in the same transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from gateway.device.model import DeviceStatus
+from gateway.fleet.inventory import Device
+from gateway.local.live_view import record_reading
+from gateway.settings.config import Config
+from gateway.uplink.cloud_state import CloudState
+from gateway.uplink.data_types import project
+from gateway.uplink.events import baseline, detect
+from gateway.uplink.outbox import Outbox, new_entry
+
+
+class StatusQueue:
+    def __init__(self, config: Config, state: CloudState, outbox: Outbox,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.state = state
+        self.outbox = outbox
+        self.clock = clock
+
+    def first_upload_activations(self, device_id: int) -> tuple[list[str], list[str]]:
+        """(application IDs, their data types) a FIG. 9 upload should carry for the device."""
+        ids: list[str] = []
+        types: list[str] = []
+        for app in self.state.applications(device_id):
+            if (app.activation_by_first_upload and app.decision_activate
+                    and app.application_id and app.activation_state != "active"):
+                ids.append(app.application_id)
+                types += [t for t in app.data_types if t not in types]
+        return ids, types
+
+    def record(self, device: Device, status: DeviceStatus) -> list[dict[str, Any]]:
+        """Queue what the reading causes; returns the entries queued (none for an unregistered
+        device: it is registered at the next sync, and its first upload is then periodic).
+        Every reading, registered or not, is also kept for the status page (`fleet_view`)."""
+        current = status.to_json()
+        printer_id = self.state.printer_id(device.id)
+        if printer_id is None:
+            with self.state.store.transaction() as db:
+                record_reading(db, device.id, current)
+            return []
+        previous = self.state.last_status(device.id)
+        events = detect(previous, current, self.config.events)
+        _requested, types = self.state.transmission_types(device.id)
+        application_ids, fig9_types = self.first_upload_activations(device.id)
+        types = list(types) + [t for t in fig9_types if t not in types]
+        now = self.clock()
+        last_periodic = self.state.last_periodic(device.id)
+        periodic = last_periodic is None or now - last_periodic >= \
+            self.config.poll.periodic_upload or bool(application_ids)
+        entries: list[dict[str, Any]] = []
+        if types:
+            data = project(current, types)
+            read_at = current["read_at"]
+            for event in events:
+                entries.append(new_entry(printer_id, read_at, event.kind, data,
+                                         event_detail=event.detail or None))
+            if periodic:
+                entries.append(new_entry(printer_id, read_at, "periodic", data,
+                                         application_ids=application_ids or None))
+        with self.state.store.transaction() as db:
+            self.outbox.put(entries, device_id=device.id, db=db)
+            self.state.set_last_status(device.id, baseline(previous, current),
+                                       status.read_at.timestamp(),
+                                       periodic=periodic and bool(entries), db=db)
+            record_reading(db, device.id, current)
+        return entries
