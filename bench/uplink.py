@@ -39,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gateway.device.reader import DeviceReader, IppEndpoint
 from gateway.store import Store
 from gateway.uplink.data_types import project
-from gateway.uplink.outbox import Outbox, OutboxSender, new_entry
+from gateway.uplink.outbox import Outbox, new_entry
+from gateway.uplink.sender import OutboxSender
 from protocols.cloud.client import GZIP_THRESHOLD, CloudClient, canonical_json
 from protocols.snmp.client import SnmpTarget
 from tests.support.ports import free_port

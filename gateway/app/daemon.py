@@ -66,8 +66,9 @@ from gateway.settings.config import Config, ConfigError, changed_keys, load_conf
 from gateway.store import Store
 from gateway.uplink.cloud_state import CloudState
 from gateway.uplink.link import SYNC_CONCURRENCY, CloudLink, NotEnrolled
-from gateway.uplink.outbox import FlushReport, Outbox, OutboxSender
+from gateway.uplink.outbox import Outbox
 from gateway.uplink.pipeline import StatusQueue
+from gateway.uplink.sender import FlushReport, OutboxSender
 from gateway.uplink.services import ServiceSettings
 from protocols.cloud.client import CloudError
 

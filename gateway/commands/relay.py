@@ -40,13 +40,13 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
+from gateway.commands.log import CommandLog, acknowledgement
+from gateway.commands.plan import CommandOutcome, NotApplicable, plan
 from gateway.fleet.inventory import Device, Inventory
 from gateway.settings.config import Config
-from gateway.store import Store
 from gateway.uplink.cloud_state import CloudState
 from protocols.cloud.client import CloudClient, CloudError, CloudRejected
 from protocols.snmp.client import (
@@ -57,8 +57,6 @@ from protocols.snmp.client import (
     SnmpTimeout,
 )
 from protocols.snmp.contract import (
-    UNSUPPORTED,
-    ContractChange,
     ContractState,
     read_contract_state,
     write_contract,
@@ -66,201 +64,22 @@ from protocols.snmp.contract import (
 
 log = logging.getLogger(__name__)
 
-WHO = "cloud"
-"""Who causes every command: the authenticated cloud link, nobody else."""
 ACK_RETRY_MIN = 1.0
 ACK_RETRY_MAX = 60.0
 COMMAND_FIELDS = ("command_id", "printer_id", "kind", "parameters", "issued_at", "deadline")
 """The `Command` of a `CommandStatus` (what `listPendingCommands` gives)."""
-
-Result = Literal["done", "refused", "failed"]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    result: Result
-    contract_state: ContractState
-    code: str | None = None
-    detail: str | None = None
-
-    def reason(self) -> dict[str, str] | None:
-        return None if self.code is None else {"code": self.code, "detail": self.detail or ""}
-
-
-def _done(state: ContractState) -> Outcome:
-    return Outcome("done", state)
-
-
-def _refused(code: str, detail: str, state: ContractState = UNSUPPORTED) -> Outcome:
-    return Outcome("refused", state, code, detail)
-
-
-def _failed(code: str, detail: str, state: ContractState = UNSUPPORTED) -> Outcome:
-    return Outcome("failed", state, code, detail)
 
 
 class _Unreachable(Exception):
     """The device did not answer; try again later."""
 
 
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds") \
-        .replace("+00:00", "Z")
-
 
 def _seconds(text: str) -> float:
     return datetime.fromisoformat(text.upper().replace("Z", "+00:00")).timestamp()
 
 
-# -- what each command kind writes ---------------------------------------------------------------
 
-class NotApplicable(Exception):
-    """The command does not apply to the device as it is; `code` is the refusal's reason code."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-
-
-def plan(kind: str, parameters: Mapping[str, Any], state: ContractState) -> ContractChange:
-    """The change a command makes on a device in `state`; raises `NotApplicable`.  A command
-    whose change is already in place applies (it is then done without a SET)."""
-    mode = state.mode
-    if kind == "contract-transition":
-        target = parameters.get("mode", "contract-non-billing")
-        if mode not in ("non-contract", target):
-            raise NotApplicable("invalid-mode", f"the device is in {mode} mode: a contract "
-                                "transition starts from non-contract")
-        return ContractChange(mode=target)
-    if kind == "withdrawal":
-        return ContractChange(mode="non-contract")
-    if kind == "billing-start":
-        if mode not in ("contract-non-billing", "contract-billing"):
-            raise NotApplicable("invalid-mode", f"the device is in {mode} mode: billing starts "
-                                "from contract-non-billing")
-        return ContractChange(mode="contract-billing")
-    if kind in ("prohibit-contract-printing", "permit-contract-printing"):
-        return ContractChange(printing_prohibited=kind.startswith("prohibit"))
-    if kind == "panel-message":
-        try:
-            return ContractChange(panel_message=parameters["message"])
-        except ValueError as exc:
-            raise NotApplicable("invalid-parameters", str(exc)) from None
-    raise NotApplicable("invalid-parameters", f"unknown command kind {kind!r}")
-
-
-# -- the command log -----------------------------------------------------------------------------
-
-class CommandLog:
-    """The `commands` and `command_audit` tables (store migration 4)."""
-
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
-        self.store = store
-        self.clock = clock
-
-    def get(self, command_id: str) -> sqlite3.Row | None:
-        return self.store.conn.execute("SELECT * FROM commands WHERE command_id = ?",
-                                       (command_id,)).fetchone()
-
-    def add(self, command: Mapping[str, Any]) -> None:
-        with self.store.transaction() as db:
-            db.execute(
-                "INSERT INTO commands (command_id, printer_id, kind, parameters, issued_at, "
-                "deadline, received_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, 'received')",
-                (command["command_id"], command["printer_id"], command["kind"],
-                 json.dumps(command["parameters"]), command["issued_at"], command["deadline"],
-                 self.clock()))
-            self._audit(db, command["command_id"], f"{command['kind']} "
-                        f"{json.dumps(command['parameters'])} for printer "
-                        f"{command['printer_id']}", "received")
-
-    def audit(self, command_id: str, what: str, result: str) -> None:
-        with self.store.transaction() as db:
-            self._audit(db, command_id, what, result)
-
-    def _audit(self, db: sqlite3.Connection, command_id: str, what: str, result: str) -> None:
-        db.execute("INSERT INTO command_audit (command_id, at, who, what, result) "
-                   "VALUES (?, ?, ?, ?, ?)", (command_id, self.clock(), WHO, what, result))
-
-    def set_device(self, command_id: str, device_id: int) -> None:
-        with self.store.transaction() as db:
-            db.execute("UPDATE commands SET device_id = ? WHERE command_id = ?",
-                       (device_id, command_id))
-
-    def received_due(self, command_id: str) -> None:
-        """The `received` acknowledgement is to be sent (once)."""
-        with self.store.transaction() as db:
-            db.execute("UPDATE commands SET received_ack = 'due' WHERE command_id = ? "
-                       "AND received_ack IS NULL", (command_id,))
-
-    def complete(self, command_id: str, outcome: Outcome) -> None:
-        with self.store.transaction() as db:
-            db.execute(
-                "UPDATE commands SET state = 'completed', result = ?, reason = ?, "
-                "contract_state = ?, completed_at = ?, completed_ack = 'due' "
-                "WHERE command_id = ?",
-                (outcome.result, json.dumps(outcome.reason()),
-                 json.dumps(outcome.contract_state.to_json()), self.clock(), command_id))
-            detail = f": {outcome.code}: {outcome.detail}" if outcome.code else ""
-            self._audit(db, command_id, f"completed, device contract state "
-                        f"{json.dumps(outcome.contract_state.to_json())}",
-                        f"{outcome.result}{detail}")
-
-    def acknowledge_again(self, command_id: str) -> None:
-        """A replayed command: send its final acknowledgement again."""
-        with self.store.transaction() as db:
-            db.execute("UPDATE commands SET completed_ack = 'due' WHERE command_id = ?",
-                       (command_id,))
-
-    def open_commands(self) -> list[str]:
-        rows = self.store.conn.execute(
-            "SELECT command_id FROM commands WHERE state != 'completed' ORDER BY received_at")
-        return [row["command_id"] for row in rows]
-
-    def due_acks(self) -> list[sqlite3.Row]:
-        return self.store.conn.execute(
-            "SELECT * FROM commands WHERE received_ack = 'due' OR completed_ack = 'due' "
-            "ORDER BY received_at").fetchall()
-
-    def ack_sent(self, command_id: str, stage: str) -> None:
-        with self.store.transaction() as db:
-            if stage == "completed":  # a completed acknowledgement implies the received one
-                db.execute("UPDATE commands SET completed_ack = 'sent', received_ack = 'sent', "
-                           "ack_error = NULL WHERE command_id = ?", (command_id,))
-            else:
-                db.execute("UPDATE commands SET received_ack = 'sent', ack_error = NULL "
-                           "WHERE command_id = ?", (command_id,))
-            self._audit(db, command_id, f"{stage} acknowledgement", "sent")
-
-    def ack_failed(self, command_id: str, error: str) -> None:
-        with self.store.transaction() as db:
-            db.execute("UPDATE commands SET ack_attempts = ack_attempts + 1, ack_error = ? "
-                       "WHERE command_id = ?", (error, command_id))
-
-    def ack_rejected(self, command_id: str, stage: str, error: str) -> None:
-        column = "completed_ack" if stage == "completed" else "received_ack"
-        with self.store.transaction() as db:
-            db.execute(f"UPDATE commands SET {column} = 'rejected', ack_error = ? "
-                       "WHERE command_id = ?", (error, command_id))
-            self._audit(db, command_id, f"{stage} acknowledgement", f"rejected: {error}")
-
-
-def acknowledgement(row: sqlite3.Row) -> tuple[str, dict[str, Any]]:
-    """The next acknowledgement due for a command: (stage, `CommandAcknowledgement`).  A due
-    `completed` goes alone: it implies `received`."""
-    if row["completed_ack"] == "due":
-        ack = {"printer_id": row["printer_id"], "stage": "completed", "result": row["result"],
-               "at": _iso(row["completed_at"]),
-               "contract_state": json.loads(row["contract_state"])}
-        reason = json.loads(row["reason"]) if row["reason"] else None
-        if reason is not None:
-            ack["reason"] = reason
-        return "completed", ack
-    return "received", {"printer_id": row["printer_id"], "stage": "received",
-                        "at": _iso(row["received_at"])}
-
-
-# -- the relay -----------------------------------------------------------------------------------
 
 class CommandRelay:
     def __init__(self, config: Config, state: CloudState, inventory: Inventory,
@@ -360,7 +179,7 @@ class CommandRelay:
                 f" ({outcome.code}: {outcome.detail})" if outcome.code else "")
         self._wake_acks()
 
-    async def _apply(self, row: sqlite3.Row) -> Outcome:
+    async def _apply(self, row: sqlite3.Row) -> CommandOutcome:
         """Check, apply and verify one command, retrying an unreachable device (bounded).
 
         A device takes its commands one at a time in the order they came (the order the cloud
@@ -375,16 +194,17 @@ class CommandRelay:
         unreachable: str | None = None
         device_id = self.state.device_for_printer(row["printer_id"])
         if device_id is None:
-            return _refused("unknown-printer", f"printer {row['printer_id']} is not one of "
-                            "this gateway's devices")
+            return CommandOutcome.refused(
+                "unknown-printer", f"printer {row['printer_id']} is not one of "
+                "this gateway's devices")
         async with self._locks.setdefault(device_id, asyncio.Lock()):
             while True:
                 now = self.clock()
                 if unreachable is not None and now >= give_up:
-                    return _failed("device-unreachable", unreachable)
+                    return CommandOutcome.failed("device-unreachable", unreachable)
                 if now > deadline:
-                    return _refused("deadline-passed", f"the deadline {row['deadline']} has "
-                                    "passed")
+                    return CommandOutcome.refused(
+                        "deadline-passed", f"the deadline {row['deadline']} has " "passed")
                 if row["device_id"] != device_id:
                     self.log.set_device(command_id, device_id)
                 try:
@@ -397,27 +217,29 @@ class CommandRelay:
                 await asyncio.sleep(wait)
                 delay = min(delay * 2, contract.retry_max)
 
-    async def _attempt(self, row: sqlite3.Row, device: Device) -> Outcome:
+    async def _attempt(self, row: sqlite3.Row, device: Device) -> CommandOutcome:
         """One try; raises `_Unreachable` when the device does not answer."""
         command_id = row["command_id"]
         if device.snmp_version is None:
-            return _refused("contract-unsupported", "the device does not answer SNMP")
+            return CommandOutcome.refused("contract-unsupported", "the device does not answer SNMP")
         target, before = await self._read(device)
         if not before.supported:
-            return _refused("contract-unsupported", "the device has no contract MIB", before)
+            return CommandOutcome.refused(
+                "contract-unsupported", "the device has no contract MIB", before)
         try:
             change = plan(row["kind"], json.loads(row["parameters"]), before)
         except NotApplicable as exc:
-            return _refused(exc.code, str(exc), before)
+            return CommandOutcome.refused(exc.code, str(exc), before)
         self.log.received_due(command_id)
         self._wake_acks()
         if change.shown_by(before):
             self.log.audit(command_id, "read device", "already in place: no SET")
-            return _done(before)
+            return CommandOutcome.done(before)
         writer = self._write_credentials(device)
         if writer is None:
-            return _failed("set-failed", "no write credentials configured ([contract] "
-                           "write_community or v3_user)", before)
+            return CommandOutcome.failed(
+                "set-failed", "no write credentials configured ([contract] "
+                "write_community or v3_user)", before)
         write_target = SnmpTarget(target.host, target.port, writer, target.timeout,
                                   target.retries)
         what = f"SET {change} on {target.host}:{target.port} as {writer!r}"
@@ -429,18 +251,20 @@ class CommandRelay:
             after = await self._read_again(device, target)
             if change.shown_by(after):
                 self.log.audit(command_id, what, "no answer, but the change is in place")
-                return _done(after)
+                return CommandOutcome.done(after)
             self.log.audit(command_id, what, "no answer while reads are answered")
-            return _failed("set-failed", "the device answers reads but not the SET: check the "
-                           "write credentials", after)
+            return CommandOutcome.failed(
+                "set-failed", "the device answers reads but not the SET: check the "
+                "write credentials", after)
         except SnmpError as exc:
             self.log.audit(command_id, what, f"refused: {exc}")
-            return _failed("set-failed", str(exc), before)
+            return CommandOutcome.failed("set-failed", str(exc), before)
         self.log.audit(command_id, what, "accepted")
         after = await self._read_again(device, target)
         if not change.shown_by(after):
-            return _failed("verify-failed", f"read back {after.to_json()} after the SET", after)
-        return _done(after)
+            return CommandOutcome.failed(
+                "verify-failed", f"read back {after.to_json()} after the SET", after)
+        return CommandOutcome.done(after)
 
     async def _read(self, device: Device) -> tuple[SnmpTarget, ContractState]:
         """The contract state with the device's read credentials (the ones that answered last,

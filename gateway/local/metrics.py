@@ -28,7 +28,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from gateway.local.live_view import FleetView
-from gateway.uplink.outbox import FlushReport
+from gateway.uplink.sender import FlushReport
 
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 UPLOAD_RESULTS = ("accepted", "duplicate", "rejected", "failed")

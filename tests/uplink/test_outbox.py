@@ -27,13 +27,11 @@ from gateway.store import Store
 from gateway.uplink.outbox import (
     BACKOFF_CAP,
     RETRY_AFTER_CAP,
-    FlushReport,
     Outbox,
-    OutboxSender,
     backoff,
-    batch_key,
     new_entry,
 )
+from gateway.uplink.sender import FlushReport, OutboxSender, batch_key
 from protocols.cloud.client import CloudClient
 from tests.protocols.cloud.test_cloud_client import (
     DECODED,

@@ -1,0 +1,78 @@
+"""What a contract-mode command does to a device: the change it makes (`plan`) and how it ends
+(`CommandOutcome`).  Pure: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from protocols.snmp.contract import (
+    UNSUPPORTED,
+    ContractChange,
+    ContractState,
+)
+
+Result = Literal["done", "refused", "failed"]
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    result: Result
+    contract_state: ContractState
+    code: str | None = None
+    detail: str | None = None
+
+    def reason(self) -> dict[str, str] | None:
+        return None if self.code is None else {"code": self.code, "detail": self.detail or ""}
+
+    @classmethod
+    def done(cls, state: ContractState) -> CommandOutcome:
+        return cls("done", state)
+
+    @classmethod
+    def refused(cls, code: str, detail: str,
+                state: ContractState = UNSUPPORTED) -> CommandOutcome:
+        return cls("refused", state, code, detail)
+
+    @classmethod
+    def failed(cls, code: str, detail: str,
+               state: ContractState = UNSUPPORTED) -> CommandOutcome:
+        return cls("failed", state, code, detail)
+
+
+class NotApplicable(Exception):
+    """The command does not apply to the device as it is; `code` is the refusal's reason code."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+def plan(kind: str, parameters: Mapping[str, Any], state: ContractState) -> ContractChange:
+    """The change a command makes on a device in `state`; raises `NotApplicable`.  A command
+    whose change is already in place applies (it is then done without a SET)."""
+    mode = state.mode
+    if kind == "contract-transition":
+        target = parameters.get("mode", "contract-non-billing")
+        if mode not in ("non-contract", target):
+            raise NotApplicable("invalid-mode", f"the device is in {mode} mode: a contract "
+                                "transition starts from non-contract")
+        return ContractChange(mode=target)
+    if kind == "withdrawal":
+        return ContractChange(mode="non-contract")
+    if kind == "billing-start":
+        if mode not in ("contract-non-billing", "contract-billing"):
+            raise NotApplicable("invalid-mode", f"the device is in {mode} mode: billing starts "
+                                "from contract-non-billing")
+        return ContractChange(mode="contract-billing")
+    if kind in ("prohibit-contract-printing", "permit-contract-printing"):
+        return ContractChange(printing_prohibited=kind.startswith("prohibit"))
+    if kind == "panel-message":
+        try:
+            return ContractChange(panel_message=parameters["message"])
+        except ValueError as exc:
+            raise NotApplicable("invalid-parameters", str(exc)) from None
+    raise NotApplicable("invalid-parameters", f"unknown command kind {kind!r}")
+
+
