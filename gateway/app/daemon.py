@@ -58,9 +58,9 @@ from gateway.device.reader import DeviceReader
 from gateway.fleet.discovery import Discovery
 from gateway.fleet.inventory import Device, Inventory
 from gateway.fleet.poller import Poller
+from gateway.fleet.readings import record_uploads
 from gateway.fleet.schedule import Outcome, Schedule
 from gateway.local import logs
-from gateway.local.live_view import record_uploads
 from gateway.local.metrics import GatewayMetrics
 from gateway.settings.config import Config, ConfigError, changed_keys, load_config
 from gateway.store import Store

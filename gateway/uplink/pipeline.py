@@ -9,7 +9,7 @@ device's transmission data type table.  Where a service allows activation by the
 
 The entries and the reading they came from are committed together, so a crash can neither lose an
 event nor detect it twice; the status page's copy of the reading and its level history
-(`fleet_view.record_reading`) are in the same transaction.
+(`gateway.fleet.readings.record_reading`) are in the same transaction.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from gateway.device.model import DeviceStatus
 from gateway.fleet.inventory import Device
-from gateway.local.live_view import record_reading
+from gateway.fleet.readings import record_reading
 from gateway.settings.config import Config
 from gateway.uplink.cloud_state import CloudState
 from gateway.uplink.data_types import project

@@ -28,13 +28,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.app.daemon import Gateway
 from gateway.device.model import Alert, DeviceStatus, Identity, State, Supply
 from gateway.fleet.inventory import Sighting
-from gateway.local.live_view import (
-    HISTORY_DAYS,
-    HISTORY_STEP,
-    FleetView,
-    colour_family,
-    record_reading,
-)
+from gateway.fleet.readings import HISTORY_DAYS, HISTORY_STEP, record_reading
+from gateway.local.live_view import FleetView, colour_family
 from gateway.local.status_page import BAR_COLOURS, URL_FILE, StatusPage, start_status_page
 from gateway.settings.config import parse_config
 from gateway.store import DATABASE_NAME, Store
