@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if p not in ("", str(Path(__file__).resolve().parent))]
 sys.path.insert(0, str(ROOT))
 
-from protocols.snmp.client import SnmpCredentials  # noqa: E402
+from protocols.snmp.model import SnmpCredentials  # noqa: E402
 from protocols.snmp.sweep import SweepProgress, sweep  # noqa: E402
 
 MAX_FLEETS = 8

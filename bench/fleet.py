@@ -49,10 +49,11 @@ from bench import discovery as sweep_bench  # noqa: E402
 from bench import gateway_poll, poll  # noqa: E402
 from bench import simulator as sim_bench  # noqa: E402
 from bench import uplink as uplink_bench  # noqa: E402
-from protocols.snmp.client import SnmpClient, SnmpCredentials, SnmpError, SnmpTarget  # noqa: E402
+from protocols.snmp.client import SnmpClient  # noqa: E402
+from protocols.snmp.model import SnmpCredentials, SnmpError, SnmpTarget  # noqa: E402
 from simulator import ber  # noqa: E402
 from simulator.fleet import addresses  # noqa: E402
-from tests.support.snmpsim_agent import SNMP_FIXTURES  # noqa: E402
+from tests.support.paths import SNMP_FIXTURES  # noqa: E402
 
 SCALE = {
     False: {"printers": 1000, "cidr": "127.1.0.0/16", "devices": 1000, "polls": 200,

@@ -45,7 +45,7 @@ async def _gateway_cycles(addresses: list[str], snmp_port: int, cycles: int,
     from gateway.app.daemon import Gateway
     from gateway.device.reader import DeviceReader
     from gateway.fleet.inventory import Sighting
-    from gateway.settings.config import Config
+    from gateway.settings.schema import Config
     from protocols.snmp.client import SnmpClient
 
     with tempfile.TemporaryDirectory(prefix="printgw-bench-gateway-") as tmp:

@@ -42,7 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway.device.model import DeviceStatus
 from gateway.device.snmp_mapping import apply_snmp
-from protocols.snmp.client import SnmpClient, SnmpCredentials, SnmpError, SnmpTarget
+from protocols.hosts import free_port
+from protocols.snmp.client import SnmpClient
+from protocols.snmp.model import SnmpCredentials, SnmpError, SnmpTarget
 from protocols.snmp.printer import (
     CONTRACT_SUBTREES,
     INTERFACE_SUBTREES,
@@ -50,7 +52,8 @@ from protocols.snmp.printer import (
     SYSTEM_SCALARS,
     read_printer,
 )
-from tests.support.snmpsim_agent import SNMP_FIXTURES, free_udp_port, snmpsim
+from tests.support.paths import SNMP_FIXTURES
+from tests.support.snmpsim_agent import snmpsim
 
 SUBTREES = PRINTER_SUBTREES + INTERFACE_SUBTREES + CONTRACT_SUBTREES
 OVERRIDE_TYPES = {"2": "integer", "6": "object_id", "65": "counter", "66": "uinteger",
@@ -91,7 +94,7 @@ def snmpd(recording: Path, workdir: Path, host: str = "127.0.0.1",
     exe = shutil.which("snmpd") or "/usr/sbin/snmpd"
     if not Path(exe).exists():
         raise SystemExit("snmpd is missing: apt-get install snmpd (or use --agent snmpsim)")
-    port = free_udp_port(host)
+    port = free_port(host, tcp=False, udp=True)
     lines, _ = override_config(recording)
     config = workdir / "snmpd.conf"
     config.write_text(f"agentAddress udp:{host}:{port}\nrocommunity {community} 127.0.0.0/8\n"

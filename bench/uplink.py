@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import copy
 import gzip
 import os
 import random
@@ -36,14 +37,23 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gateway.device.model import DeviceStatus
 from gateway.device.reader import DeviceReader, IppEndpoint
 from gateway.store import Store
 from gateway.uplink.data_types import project
 from gateway.uplink.outbox import Outbox, new_entry
 from gateway.uplink.sender import OutboxSender
-from protocols.cloud.client import GZIP_THRESHOLD, CloudClient, canonical_json
-from protocols.snmp.client import SnmpTarget
-from tests.support.ports import free_port
+from protocols.cloud.client import GZIP_THRESHOLD, PRINTGW_VERSION, CloudClient
+from protocols.cloud.models import StatusEntry, statuses_json
+from protocols.cloud.registration import (
+    Activation,
+    EnrolmentRequest,
+    PrinterRegistration,
+    TransmissionDataTypesReport,
+)
+from protocols.cloud.transport import canonical_json
+from protocols.hosts import free_port
+from protocols.snmp.model import SnmpTarget
 from tests.support.sim_helpers import running_fleet
 
 SERVICE = "monitoring"
@@ -115,62 +125,60 @@ async def set_up_fleet(url: str, devices: int) -> tuple[CloudClient, list[str], 
         token = (await operator_call(http, "POST", f"{url}/v1/operator/enrolment-tokens",
                                      {"region": "jp"}))["enrolment_token"]
         client = CloudClient(url)
-        credential = await client.enrol(token, "bench-gateway")
-        gateway = client.with_token(credential["token"])
+        credential = await client.enrol(EnrolmentRequest(token, "bench-gateway",
+                                                         software_version=PRINTGW_VERSION))
+        gateway = client.with_token(credential.token)
         await client.close()
-        registrations = await gather_bounded([gateway.register_printer({
-            "serial": f"BENCH{i:06d}", "product_name": "ColorWorks MFP C5400",
-            "manufacturer": "Acme", "shipping_destination": "JP", "time_zone": "Asia/Tokyo",
-            "device_type": "mfp"}) for i in range(devices)])
-        printer_ids = [r["printer_id"] for r in registrations]
+        registrations = await gather_bounded([gateway.register_printer(PrinterRegistration(
+            serial=f"BENCH{i:06d}", product_name="ColorWorks MFP C5400", manufacturer="Acme",
+            shipping_destination="JP", time_zone="Asia/Tokyo", device_type="mfp"))
+            for i in range(devices)])
+        printer_ids = [r.printer_id for r in registrations]
         apps = await gather_bounded([operator_call(
             http, "POST", f"{url}/v1/operator/printers/{p}/applications",
             {"service_id": SERVICE}) for p in printer_ids])
     await gather_bounded([gateway.notify_activation(p, [
-        {"service_id": SERVICE, "application_id": a["application_id"]}])
+        Activation(SERVICE, a["application_id"])])
         for p, a in zip(printer_ids, apps, strict=True)])
     await gather_bounded([gateway.report_transmission_data_types(
-        p, {"transmission_data_types": DATA_TYPES}) for p in printer_ids])
-    return gateway, printer_ids, credential["token"]
+        p, TransmissionDataTypesReport(tuple(DATA_TYPES))) for p in printer_ids])
+    return gateway, printer_ids, credential.token
 
 
-async def one_reading() -> dict[str, Any]:
-    """A real reading of a virtual colour MFP (SNMP and IPP), as `DeviceStatus.to_json()`."""
+async def one_reading() -> DeviceStatus:
+    """A real reading of a virtual colour MFP (SNMP and IPP)."""
     async with running_fleet("127.0.70.1", 1, profiles=["color-mfp"]) as fleet, \
             DeviceReader() as reader:
         p = fleet.printers[0]
         status = await reader.read(p.ip, SnmpTarget(p.ip, p.snmp_port),
                                    IppEndpoint.for_host(p.ip, p.ipp_port))
-    return status.to_json()
+    return status
 
 
-def varied(reading: dict[str, Any], rng: random.Random, serial: str) -> dict[str, Any]:
+def varied(reading: DeviceStatus, rng: random.Random, serial: str) -> DeviceStatus:
     """The reading as another device of the same model would give it."""
-    out = {**reading, "identity": {**reading["identity"], "serial": serial},
-           "counters": {**reading["counters"], "total": rng.randint(1000, 500_000)}}
-    supplies = []
-    for supply in reading["supplies"]:
-        if supply["level_state"] == "known" and supply["max_capacity"]:
-            percent = rng.randint(1, 100)
-            supply = {**supply, "level_percent": percent,
-                      "raw_level": supply["max_capacity"] * percent // 100}
-        supplies.append(supply)
-    out["supplies"] = supplies
+    out = copy.deepcopy(reading)
+    out.identity.serial = serial
+    out.counters.total = rng.randint(1000, 500_000)
+    for supply in out.supplies:
+        if supply.level_state == "known" and supply.max_capacity:
+            supply.level_percent = rng.randint(1, 100)
+            supply.raw_level = supply.max_capacity * supply.level_percent // 100
     return out
 
 
-def batch_bytes(entries: list[dict[str, Any]], batch_size: int) -> int:
+def batch_bytes(entries: list[StatusEntry], batch_size: int) -> int:
     """Request body bytes as `CloudClient.upload_statuses` sends them."""
     total = 0
     for start in range(0, len(entries), batch_size):
-        body = canonical_json({"statuses": entries[start:start + batch_size]})
+        body = canonical_json(statuses_json(entries[start:start + batch_size]))
         total += len(gzip.compress(body, mtime=0)) if len(body) > GZIP_THRESHOLD else len(body)
     return total
 
 
-def queue_round(outbox: Outbox, printer_ids: list[str], reading: dict[str, Any],
-                rng: random.Random) -> list[dict[str, Any]]:
-    entries = [new_entry(p, reading["read_at"], "periodic",
+def queue_round(outbox: Outbox, printer_ids: list[str], reading: DeviceStatus,
+                rng: random.Random) -> list[StatusEntry]:
+    entries = [new_entry(p, reading.read_at, "periodic",
                          project(varied(reading, rng, f"BENCH{i:06d}"), DATA_TYPES))
                for i, p in enumerate(printer_ids)]
     outbox.put(entries)
@@ -191,14 +199,14 @@ async def deliver(outbox: Outbox, client: CloudClient, batch_size: int,
             "cloud_cpu": process_cpu(cloud_pid) - cloud_cpu}
 
 
-async def cloud_ingest(url: str, token: str, printer_ids: list[str], reading: dict[str, Any],
+async def cloud_ingest(url: str, token: str, printer_ids: list[str], reading: DeviceStatus,
                        rng: random.Random, cloud_pid: int) -> tuple[float, float, int]:
     """(statuses/s, cloud CPU ms per status, statuses) with pre-built gzip batches of 500,
     two connections posting at once: the cloud's own rate, without the gateway's work."""
-    entries = [new_entry(p, reading["read_at"], "periodic",
+    entries = [new_entry(p, reading.read_at, "periodic",
                          project(varied(reading, rng, f"BENCH{i:06d}"), DATA_TYPES))
                for i, p in enumerate(printer_ids)]
-    bodies = [gzip.compress(canonical_json({"statuses": entries[i:i + 500]}), mtime=0)
+    bodies = [gzip.compress(canonical_json(statuses_json(entries[i:i + 500])), mtime=0)
               for i in range(0, len(entries), 500)]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
                "Content-Encoding": "gzip"}

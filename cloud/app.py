@@ -13,7 +13,8 @@ from aiohttp import web
 from sqlalchemy import update
 
 from cloud import gateway_api, member_api, operator_api, times
-from cloud.changes import SOCKETS, ChangeStream, close_push_channels, poll_changes, push_channel
+from cloud.change_api import SOCKETS, close_push_channels, poll_changes, push_channel
+from cloud.changes import ChangeStream
 from cloud.contract_store import ENGINE, ContractEngine, ContractSettings, run_engine, wakes
 from cloud.db import Database, EnrolmentToken
 from cloud.idempotency import IdempotencyKeys

@@ -1,4 +1,5 @@
-"""The per-gateway change stream: stored in order, pushed over a WebSocket, polled with cursors.
+"""The per-gateway change stream, stored in order and read with cursors (`cloud.change_api`
+pushes it over a WebSocket and answers polls from it).
 
 Each gateway's changes carry a sequence number taken from its row (`gateways.change_seq`) under
 the row lock of the writing transaction, so on every backend they commit in sequence order and a
@@ -18,29 +19,19 @@ with several, the wake-up would have to go through the database (PostgreSQL LIST
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import re
 from datetime import datetime
 from typing import Any
 
-from aiohttp import WSCloseCode, web
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud import times
-from cloud.auth import require_gateway
 from cloud.db import Change, Database, Gateway, after_commit
 from cloud.problems import Problem, malformed
-from cloud.schema import query
-from cloud.state import CLOUD, cloud
+from protocols.cloud.times import rfc3339
 
-SUBPROTOCOL = "printgw.v1"
-CURSOR_EXPIRED_CLOSE = 4410
 _CURSOR = re.compile(r"^c_([0-9a-f]{16})$")
-SOCKETS = web.AppKey("push_sockets", set[web.WebSocketResponse])
-
-log = logging.getLogger(__name__)
 
 
 def cursor_of(seq: int) -> str:
@@ -154,114 +145,5 @@ def _with_cursor(message: dict[str, Any], seq: int) -> dict[str, Any]:
 
 def printer_message(kind: str, printer_id: str, revision: int) -> dict[str, Any]:
     """`application-info-changed` / `control-info-changed` for a printer at `revision`."""
-    return {"type": kind, "occurred_at": times.iso(times.now()), "printer_id": printer_id,
+    return {"type": kind, "occurred_at": rfc3339(times.now()), "printer_id": printer_id,
             "revision": revision}
-
-
-# -- push (openPushChannel) ------------------------------------------------------------------------
-
-async def push_channel(request: web.Request) -> web.StreamResponse:
-    gateway = await require_gateway(request)
-    state = cloud(request)
-    if request.headers.get("Upgrade", "").lower() != "websocket":
-        raise Problem("upgrade-required", "Open this resource as a WebSocket (subprotocol "
-                      f"{SUBPROTOCOL}).", headers={"Upgrade": "websocket"})
-    ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,),
-                               heartbeat=state.settings.heartbeat_seconds)
-    ready = ws.can_prepare(request)
-    if not ready.ok:
-        raise malformed("Not a valid WebSocket handshake.", header="Sec-WebSocket-Key")
-    if ready.protocol != SUBPROTOCOL:
-        raise malformed(f"Offer the WebSocket subprotocol {SUBPROTOCOL}.",
-                        header="Sec-WebSocket-Protocol")
-    cursor = query(request, "openPushChannel").get("cursor")
-    start = await state.changes.start(gateway.id, cursor)
-    await ws.prepare(request)
-    sockets = request.app[SOCKETS]
-    sockets.add(ws)
-    try:
-        await ws.send_json({"type": "hello", "cursor": cursor_of(start) if cursor or start
-                            else None, "heartbeat_seconds": state.settings.heartbeat_seconds,
-                            "server_time": times.iso(times.now())})
-        await _serve(ws, state.changes, gateway.id, start)
-    finally:
-        sockets.discard(ws)
-    return ws
-
-
-async def _serve(ws: web.WebSocketResponse, stream: ChangeStream, gateway_id: str,
-                 seq: int) -> None:
-    """Send changes after `seq` as they come, until the gateway or the server closes."""
-    reader = asyncio.create_task(_drain(ws))
-    sender = asyncio.create_task(_send(ws, stream, gateway_id, seq))
-    try:
-        await asyncio.wait((reader, sender), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (reader, sender):
-            task.cancel()
-        await asyncio.gather(reader, sender, return_exceptions=True)
-    if sender.done() and not sender.cancelled():
-        error = sender.exception()
-        if isinstance(error, CursorExpired):
-            await ws.close(code=CURSOR_EXPIRED_CLOSE, message=b"cursor expired")
-        elif error is not None and not isinstance(error, ConnectionError):
-            log.error("push channel of gateway %s failed", gateway_id, exc_info=error)
-            await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"internal error")
-    await ws.close(code=WSCloseCode.GOING_AWAY if stream.hub.closed else WSCloseCode.OK)
-
-
-async def _drain(ws: web.WebSocketResponse) -> None:
-    """Read (and ignore) what the gateway sends, so that control frames and its close are
-    handled; returns when the connection is closed."""
-    async for _message in ws:
-        pass
-
-
-async def _send(ws: web.WebSocketResponse, stream: ChangeStream, gateway_id: str,
-                seq: int) -> None:
-    while not ws.closed and not stream.hub.closed:
-        seen = stream.hub.generation(gateway_id)
-        changes = await stream.after(gateway_id, seq, 100)
-        for position, message in changes:
-            await ws.send_json(message)
-            seq = position
-        if not changes:
-            await stream.hub.wait(gateway_id, seen)
-
-
-async def close_push_channels(app: web.Application) -> None:
-    """On shutdown: wake every waiter and close the push channels with 1001 (going away)."""
-    app[CLOUD].changes.hub.close()
-    for ws in list(app[SOCKETS]):
-        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
-
-
-# -- poll (pollChanges) ----------------------------------------------------------------------------
-
-async def poll_changes(request: web.Request) -> web.Response:
-    gateway = await require_gateway(request)
-    state = cloud(request)
-    params = query(request, "pollChanges")
-    cursor, limit = params.get("cursor"), params["limit"]
-    start = await state.changes.start(gateway.id, cursor)
-    hub = state.changes.hub
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + params["wait"]
-    while True:
-        seen = hub.generation(gateway.id)
-        try:
-            changes = await state.changes.after(gateway.id, start, limit + 1)
-        except CursorExpired:
-            raise Problem("cursor-expired", "The cursor is no longer retained.") from None
-        remaining = deadline - loop.time()
-        if changes or remaining <= 0 or hub.closed:
-            break
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(remaining):
-                await hub.wait(gateway.id, seen)
-    page = [message for _, message in changes[:limit]]
-    return web.json_response({
-        "changes": page,
-        "next_cursor": page[-1]["cursor"] if page else cursor,
-        "has_more": len(changes) > limit,
-        "poll_interval_seconds": state.settings.poll_interval_seconds})

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import logging
 import os
 import re
@@ -21,19 +20,11 @@ from yarl import URL
 
 from cloud.db import DEFAULT_URL
 from cloud.server import CloudServer
+from protocols.hosts import is_loopback_host
 
 TOKEN_ENV = "PRINTGW_CLOUD_OPERATOR_TOKEN"
 MIN_TOKEN_LENGTH = 16
 _REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)*$")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _http_url(text: str) -> str:
@@ -90,7 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if (args.tls_cert is None) != (args.tls_key is None):
         ap.error("--tls-cert and --tls-key go together")
-    if args.tls_cert is None and not is_loopback(args.host):
+    if args.tls_cert is None and not is_loopback_host(args.host):
         ap.error(f"refusing plain HTTP on {args.host}: outside loopback the cloud needs TLS "
                  "(--tls-cert FILE --tls-key FILE)")
     try:

@@ -13,6 +13,7 @@ from cloud import times
 from cloud.changes import ChangeStream
 from cloud.db import Command, Printer
 from cloud.problems import Problem, invalid
+from protocols.cloud.times import rfc3339
 
 DEFAULT_DEADLINE = timedelta(hours=24)
 OPEN_STATES = ("pending", "received")
@@ -21,8 +22,8 @@ OPEN_STATES = ("pending", "received")
 def command_message(command: Command) -> dict[str, Any]:
     """The command as delivered to the gateway (`Command`)."""
     return {"command_id": command.id, "printer_id": command.printer_id, "kind": command.kind,
-            "parameters": dict(command.parameters), "issued_at": times.iso(command.issued_at),
-            "deadline": times.iso(command.deadline)}
+            "parameters": dict(command.parameters), "issued_at": rfc3339(command.issued_at),
+            "deadline": rfc3339(command.deadline)}
 
 
 def state_of(command: Command, now: datetime) -> str:
@@ -35,8 +36,8 @@ def state_of(command: Command, now: datetime) -> str:
 def command_status(command: Command, now: datetime) -> dict[str, Any]:
     """The command with its delivery and completion state (`CommandStatus`)."""
     return {**command_message(command), "state": state_of(command, now),
-            "received_at": times.iso(command.received_at) if command.received_at else None,
-            "completed_at": times.iso(command.completed_at) if command.completed_at else None,
+            "received_at": rfc3339(command.received_at) if command.received_at else None,
+            "completed_at": rfc3339(command.completed_at) if command.completed_at else None,
             "reason": command.reason, "contract_state": command.contract_state}
 
 
@@ -62,7 +63,7 @@ async def issue(session: AsyncSession, changes: ChangeStream, printer: Printer,
                       state="pending")
     session.add(command)
     await changes.emit(session, printer.gateway_id, {
-        "type": "command", "occurred_at": times.iso(issued_at),
+        "type": "command", "occurred_at": rfc3339(issued_at),
         "command": command_message(command)})
     return command
 

@@ -21,93 +21,36 @@ Commands go out one at a time: the next is issued only when the previous one is 
 `failed` or expired command is issued again after `retry_delay` (recorded with its reason): the
 withdrawal of the old printer is not optional.
 
-Invariants (checked by tests/cloud/test_contract_change_property.py): contract printing
-(contract mode
-and not prohibited) is never enabled on both printers: the new printer is prohibited *before* its
-transition while the old one may still print, and permitted only after the old one's withdrawal
-is done; billing starts only on a printer whose transition is done (`confirmed`); every finished
-change has withdrawn the old printer.
+Each step is a method, named in the table `STEPS` (in the order of the flowcharts); the
+answers to proposals lead on as `ANSWERS` says.
+
+Invariants (checked by tests/cloud/test_contract_change_property.py): contract printing (contract
+mode and not prohibited) is never enabled on both printers: the new printer is prohibited
+*before* its transition while the old one may still print, and permitted only after the old
+one's withdrawal is done; billing starts only on a printer whose transition is done
+(`confirmed`); every finished change has withdrawn the old printer.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from cloud.contract_actions import MESSAGES, QUESTIONS, Action, Ask, Close, Issue, Order, Record
+
 CONTRACT_MODES = ("contract-non-billing", "contract-billing")
 
-MESSAGES = {
-    "remove": "Contract printing stays on your old printer for now: please remove the contract "
-              "cartridge from this printer.",
-    "install": "Please install the contract cartridge in this printer.",
-    "plan-ends": "The change plan has ended: contract printing moves to your new printer.",
+ANSWERS: dict[str, tuple[str, str, str]] = {
+    # proposal kind: (the step it answers, the next step on yes, on no)
+    "cancel-after-new-device": ("S111", "S103-wait", "S112"),
+    "urgency": ("S120", "S108", "S105"),
+    "change-plan": ("S106", "S107", "S108"),
+    "re-proposal": ("S204", "S205", "S206"),
 }
-
-QUESTIONS = {
-    "cancel-after-new-device": "You have not obtained the new printer yet. Cancel the contract of "
-                               "the old printer only once the new one has arrived? (no: cancel "
-                               "it now, without a new printer)",
-    "urgency": "Is the change urgent? (yes: the old printer stops contract printing now)",
-    "change-plan": "Keep printing under contract on the old printer until its contract cartridge "
-                   "runs out, while the new printer is prepared?",
-    "re-proposal": "A contract cartridge is installed in the new printer, but the old printer's "
-                   "contract cartridge still has ink. Keep using the old printer until it runs "
-                   "out?",
-}
-
-
-# -- actions: what the shell must do ---------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Issue:
-    """Issue a command to a printer (through `cloud.commands.issue`), with this command ID."""
-
-    command_id: str
-    printer_id: str
-    kind: str
-    parameters: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Ask:
-    """Open a proposal to the member (answered yes/no on the member site)."""
-
-    proposal_id: str
-    kind: str
-    question: str
-    strongly_recommended: bool
-
-
-@dataclass(frozen=True)
-class Close:
-    """A proposal is no longer open: `answered` or `withdrawn` (the process moved on)."""
-
-    proposal_id: str
-    state: str
-
-
-@dataclass(frozen=True)
-class Order:
-    """Order contract cartridges for a printer (S110), once: `order_id` is the idempotency key."""
-
-    order_id: str
-    printer_id: str
-
-
-@dataclass(frozen=True)
-class Record:
-    """The printer's contract record: flag (`unconfirmed`/`confirmed`), mode, prohibition."""
-
-    printer_id: str
-    flag: str
-    mode: str
-    printing_prohibited: bool
-
-
-Action = Issue | Ask | Close | Order | Record
 
 
 # -- the process -----------------------------------------------------------------------------------
@@ -233,18 +176,11 @@ class Process:
             raise ValueError("not the open proposal of this process")
         kind = self.proposal["kind"]
         self.proposal = None
-        self._note(now, {"cancel-after-new-device": "S111", "urgency": "S120",
-                         "change-plan": "S106", "re-proposal": "S204"}[kind],
-                   f"{kind} answered {'yes' if yes else 'no'}")
-        if kind == "cancel-after-new-device":
-            self.step = "S103-wait" if yes else "S112"
-        elif kind == "urgency":
-            self.step = "S108" if yes else "S105"
-        elif kind == "change-plan":
-            self.step = "S107" if yes else "S108"
-        else:
+        answered, if_yes, if_no = ANSWERS[kind]
+        self._note(now, answered, f"{kind} answered {'yes' if yes else 'no'}")
+        if kind == "re-proposal":
             self.reproposed = self.installations
-            self.step = "S205" if yes else "S206"
+        self.step = if_yes if yes else if_no
         return [Close(proposal_id, "answered"), *self._advance(now)]
 
     def command_finished(self, command_id: str, result: str, reason: str | None,
@@ -327,112 +263,155 @@ class Process:
         return actions
 
     def _step(self, now: datetime, actions: list[Action]) -> bool:
-        """Run the current step; False when it waits for something outside."""
-        step = self.step
-        if step == "S103":
-            if self.new is not None:
-                self.step = "S120"
-            else:
-                self._asked("S111", "cancel-after-new-device", actions)
-        elif step == "S103-wait":
-            if self.new is None:
-                return False
+        """Run the current step (`STEPS`); False when it waits for something outside (the
+        steps waiting for an answer, S106, S111, S121 asked and S204, have nothing to run)."""
+        run = STEPS.get(self.step)
+        return run is not None and run(self, now, actions)
+
+    # -- the steps, as `STEPS` names them ------------------------------------------------------
+
+    def _new_printer_obtained(self, now: datetime, actions: list[Action]) -> bool:
+        if self.new is not None:
             self.step = "S120"
-        elif step == "S112":
-            self._commands("end", ("old", "withdrawal"))
-        elif step == "S120":
-            assert self.old is not None
-            self.pattern = "A" if self.new_model != self.old_model else \
-                "B" if self.new_series != self.old_series else "C"
-            self._note(now, "S120", f"change pattern {self.pattern}")
-            self.step = "S104"
-        elif step == "S104":
-            assert self.new is not None
-            actions.append(self._record(self.new))
-            self._note(now, "S104", f"printer {self.new.printer_id} registered unconfirmed")
-            if self.kind == "contract":
-                self.step = "S109"
-            elif self.pattern == "C":
-                self._note(now, "S123", "same model and series: urgent, no change plan")
-                self.step = "S108"
-            elif self.pattern == "A":
-                self.step = "S121"
-            else:
-                self.step = "S105"
-        elif step == "S121" and self.proposal is None:
-            self._asked("S121", "urgency", actions)
-        elif step == "S105":
-            if self._low():
-                self._note(now, "S105", "old contract cartridge already at or below the "
-                           "threshold: no change plan")
-                self.step = "S108"
-            else:
-                self._asked("S106", "change-plan", actions, strongly=self.pattern == "B")
-        elif step == "S107":
-            self.plan = True
-            self._note(now, "S107", "change plan established: the old printer keeps its "
-                       "contract mode")
-            self.step = "S109"
-        elif step == "S108":
-            self._commands("S109", ("old", "withdrawal"))
-        elif step == "S109":
-            assert self.new is not None
-            guard = [("new", "prohibit-contract-printing")] \
-                if self._old_prints() and not self.new.prohibited else []
-            self._commands("S110", *guard,
-                           ("new", "contract-transition", {"mode": "contract-non-billing"}))
-        elif step == "S110":
-            assert self.new is not None
-            self.order_id = str(uuid.uuid4())
-            actions.append(Order(self.order_id, self.new.printer_id))
-            self._note(now, "S110", "contract cartridges ordered")
-            self.step = "S201" if self.plan else "S207"
-        elif step == "S201":
-            if self._low():
-                self._note(now, "S201", "old contract cartridge at or below the threshold")
-                self.step = "S206"
-            elif self.new_cartridge and self.installations > self.reproposed:
-                self.step = "S203"
-            else:
-                return False
-        elif step == "S203":
-            self._asked("S204", "re-proposal", actions)
-        elif step == "S205":
-            assert self.new is not None
-            prohibit = [] if self.new.prohibited else [("new", "prohibit-contract-printing")]
-            self.panel = True
-            self._commands("S201", *prohibit, ("new", "panel-message",
-                                               {"message": MESSAGES["remove"]}))
-        elif step == "S206":
-            notice = [("old", "panel-message", {"message": MESSAGES["plan-ends"]})] \
-                if self.plan else []
-            self._commands("S207", *notice, ("old", "withdrawal"))
-        elif step == "S207":
-            self.step = "S209" if self.new_cartridge else "S208"
-        elif step == "S208":
-            if self.new_cartridge:
-                self.step = "S209"
-            elif not self.prompted:
-                self.prompted = self.panel = True
-                self._commands("S208", ("new", "panel-message", {"message": MESSAGES["install"]}))
-            else:
-                return False
-        elif step == "S209":
-            assert self.new is not None
-            clear = [("new", "panel-message", {"message": ""})] if self.panel else []
-            permit = [("new", "permit-contract-printing")] if self.new.prohibited else []
-            self._commands("S210", *clear, *permit, ("new", "billing-start"))
-        elif step == "S210":
-            self.outcome = "completed"
-            self.step = "ended"
-            self._note(now, "S210", "change plan ended" if self.kind == "change"
-                       else "contract in force")
-        elif step == "end":
-            self.outcome = "cancelled"
-            self.step = "ended"
-            self._note(now, "S112", "contract cancelled without a new printer")
         else:
-            return False  # waiting for an answer (S106, S111, S121, S204)
+            self._asked("S111", "cancel-after-new-device", actions)
+        return True
+
+    def _new_printer_named(self, now: datetime, actions: list[Action]) -> bool:
+        if self.new is None:
+            return False
+        self.step = "S120"
+        return True
+
+    def _withdraw_without_new_printer(self, now: datetime, actions: list[Action]) -> bool:
+        self._commands("end", ("old", "withdrawal"))
+        return True
+
+    def _change_pattern(self, now: datetime, actions: list[Action]) -> bool:
+        assert self.old is not None
+        self.pattern = "A" if self.new_model != self.old_model else \
+            "B" if self.new_series != self.old_series else "C"
+        self._note(now, "S120", f"change pattern {self.pattern}")
+        self.step = "S104"
+        return True
+
+    def _register_unconfirmed(self, now: datetime, actions: list[Action]) -> bool:
+        assert self.new is not None
+        actions.append(self._record(self.new))
+        self._note(now, "S104", f"printer {self.new.printer_id} registered unconfirmed")
+        if self.kind == "contract":
+            self.step = "S109"
+        elif self.pattern == "C":
+            self._note(now, "S123", "same model and series: urgent, no change plan")
+            self.step = "S108"
+        elif self.pattern == "A":
+            self.step = "S121"
+        else:
+            self.step = "S105"
+        return True
+
+    def _ask_urgency(self, now: datetime, actions: list[Action]) -> bool:
+        if self.proposal is not None:
+            return False
+        self._asked("S121", "urgency", actions)
+        return True
+
+    def _propose_change_plan(self, now: datetime, actions: list[Action]) -> bool:
+        if self._low():
+            self._note(now, "S105", "old contract cartridge already at or below the "
+                       "threshold: no change plan")
+            self.step = "S108"
+        else:
+            self._asked("S106", "change-plan", actions, strongly=self.pattern == "B")
+        return True
+
+    def _establish_plan(self, now: datetime, actions: list[Action]) -> bool:
+        self.plan = True
+        self._note(now, "S107", "change plan established: the old printer keeps its "
+                   "contract mode")
+        self.step = "S109"
+        return True
+
+    def _withdraw_old_printer(self, now: datetime, actions: list[Action]) -> bool:
+        self._commands("S109", ("old", "withdrawal"))
+        return True
+
+    def _transition_new_printer(self, now: datetime, actions: list[Action]) -> bool:
+        assert self.new is not None
+        guard = [("new", "prohibit-contract-printing")] \
+            if self._old_prints() and not self.new.prohibited else []
+        self._commands("S110", *guard,
+                       ("new", "contract-transition", {"mode": "contract-non-billing"}))
+        return True
+
+    def _order_cartridges(self, now: datetime, actions: list[Action]) -> bool:
+        assert self.new is not None
+        self.order_id = str(uuid.uuid4())
+        actions.append(Order(self.order_id, self.new.printer_id))
+        self._note(now, "S110", "contract cartridges ordered")
+        self.step = "S201" if self.plan else "S207"
+        return True
+
+    def _watch_old_cartridge(self, now: datetime, actions: list[Action]) -> bool:
+        if self._low():
+            self._note(now, "S201", "old contract cartridge at or below the threshold")
+            self.step = "S206"
+        elif self.new_cartridge and self.installations > self.reproposed:
+            self.step = "S203"
+        else:
+            return False
+        return True
+
+    def _repropose(self, now: datetime, actions: list[Action]) -> bool:
+        self._asked("S204", "re-proposal", actions)
+        return True
+
+    def _keep_old_printer(self, now: datetime, actions: list[Action]) -> bool:
+        assert self.new is not None
+        prohibit = [] if self.new.prohibited else [("new", "prohibit-contract-printing")]
+        self.panel = True
+        self._commands("S201", *prohibit, ("new", "panel-message",
+                                           {"message": MESSAGES["remove"]}))
+        return True
+
+    def _withdraw_after_plan(self, now: datetime, actions: list[Action]) -> bool:
+        notice = [("old", "panel-message", {"message": MESSAGES["plan-ends"]})] \
+            if self.plan else []
+        self._commands("S207", *notice, ("old", "withdrawal"))
+        return True
+
+    def _cartridge_installed(self, now: datetime, actions: list[Action]) -> bool:
+        self.step = "S209" if self.new_cartridge else "S208"
+        return True
+
+    def _prompt_for_cartridge(self, now: datetime, actions: list[Action]) -> bool:
+        if self.new_cartridge:
+            self.step = "S209"
+        elif not self.prompted:
+            self.prompted = self.panel = True
+            self._commands("S208", ("new", "panel-message", {"message": MESSAGES["install"]}))
+        else:
+            return False
+        return True
+
+    def _start_billing(self, now: datetime, actions: list[Action]) -> bool:
+        assert self.new is not None
+        clear = [("new", "panel-message", {"message": ""})] if self.panel else []
+        permit = [("new", "permit-contract-printing")] if self.new.prohibited else []
+        self._commands("S210", *clear, *permit, ("new", "billing-start"))
+        return True
+
+    def _complete(self, now: datetime, actions: list[Action]) -> bool:
+        self.outcome = "completed"
+        self.step = "ended"
+        self._note(now, "S210", "change plan ended" if self.kind == "change"
+                   else "contract in force")
+        return True
+
+    def _cancel(self, now: datetime, actions: list[Action]) -> bool:
+        self.outcome = "cancelled"
+        self.step = "ended"
+        self._note(now, "S112", "contract cancelled without a new printer")
         return True
 
     # -- helpers -------------------------------------------------------------------------------
@@ -469,6 +448,34 @@ class Process:
 
     def _note(self, now: datetime, step: str, detail: str) -> None:
         self.history.append({"step": step, "at": now.isoformat(), "detail": detail})
+
+
+STEPS: dict[str, Callable[[Process, datetime, list[Action]], bool]] = {
+    # The request (S102 is `start`) and the new printer.
+    "S103": Process._new_printer_obtained,  # obtained? no: S111 asks to wait for it
+    "S103-wait": Process._new_printer_named,  # S111 yes: until the member names it
+    "S112": Process._withdraw_without_new_printer,  # S111 no: withdraw the old one, then end
+    "S120": Process._change_pattern,  # A: other model, B: other series, C: the same
+    "S104": Process._register_unconfirmed,  # the new printer's record, then by pattern:
+    "S121": Process._ask_urgency,  # A: urgent? (yes: S108, no: S105)
+    "S105": Process._propose_change_plan,  # S106 asks (B: strongly), unless already low
+    # Keep or withdraw the old printer; transition the new one; order its cartridges.
+    "S107": Process._establish_plan,  # S106 yes: the old printer keeps printing
+    "S108": Process._withdraw_old_printer,  # S106 no, urgent, C, or already low
+    "S109": Process._transition_new_printer,  # prohibited first while the old one prints
+    "S110": Process._order_cartridges,  # with a plan: S201, without: S207
+    # The change plan: watch the old cartridge, re-propose, withdraw the old printer.
+    "S201": Process._watch_old_cartridge,  # low: S206; a new contract cartridge: S203
+    "S203": Process._repropose,  # S204 asks (yes: S205, no: S206)
+    "S205": Process._keep_old_printer,  # prohibit the new printer, ask for the cartridge out
+    "S206": Process._withdraw_after_plan,  # the plan ends on the old printer
+    # The new printer's cartridge, billing, the end.
+    "S207": Process._cartridge_installed,  # yes: S209, no: S208
+    "S208": Process._prompt_for_cartridge,  # once, then until it is installed
+    "S209": Process._start_billing,  # permitted again, panel cleared, billing
+    "S210": Process._complete,
+    "end": Process._cancel,  # after S112's withdrawal
+}
 
 
 def new_change(process_id: str, member_id: str, *, old_printer: str, old_mode: str,

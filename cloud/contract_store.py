@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud import times
 from cloud.changes import ChangeStream
 from cloud.commands import issue, state_of
-from cloud.contract_change import Action, Ask, Close, Issue, Order, Process, Record
+from cloud.contract_actions import Action, Ask, Close, Issue, Order, Record
+from cloud.contract_change import Process
 from cloud.db import (
     CartridgeOrder,
     Command,
@@ -42,7 +43,8 @@ from cloud.db import (
     after_commit,
 )
 from cloud.orders import OrderSender
-from cloud.problems import not_found
+from cloud.problems import Handler, not_found
+from protocols.cloud.times import rfc3339
 
 FINAL = ("done", "refused", "failed", "expired")
 
@@ -166,7 +168,7 @@ class ContractEngine:
         return {"order_id": order.order_id, "process_id": process.process_id,
                 "member_id": process.member_id, "printer_id": order.printer_id,
                 "model": contract.model, "series": contract.series,
-                "ordered_at": times.iso(now)}
+                "ordered_at": rfc3339(now)}
 
     # -- reconciliation ------------------------------------------------------------------------
 
@@ -230,9 +232,6 @@ def engine(request: web.Request) -> ContractEngine:
 
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def wakes(handler: Handler) -> Handler:

@@ -17,6 +17,7 @@ from cloud.db import Application, Printer, Service
 from cloud.problems import not_found
 from cloud.schema import is_uuid
 from protocols.cloud import DATA_TYPES
+from protocols.cloud.times import rfc3339
 
 Row = tuple[Application, Service]
 
@@ -39,7 +40,7 @@ def application_view(application: Application, service: Service) -> dict[str, An
             "application_id": application.application_id, "provider": service.provider,
             "application_date": application.application_date.isoformat(),
             "activation_state": application.activation_state,
-            "activated_at": times.iso(activated) if activated else None,
+            "activated_at": rfc3339(activated) if activated else None,
             "compatible_cartridge_models": list(service.compatible_cartridge_models),
             "data_types": list(service.data_types),
             "activation_by_first_upload": service.activation_by_first_upload}
@@ -126,7 +127,7 @@ def _result(service_id: str | None, application_id: str, result: str, state: str
         application_id=application_id, service_id=service_id)}
     return {"service_id": service_id, "application_id": application_id, "result": result,
             "activation_state": state,
-            "activated_at": times.iso(activated_at) if activated_at else None, "reason": reason}
+            "activated_at": rfc3339(activated_at) if activated_at else None, "reason": reason}
 
 
 async def _lookup(session: AsyncSession, printer: Printer, rows: Sequence[Row],

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud import auth, times
+from cloud import times
 from cloud.contract_change import Process, new_change, new_contract
 from cloud.contract_store import engine, new_id
 from cloud.contracts import find_printer
 from cloud.db import CartridgeOrder, ContractProcess, Printer, PrinterContract, Proposal
+from cloud.handlers import Call, Caller, Reply, reads, writes
 from cloud.problems import Problem, invalid, not_found
-from cloud.schema import is_uuid, json_body, query
-from cloud.state import cloud
+from protocols.cloud.times import rfc3339
 
 PERIOD = "month"
+NO_PROCESS = "No contract process {}."
 
 
 # -- views -----------------------------------------------------------------------------------------
@@ -32,8 +32,8 @@ def proposal_view(proposal: Proposal) -> dict[str, Any]:
     return {"proposal_id": proposal.id, "process_id": proposal.process_id,
             "member_id": proposal.member_id, "kind": proposal.kind, "question": proposal.question,
             "strongly_recommended": proposal.strongly_recommended, "state": proposal.state,
-            "answer": proposal.answer, "created_at": times.iso(proposal.created_at),
-            "closed_at": times.iso(proposal.closed_at) if proposal.closed_at else None}
+            "answer": proposal.answer, "created_at": rfc3339(proposal.created_at),
+            "closed_at": rfc3339(proposal.closed_at) if proposal.closed_at else None}
 
 
 async def process_view(session: AsyncSession, row: ContractProcess) -> dict[str, Any]:
@@ -55,9 +55,9 @@ async def process_view(session: AsyncSession, row: ContractProcess) -> dict[str,
         "order": None if order is None else {
             "order_id": order.id, "state": order.state, "attempts": order.attempts,
             "last_error": order.last_error,
-            "delivered_at": times.iso(order.delivered_at) if order.delivered_at else None},
-        "history": [{**h, "at": times.iso(times.parse(h["at"]))} for h in process.history],
-        "created_at": times.iso(row.created_at), "updated_at": times.iso(row.updated_at)}
+            "delivered_at": rfc3339(order.delivered_at) if order.delivered_at else None},
+        "history": [{**h, "at": rfc3339(times.parse(h["at"]))} for h in process.history],
+        "created_at": rfc3339(row.created_at), "updated_at": rfc3339(row.updated_at)}
 
 
 def contract_view(contract: PrinterContract, printer: Printer) -> dict[str, Any]:
@@ -66,7 +66,7 @@ def contract_view(contract: PrinterContract, printer: Printer) -> dict[str, Any]
             "printing_prohibited": contract.printing_prohibited,
             "page_limit": contract.page_limit, "period": contract.period,
             "model": contract.model, "series": contract.series,
-            "process_id": contract.process_id, "updated_at": times.iso(contract.updated_at),
+            "process_id": contract.process_id, "updated_at": rfc3339(contract.updated_at),
             "device_contract": printer.contract}
 
 
@@ -101,149 +101,116 @@ async def _register_new(session: AsyncSession, printer: Printer, member_id: str,
     await session.flush()
 
 
-def _process_id(request: web.Request) -> str:
-    process_id = request.match_info["process_id"].lower()
-    if not is_uuid(process_id):
-        raise not_found(f"No contract process {process_id}.")
-    return process_id
-
-
 # -- member site -----------------------------------------------------------------------------------
 
-async def request_contract(request: web.Request) -> web.Response:
-    await auth.require_operator(request)
-    body = await json_body(request, "ContractRequest")
-    contracts = engine(request)
-
-    async def work(session: AsyncSession) -> dict[str, Any]:
-        printer = await find_printer(session, body["printer_id"], lock=True)
-        await _register_new(session, printer, body["member_id"], body["model"], body["series"],
-                            body["page_limit"], body.get("period", PERIOD))
-        process = new_contract(new_id(), body["member_id"], printer_id=printer.id,
-                               model=body["model"], series=body["series"],
-                               threshold=contracts.settings.threshold_percent,
-                               retry_delay=contracts.settings.retry_seconds)
-        return await process_view(session, await contracts.create(session, process))
-
-    return web.json_response(await cloud(request).db.transact(work), status=201)
+@writes(Caller.OPERATOR, body="ContractRequest", status=201)
+async def request_contract(call: Call, session: AsyncSession) -> Reply:
+    body, contracts = call.body, engine(call.request)
+    printer = await find_printer(session, body["printer_id"], lock=True)
+    await _register_new(session, printer, body["member_id"], body["model"], body["series"],
+                        body["page_limit"], body.get("period", PERIOD))
+    process = new_contract(new_id(), body["member_id"], printer_id=printer.id,
+                           model=body["model"], series=body["series"],
+                           threshold=contracts.settings.threshold_percent,
+                           retry_delay=contracts.settings.retry_seconds)
+    return await process_view(session, await contracts.create(session, process))
 
 
-async def request_contract_change(request: web.Request) -> web.Response:
-    await auth.require_operator(request)
-    body = await json_body(request, "ContractChangeRequest")
-    contracts = engine(request)
+@writes(Caller.OPERATOR, body="ContractChangeRequest", status=201)
+async def request_contract_change(call: Call, session: AsyncSession) -> Reply:
+    body, contracts = call.body, engine(call.request)
     new_printer_id = body.get("new_printer_id")
     if new_printer_id is not None and new_printer_id.lower() == body["old_printer_id"].lower():
         raise invalid("/new_printer_id", "The new printer must not be the old one.")
-
-    async def work(session: AsyncSession) -> dict[str, Any]:
-        old = await find_printer(session, body["old_printer_id"], lock=True)
-        contract = await session.get(PrinterContract, old.id, with_for_update=True)
-        if contract is None or contract.flag != "confirmed":
-            raise Problem("conflict", f"Printer {old.id} has no confirmed contract to move.")
-        if contract.member_id != body["member_id"]:
-            raise not_found(f"Member {body['member_id']} has no contract on printer {old.id}.")
-        await _busy(session, old.id)
-        new = None
-        if new_printer_id is not None:
-            new = await find_printer(session, new_printer_id, lock=True)
-            await _register_new(session, new, body["member_id"], body["new_model"],
-                                body["new_series"], contract.page_limit, contract.period)
-        process = new_change(new_id(), body["member_id"], old_printer=old.id,
-                             old_mode=contract.mode, old_prohibited=contract.printing_prohibited,
-                             old_model=contract.model, old_series=contract.series,
-                             new_model=body["new_model"], new_series=body["new_series"],
-                             new_printer=new.id if new is not None else None,
-                             threshold=contracts.settings.threshold_percent,
-                             retry_delay=contracts.settings.retry_seconds)
-        return await process_view(session, await contracts.create(session, process))
-
-    return web.json_response(await cloud(request).db.transact(work), status=201)
+    old = await find_printer(session, body["old_printer_id"], lock=True)
+    contract = await session.get(PrinterContract, old.id, with_for_update=True)
+    if contract is None or contract.flag != "confirmed":
+        raise Problem("conflict", f"Printer {old.id} has no confirmed contract to move.")
+    if contract.member_id != body["member_id"]:
+        raise not_found(f"Member {body['member_id']} has no contract on printer {old.id}.")
+    await _busy(session, old.id)
+    new = None
+    if new_printer_id is not None:
+        new = await find_printer(session, new_printer_id, lock=True)
+        await _register_new(session, new, body["member_id"], body["new_model"],
+                            body["new_series"], contract.page_limit, contract.period)
+    process = new_change(new_id(), body["member_id"], old_printer=old.id,
+                         old_mode=contract.mode, old_prohibited=contract.printing_prohibited,
+                         old_model=contract.model, old_series=contract.series,
+                         new_model=body["new_model"], new_series=body["new_series"],
+                         new_printer=new.id if new is not None else None,
+                         threshold=contracts.settings.threshold_percent,
+                         retry_delay=contracts.settings.retry_seconds)
+    return await process_view(session, await contracts.create(session, process))
 
 
-async def name_new_printer(request: web.Request) -> web.Response:
-    await auth.require_operator(request)
-    process_id = _process_id(request)
-    body = await json_body(request, "NewPrinter")
-    contracts = engine(request)
-
-    async def work(session: AsyncSession) -> dict[str, Any]:
-        row = await session.get(ContractProcess, process_id, with_for_update=True)
-        if row is None:
-            raise not_found(f"No contract process {process_id}.")
-        process = Process.from_json(row.state)
-        if not process.can_name_new_printer():
-            raise Problem("conflict", f"Process {process_id} is at {process.step}: it does not "
-                          "wait for a new printer.")
-        if body["printer_id"].lower() in process.printers:
-            raise invalid("/printer_id", "The new printer must not be the old one.")
-        old = await session.get(PrinterContract, process.printers[0])
-        assert old is not None
-        new = await find_printer(session, body["printer_id"], lock=True)
-        await _register_new(session, new, process.member_id, process.new_model,
-                            process.new_series, old.page_limit, old.period)
-        row, _ = await contracts.handle(session, process_id,
-                                        lambda p: p.name_new_printer(new.id, times.now()))
-        return await process_view(session, row)
-
-    return web.json_response(await cloud(request).db.transact(work))
+@writes(Caller.OPERATOR, body="NewPrinter")
+async def name_new_printer(call: Call, session: AsyncSession) -> Reply:
+    process_id = call.path_id("process_id", NO_PROCESS)
+    printer_id = call.body["printer_id"]
+    row = await session.get(ContractProcess, process_id, with_for_update=True)
+    if row is None:
+        raise not_found(NO_PROCESS.format(process_id))
+    process = Process.from_json(row.state)
+    if not process.can_name_new_printer():
+        raise Problem("conflict", f"Process {process_id} is at {process.step}: it does not "
+                      "wait for a new printer.")
+    if printer_id.lower() in process.printers:
+        raise invalid("/printer_id", "The new printer must not be the old one.")
+    old = await session.get(PrinterContract, process.printers[0])
+    assert old is not None
+    new = await find_printer(session, printer_id, lock=True)
+    await _register_new(session, new, process.member_id, process.new_model,
+                        process.new_series, old.page_limit, old.period)
+    row, _ = await engine(call.request).handle(
+        session, process_id, lambda p: p.name_new_printer(new.id, times.now()))
+    return await process_view(session, row)
 
 
-async def list_proposals(request: web.Request) -> web.Response:
-    await auth.require_operator(request)
-    params = query(request, "listProposals")
+@reads(Caller.OPERATOR, parameters="listProposals")
+async def list_proposals(call: Call, session: AsyncSession) -> Reply:
+    params = call.query
     statement = select(Proposal).where(Proposal.member_id == params["member_id"])
     if params.get("state", "open") != "all":
         statement = statement.where(Proposal.state == params.get("state", "open"))
-    async with cloud(request).db.read() as session:
-        proposals = (await session.execute(
-            statement.order_by(Proposal.created_at, Proposal.id))).scalars().all()
-    return web.json_response({"proposals": [proposal_view(p) for p in proposals]})
+    proposals = (await session.execute(
+        statement.order_by(Proposal.created_at, Proposal.id))).scalars().all()
+    return {"proposals": [proposal_view(p) for p in proposals]}
 
 
-async def answer_proposal(request: web.Request) -> web.Response:
-    await auth.require_operator(request)
-    proposal_id = request.match_info["proposal_id"].lower()
-    body = await json_body(request, "ProposalAnswer")
-    contracts = engine(request)
-    missing = not_found(f"No proposal {proposal_id}.")
-    if not is_uuid(proposal_id):
-        raise missing
-
-    async def work(session: AsyncSession) -> dict[str, Any]:
-        proposal = await session.get(Proposal, proposal_id, with_for_update=True)
-        if proposal is None or proposal.member_id != body["member_id"]:
-            raise missing
-        if proposal.state != "open":
-            if proposal.state == "answered" and proposal.answer == body["answer"]:
-                return proposal_view(proposal)  # a retry
-            raise Problem("conflict", f"The proposal is {proposal.state}"
-                          f"{' ' + proposal.answer if proposal.answer else ''}.")
-        proposal.answer = body["answer"]
-        await contracts.handle(session, proposal.process_id, lambda p: p.answer(
-            proposal_id, body["answer"] == "yes", times.now()))
-        return proposal_view(proposal)
-
-    return web.json_response(await cloud(request).db.transact(work))
+@writes(Caller.OPERATOR, body="ProposalAnswer")
+async def answer_proposal(call: Call, session: AsyncSession) -> Reply:
+    proposal_id = call.path_id("proposal_id", "No proposal {}.")
+    answer = call.body["answer"]
+    proposal = await session.get(Proposal, proposal_id, with_for_update=True)
+    if proposal is None or proposal.member_id != call.body["member_id"]:
+        raise not_found(f"No proposal {proposal_id}.")
+    if proposal.state != "open":
+        if proposal.state == "answered" and proposal.answer == answer:
+            return proposal_view(proposal)  # a retry
+        raise Problem("conflict", f"The proposal is {proposal.state}"
+                      f"{' ' + proposal.answer if proposal.answer else ''}.")
+    proposal.answer = answer
+    await engine(call.request).handle(session, proposal.process_id, lambda p: p.answer(
+        proposal_id, answer == "yes", times.now()))
+    return proposal_view(proposal)
 
 
 # -- operator views --------------------------------------------------------------------------------
 
-async def get_contract_process(request: web.Request) -> web.Response:
-    await auth.require_operator(request)
-    process_id = _process_id(request)
-    async with cloud(request).db.read() as session:
-        row = await session.get(ContractProcess, process_id)
-        if row is None:
-            raise not_found(f"No contract process {process_id}.")
-        return web.json_response(await process_view(session, row))
+@reads(Caller.OPERATOR)
+async def get_contract_process(call: Call, session: AsyncSession) -> Reply:
+    process_id = call.path_id("process_id", NO_PROCESS)
+    row = await session.get(ContractProcess, process_id)
+    if row is None:
+        raise not_found(NO_PROCESS.format(process_id))
+    return await process_view(session, row)
 
 
-async def get_printer_contract(request: web.Request) -> web.Response:
-    await auth.require_operator(request)
-    async with cloud(request).db.read() as session:
-        printer = await find_printer(session, request.match_info["printer_id"])
-        contract = await session.get(PrinterContract, printer.id)
+@reads(Caller.OPERATOR)
+async def get_printer_contract(call: Call, session: AsyncSession) -> Reply:
+    printer = await find_printer(session, call.path("printer_id"))
+    contract = await session.get(PrinterContract, printer.id)
     if contract is None:
         raise not_found(f"Printer {printer.id} has no contract.")
-    return web.json_response(contract_view(contract, printer))
+    return contract_view(contract, printer)

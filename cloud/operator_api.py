@@ -4,15 +4,12 @@ go onto that gateway's change stream."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,17 +26,12 @@ from cloud.contracts import (
     service_view,
 )
 from cloud.db import Application, Command, EnrolmentToken, Printer, Service, Status
-from cloud.problems import Problem, invalid, malformed, not_found
-from cloud.schema import component, idempotency_key, is_uuid, json_body, query, violations
-from cloud.state import cloud
+from cloud.handlers import Answer, Call, Caller, Reply, once, reads, writes
+from cloud.problems import Handler, Problem, invalid, malformed, not_found
+from cloud.schema import component, violations
+from protocols.cloud.times import rfc3339
 
-OPERATOR = "operator"
 _PAGE = re.compile(r"^p_([0-9]{1,18})$")
-
-
-def _fingerprint(request: web.Request, body: Any) -> str:
-    canonical = json.dumps([request.path, body], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _page_after(cursor: str | None) -> int:
@@ -51,8 +43,8 @@ def _page_after(cursor: str | None) -> int:
     return int(match[1])
 
 
-def _service_id(request: web.Request, *, missing: Callable[[str], Problem]) -> str:
-    service_id = request.match_info["service_id"]
+def _service_id(call: Call, *, missing: Callable[[str], Problem]) -> str:
+    service_id = call.path("service_id")
     if violations(service_id, component("ServiceId")):
         raise missing(service_id)
     return service_id
@@ -60,10 +52,10 @@ def _service_id(request: web.Request, *, missing: Callable[[str], Problem]) -> s
 
 # -- enrolment tokens, services --------------------------------------------------------------------
 
-async def create_enrolment_token(request: web.Request) -> web.Response:
-    await auth.require_operator(request)
-    body = await json_body(request, "EnrolmentTokenRequest")
-    regions = cloud(request).settings.regions
+@writes(Caller.OPERATOR, body="EnrolmentTokenRequest", status=201)
+async def create_enrolment_token(call: Call, session: AsyncSession) -> Reply:
+    body = call.body
+    regions = call.state.settings.regions
     if regions is not None and body["region"] not in regions:
         raise Problem("unknown-region", f"No endpoint serves region {body['region']!r}.",
                       errors=[{"pointer": "/region", "detail": "Unknown region."}])
@@ -73,54 +65,45 @@ async def create_enrolment_token(request: web.Request) -> web.Response:
                            label=body.get("label"), created_at=now,
                            expires_at=now + timedelta(seconds=body.get("expires_in_seconds",
                                                                         86400)))
-    async with cloud(request).db.write() as session:
-        session.add(token)
-    return web.json_response({"enrolment_token": secret, "region": token.region,
-                              "label": token.label, "expires_at": times.iso(token.expires_at)},
-                             status=201)
+    session.add(token)
+    return {"enrolment_token": secret, "region": token.region, "label": token.label,
+            "expires_at": rfc3339(token.expires_at)}
 
 
-async def list_services(request: web.Request) -> web.Response:
-    await auth.require_operator(request)
-    async with cloud(request).db.read() as session:
-        services = (await session.execute(select(Service).order_by(Service.id))).scalars()
-        return web.json_response({"services": [service_view(s) for s in services]})
+@reads(Caller.OPERATOR)
+async def list_services(call: Call, session: AsyncSession) -> Reply:
+    services = (await session.execute(select(Service).order_by(Service.id))).scalars()
+    return {"services": [service_view(s) for s in services]}
 
 
-async def put_service(request: web.Request) -> web.Response:
-    await auth.require_operator(request)
-    service_id = _service_id(request, missing=lambda sid: malformed(
+@writes(Caller.OPERATOR, body="ServiceDefinition")
+async def put_service(call: Call, session: AsyncSession) -> Reply:
+    service_id = _service_id(call, missing=lambda sid: malformed(
         f"Not a service ID: {sid!r}.", parameter="service_id"))
-    body = await json_body(request, "ServiceDefinition")
+    body = call.body
     definition = {"outline": body["service_outline"], "provider": body["provider"],
                   "data_types": body["data_types"],
                   "compatible_cartridge_models": body.get("compatible_cartridge_models", []),
                   "activation_by_first_upload": body.get("activation_by_first_upload", False)}
-    changes = cloud(request).changes
-
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        service = await session.get(Service, service_id, with_for_update=True)
-        if service is None:
-            service = Service(id=service_id, **definition)
-            session.add(service)
-            await session.flush()
-            return 201, service_view(service)
-        if any(getattr(service, name) != value for name, value in definition.items()):
-            printers = (await session.execute(
-                select(Printer).join(Application, Application.printer_id == Printer.id)
-                .where(Application.service_id == service_id).order_by(Printer.seq)
-                .with_for_update(of=Printer))).scalars().all()
-            rows = await rows_of(session, [p.id for p in printers])
-            before = {p.id: requested_types(rows[p.id]) for p in printers}
-            for name, value in definition.items():
-                setattr(service, name, value)
-            for printer in printers:
-                await announce(session, changes, printer, before[printer.id],
-                               requested_types(rows[printer.id]))
-        return 200, service_view(service)
-
-    status, result = await cloud(request).db.transact(work)
-    return web.json_response(result, status=status)
+    service = await session.get(Service, service_id, with_for_update=True)
+    if service is None:
+        service = Service(id=service_id, **definition)
+        session.add(service)
+        await session.flush()
+        return Answer(service_view(service), 201)
+    if any(getattr(service, name) != value for name, value in definition.items()):
+        printers = (await session.execute(
+            select(Printer).join(Application, Application.printer_id == Printer.id)
+            .where(Application.service_id == service_id).order_by(Printer.seq)
+            .with_for_update(of=Printer))).scalars().all()
+        rows = await rows_of(session, [p.id for p in printers])
+        before = {p.id: requested_types(rows[p.id]) for p in printers}
+        for name, value in definition.items():
+            setattr(service, name, value)
+        for printer in printers:
+            await announce(session, call.state.changes, printer, before[printer.id],
+                           requested_types(rows[printer.id]))
+    return service_view(service)
 
 
 # -- printers --------------------------------------------------------------------------------------
@@ -134,43 +117,40 @@ def printer_view(printer: Printer, rows: list[Row]) -> dict[str, Any]:
                          "time_zone": printer.time_zone, "device_type": printer.device_type,
                          "uuid": printer.uuid, "mac": printer.mac, "firmware": printer.firmware,
                          "sys_object_id": printer.sys_object_id},
-        "registered_at": times.iso(printer.registered_at),
-        "last_status_at": times.iso(printer.last_status_at) if printer.last_status_at else None,
+        "registered_at": rfc3339(printer.registered_at),
+        "last_status_at": rfc3339(printer.last_status_at) if printer.last_status_at else None,
         "applications": [application_view(*row) for row in rows],
         "requested_data_types": requested_types(rows),
         "current_data_types": in_catalogue_order(printer.current_data_types or []),
         "contract": printer.contract}
 
 
-async def list_printers(request: web.Request) -> web.Response:
-    await auth.require_operator(request)
-    params = query(request, "listPrinters")
+@reads(Caller.OPERATOR, parameters="listPrinters")
+async def list_printers(call: Call, session: AsyncSession) -> Reply:
+    params = call.query
     statement = select(Printer).where(Printer.seq > _page_after(params.get("cursor")))
     if "gateway_id" in params:
         statement = statement.where(Printer.gateway_id == params["gateway_id"].lower())
     if "serial" in params:
         statement = statement.where(Printer.serial == params["serial"])
     limit = params["limit"]
-    async with cloud(request).db.read() as session:
-        printers = (await session.execute(
-            statement.order_by(Printer.seq).limit(limit + 1))).scalars().all()
-        rows = await rows_of(session, [p.id for p in printers[:limit]])
-    return web.json_response({
-        "printers": [printer_view(p, rows[p.id]) for p in printers[:limit]],
-        "next_cursor": f"p_{printers[limit - 1].seq}" if len(printers) > limit else None})
+    printers = (await session.execute(
+        statement.order_by(Printer.seq).limit(limit + 1))).scalars().all()
+    rows = await rows_of(session, [p.id for p in printers[:limit]])
+    return {"printers": [printer_view(p, rows[p.id]) for p in printers[:limit]],
+            "next_cursor": f"p_{printers[limit - 1].seq}" if len(printers) > limit else None}
 
 
-async def get_printer(request: web.Request) -> web.Response:
-    await auth.require_operator(request)
-    async with cloud(request).db.read() as session:
-        printer = await find_printer(session, request.match_info["printer_id"])
-        rows = await rows_of(session, [printer.id])
-    return web.json_response(printer_view(printer, rows[printer.id]))
+@reads(Caller.OPERATOR)
+async def get_printer(call: Call, session: AsyncSession) -> Reply:
+    printer = await find_printer(session, call.path("printer_id"))
+    rows = await rows_of(session, [printer.id])
+    return printer_view(printer, rows[printer.id])
 
 
-async def list_received_statuses(request: web.Request) -> web.Response:
-    await auth.require_operator(request)
-    params = query(request, "listReceivedStatuses")
+@reads(Caller.OPERATOR, parameters="listReceivedStatuses")
+async def list_received_statuses(call: Call, session: AsyncSession) -> Reply:
+    params = call.query
     statement = select(Status).where(Status.seq > _page_after(params.get("cursor")),
                                      Status.data_types != "")
     if "data_type" in params:
@@ -179,20 +159,18 @@ async def list_received_statuses(request: web.Request) -> web.Response:
     if "since" in params:
         statement = statement.where(Status.received_at >= times.parse(params["since"]))
     limit = params["limit"]
-    async with cloud(request).db.read() as session:
-        printer = await find_printer(session, request.match_info["printer_id"])
-        statuses = (await session.execute(statement.where(Status.printer_id == printer.id)
-                                          .order_by(Status.seq).limit(limit + 1))).scalars().all()
-    return web.json_response({
-        "statuses": [_received(s) for s in statuses[:limit]],
-        "next_cursor": f"p_{statuses[limit - 1].seq}" if len(statuses) > limit else None})
+    printer = await find_printer(session, call.path("printer_id"))
+    statuses = (await session.execute(statement.where(Status.printer_id == printer.id)
+                                      .order_by(Status.seq).limit(limit + 1))).scalars().all()
+    return {"statuses": [_received(s) for s in statuses[:limit]],
+            "next_cursor": f"p_{statuses[limit - 1].seq}" if len(statuses) > limit else None}
 
 
 def _received(status: Status) -> dict[str, Any]:
     view: dict[str, Any] = {
         "entry_id": status.entry_id, "printer_id": status.printer_id,
-        "gateway_id": status.gateway_id, "read_at": times.iso(status.read_at),
-        "received_at": times.iso(status.received_at), "event": status.event}
+        "gateway_id": status.gateway_id, "read_at": rfc3339(status.read_at),
+        "received_at": rfc3339(status.received_at), "event": status.event}
     if status.event_detail is not None:
         view["event_detail"] = status.event_detail
     if status.application_ids is not None:
@@ -203,41 +181,33 @@ def _received(status: Status) -> dict[str, Any]:
 
 # -- applications ----------------------------------------------------------------------------------
 
-async def create_application(request: web.Request) -> web.Response:
-    await auth.require_operator(request)
-    key = idempotency_key(request, required=False)
-    body = await json_body(request, "ApplicationRequest")
-    state = cloud(request)
-
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        printer = await find_printer(session, request.match_info["printer_id"], lock=True)
-        service = await session.get(Service, body["service_id"])
-        if service is None:
-            raise invalid("/service_id", f"No service {body['service_id']!r}; define it first "
-                          "(putService).")
-        rows = (await rows_of(session, [printer.id]))[printer.id]
-        existing = next((a for a, s in rows if s.id == service.id), None)
-        if existing is not None and existing.activation_state != "cancelled":
-            raise Problem("conflict", f"Printer {printer.id} already has a live application "
-                          f"for {service.id}.")
-        application_id = body.get("application_id") or secrets.token_hex(8)
-        taken = (await session.execute(select(Application.seq).where(
-            Application.application_id == application_id))).first()
-        if taken is not None:
-            raise Problem("conflict", f"Application ID {application_id!r} is taken.")
-        application = existing or Application(printer_id=printer.id, service_id=service.id)
-        application.application_id, application.cancelled_application_id = application_id, None
-        application.application_date = date.fromisoformat(body["application_date"]) \
-            if "application_date" in body else times.now().date()
-        application.activation_state, application.activated_at = "inactive", None
-        session.add(application)
-        requested = requested_types(rows)
-        await announce(session, state.changes, printer, requested, requested)
-        return 201, application_view(application, service)
-
-    outcome = await state.keys.run("applications", OPERATOR, key,
-                                   _fingerprint(request, body), work)
-    return web.json_response(outcome.body, status=outcome.status)
+@once("applications", body="ApplicationRequest")
+async def create_application(call: Call, session: AsyncSession) -> Reply:
+    body = call.body
+    printer = await find_printer(session, call.path("printer_id"), lock=True)
+    service = await session.get(Service, body["service_id"])
+    if service is None:
+        raise invalid("/service_id", f"No service {body['service_id']!r}; define it first "
+                      "(putService).")
+    rows = (await rows_of(session, [printer.id]))[printer.id]
+    existing = next((a for a, s in rows if s.id == service.id), None)
+    if existing is not None and existing.activation_state != "cancelled":
+        raise Problem("conflict", f"Printer {printer.id} already has a live application "
+                      f"for {service.id}.")
+    application_id = body.get("application_id") or secrets.token_hex(8)
+    taken = (await session.execute(select(Application.seq).where(
+        Application.application_id == application_id))).first()
+    if taken is not None:
+        raise Problem("conflict", f"Application ID {application_id!r} is taken.")
+    application = existing or Application(printer_id=printer.id, service_id=service.id)
+    application.application_id, application.cancelled_application_id = application_id, None
+    application.application_date = date.fromisoformat(body["application_date"]) \
+        if "application_date" in body else times.now().date()
+    application.activation_state, application.activated_at = "inactive", None
+    session.add(application)
+    requested = requested_types(rows)
+    await announce(session, call.state.changes, printer, requested, requested)
+    return application_view(application, service)
 
 
 def _suspend(application: Application) -> bool:
@@ -267,26 +237,22 @@ def _cancel(application: Application) -> bool:
     return True
 
 
-def _state_change(change: Callable[[Application], bool]
-                  ) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def handler(request: web.Request) -> web.Response:
-        await auth.require_operator(request)
-        service_id = _service_id(request, missing=lambda sid: not_found(
+def _state_change(change: Callable[[Application], bool]) -> Handler:
+    """The operation moving a printer's application for a service with `change` (True when
+    the state changed, which the gateway is then told)."""
+    @writes(Caller.OPERATOR)
+    async def handler(call: Call, session: AsyncSession) -> Reply:
+        service_id = _service_id(call, missing=lambda sid: not_found(
             f"No application for service {sid!r}."))
-        state = cloud(request)
-
-        async def work(session: AsyncSession) -> dict[str, Any]:
-            printer = await find_printer(session, request.match_info["printer_id"], lock=True)
-            rows = (await rows_of(session, [printer.id]))[printer.id]
-            row = next((r for r in rows if r[1].id == service_id), None)
-            if row is None:
-                raise not_found(f"Printer {printer.id} has no application for {service_id!r}.")
-            before = requested_types(rows)
-            if change(row[0]):
-                await announce(session, state.changes, printer, before, requested_types(rows))
-            return application_view(*row)
-
-        return web.json_response(await state.db.transact(work))
+        printer = await find_printer(session, call.path("printer_id"), lock=True)
+        rows = (await rows_of(session, [printer.id]))[printer.id]
+        row = next((r for r in rows if r[1].id == service_id), None)
+        if row is None:
+            raise not_found(f"Printer {printer.id} has no application for {service_id!r}.")
+        before = requested_types(rows)
+        if change(row[0]):
+            await announce(session, call.state.changes, printer, before, requested_types(rows))
+        return application_view(*row)
 
     return handler
 
@@ -298,33 +264,25 @@ cancel_application = _state_change(_cancel)
 
 # -- commands --------------------------------------------------------------------------------------
 
-async def create_command(request: web.Request) -> web.Response:
-    await auth.require_operator(request)
-    key = idempotency_key(request, required=False)
-    body = await json_body(request, "CommandRequest")
-    state = cloud(request)
-
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        printer = await find_printer(session, request.match_info["printer_id"])
-        command = await issue(session, state.changes, printer, body)
-        return 201, command_status(command, times.now())
-
-    outcome = await state.keys.run("commands", OPERATOR, key, _fingerprint(request, body), work)
-    if not outcome.replayed:
-        return web.json_response(outcome.body, status=201)
-    async with state.db.read() as session:  # the command created first, as it is now
-        command = await session.get(Command, outcome.body["command_id"])
+async def _command_now(call: Call, first: dict[str, Any]) -> Reply:
+    """A retry answers the command created first, as it is now."""
+    async with call.state.db.read() as session:
+        command = await session.get(Command, first["command_id"])
     assert command is not None  # commands are never deleted
-    return web.json_response(command_status(command, times.now()), status=200)
+    return command_status(command, times.now())
 
 
-async def get_command(request: web.Request) -> web.Response:
-    await auth.require_operator(request)
-    command_id = request.match_info["command_id"].lower()
-    command = None
-    if is_uuid(command_id):
-        async with cloud(request).db.read() as session:
-            command = await session.get(Command, command_id)
+@once("commands", body="CommandRequest", replay=_command_now)
+async def create_command(call: Call, session: AsyncSession) -> Reply:
+    printer = await find_printer(session, call.path("printer_id"))
+    command = await issue(session, call.state.changes, printer, call.body)
+    return command_status(command, times.now())
+
+
+@reads(Caller.OPERATOR)
+async def get_command(call: Call, session: AsyncSession) -> Reply:
+    command_id = call.path_id("command_id", "No command {}.")
+    command = await session.get(Command, command_id)
     if command is None:
         raise not_found(f"No command {command_id}.")
-    return web.json_response(command_status(command, times.now()))
+    return command_status(command, times.now())

@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from cloud.changes import ChangeStream
 from cloud.db import Database
-
-if TYPE_CHECKING:
-    from cloud.changes import ChangeStream
-    from cloud.idempotency import IdempotencyKeys
+from cloud.idempotency import IdempotencyKeys
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,13 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud import times
-from cloud.auth import require_gateway
 from cloud.contracts import Row, activate, in_catalogue_order, requested_types, rows_of
 from cloud.db import Printer, Status
+from cloud.handlers import Answer, Call, Caller, Reply, operation
 from cloud.problems import Problem
 from cloud.schema import (
     check,
@@ -32,7 +31,7 @@ from cloud.schema import (
     validator_of,
     violations,
 )
-from cloud.state import cloud
+from protocols.cloud.times import rfc3339
 
 MAX_ENTRIES = 500
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -48,9 +47,11 @@ ENVELOPE = validator_of({
 ENTRY = component("StatusEntry")
 
 
-async def upload_statuses(request: web.Request) -> web.Response:
-    gateway = await require_gateway(request)
-    state = cloud(request)
+@operation(Caller.GATEWAY)
+async def upload_statuses(call: Call) -> Reply:
+    """Not a `json_body`: the batch is checked as an envelope, then entry by entry, and a retry
+    must repeat the body byte for byte."""
+    request, gateway_id = call.request, call.gateway.id
     if "Content-Type" in request.headers and request.content_type != "application/json":
         raise Problem("unsupported-media-type", f"Send application/json, not "
                       f"{request.content_type}.")
@@ -64,11 +65,11 @@ async def upload_statuses(request: web.Request) -> web.Response:
     check(body, ENVELOPE)
 
     async def work(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        return 200, await _process(session, gateway.id, body["statuses"])
+        return 200, await _process(session, gateway_id, body["statuses"])
 
-    outcome = await state.keys.run("statuses", gateway.id, key,
-                                   hashlib.sha256(raw).hexdigest(), work)
-    return web.json_response(outcome.body, status=outcome.status)
+    outcome = await call.state.keys.run("statuses", gateway_id, key,
+                                        hashlib.sha256(raw).hexdigest(), work)
+    return Answer(outcome.body, outcome.status)
 
 
 def _rejected(entry_id: str, code: str, detail: str, pointer: str) -> dict[str, Any]:
@@ -122,7 +123,7 @@ async def _process(session: AsyncSession, gateway_id: str,
         await session.execute(insert(Status.__table__), stored)
     counts = {status: sum(r["status"] == status for r in results)
               for status in ("accepted", "duplicate", "rejected")}
-    return {"received_at": times.iso(received_at), "counts": counts, "results": results}
+    return {"received_at": rfc3339(received_at), "counts": counts, "results": results}
 
 
 async def _accept(session: AsyncSession, printer: Printer, rows: list[Row], entry: dict[str, Any],

@@ -1,4 +1,5 @@
-"""Time as the cloud keeps it: aware UTC datetimes inside, RFC 3339 strings with `Z` on the wire."""
+"""Time as the cloud keeps it: aware UTC datetimes inside, RFC 3339 strings with `Z` on the wire
+(written by `protocols.cloud.times.rfc3339`, read by `parse`)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,6 @@ _RFC3339 = re.compile(
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    """`2025-07-01T12:00:00Z` (microseconds only when there are any)."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def parse(text: str) -> datetime:

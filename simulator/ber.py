@@ -38,6 +38,11 @@ REPORT = 0xA8
 
 UNSIGNED_TAGS = frozenset({COUNTER32, GAUGE32, TIMETICKS})
 
+# SNMP error-status values (RFC 3416)
+NO_ERROR, TOO_BIG, NO_SUCH_NAME, BAD_VALUE, READ_ONLY, GEN_ERR = 0, 1, 2, 3, 4, 5
+NO_ACCESS, WRONG_TYPE, WRONG_LENGTH, WRONG_VALUE, NO_CREATION = 6, 7, 8, 10, 11
+INCONSISTENT_VALUE, NOT_WRITABLE, AUTHORIZATION_ERROR = 12, 17, 16
+
 Oid = tuple[int, ...]
 
 
@@ -233,14 +238,24 @@ def decode_message(buf: bytes) -> Message:
     return msg
 
 
+def response_pdu(request_id: int, error_status: int, error_index: int,
+                 varbinds: list[bytes] | tuple[bytes, ...]) -> bytes:
+    """A Response-PDU TLV from pre-encoded varbind TLVs."""
+    return tlv(RESPONSE, enc_int(request_id) + enc_int(error_status) + enc_int(error_index)
+               + tlv(SEQUENCE, b"".join(varbinds)))
+
+
 def encode_response(version: int, community: bytes, request_id: int, error_status: int,
                     error_index: int, varbinds: list[bytes] | tuple[bytes, ...]) -> bytes:
-    """A Response-PDU message from pre-encoded varbind TLVs."""
-    vbl = b"".join(varbinds)
-    pdu = (enc_int(request_id) + enc_int(error_status) + enc_int(error_index)
-           + tlv(SEQUENCE, vbl))
-    return tlv(SEQUENCE, enc_int(version) + enc_octets(community) + tlv(RESPONSE, pdu))
+    """A v1/v2c Response message from pre-encoded varbind TLVs."""
+    return tlv(SEQUENCE, enc_int(version) + enc_octets(community)
+               + response_pdu(request_id, error_status, error_index, varbinds))
 
 
 def varbind(oid_tlv: bytes, value_tlv: bytes) -> bytes:
     return tlv(SEQUENCE, oid_tlv + value_tlv)
+
+
+def echo(varbinds: list[tuple[Oid, int, bytes]]) -> list[bytes]:
+    """A request's decoded varbinds encoded again, as an error response returns them."""
+    return [varbind(enc_oid(oid), tlv(tag, body)) for oid, tag, body in varbinds]

@@ -10,8 +10,9 @@ import logging
 import signal
 import sys
 
-from simulator.fleet import Fleet, FleetConfig, V3User, in_private_netns
+from simulator.fleet import Fleet, FleetConfig, in_private_netns
 from simulator.profiles import BUILTIN
+from simulator.snmp_v3 import V3User
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

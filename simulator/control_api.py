@@ -10,12 +10,13 @@ from typing import Any
 
 from aiohttp import web
 
-from simulator.fleet import Fleet, VirtualPrinter
+from simulator.fleet import Fleet
+from simulator.printer import VirtualPrinter
 from simulator.state import CONTRACT_MODES, PrinterError
 
 
-def _bad(message: str, status: int = 400) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+def _refusal(status: type[web.HTTPException], message: str) -> web.HTTPException:
+    return status(text=json.dumps({"error": message}), content_type="application/json")
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -24,71 +25,76 @@ async def _body(request: web.Request) -> dict[str, Any]:
     try:
         data = await request.json(loads=json.loads)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise web.HTTPBadRequest(text=json.dumps({"error": f"invalid JSON: {exc}"}),
-                                 content_type="application/json") from exc
+        raise _refusal(web.HTTPBadRequest, f"invalid JSON: {exc}") from exc
     if not isinstance(data, dict):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "body must be a JSON object"}),
-                                 content_type="application/json")
+        raise _refusal(web.HTTPBadRequest, "body must be a JSON object")
     return data
 
 
-def make_app(fleet: Fleet) -> web.Application:
-    routes = web.RouteTableDef()
+def _print_args(body: dict[str, Any]) -> tuple[int, bool, float]:
+    pages = body.get("pages", 1)
+    color = body.get("color", False)
+    coverage = body.get("coverage", 5.0)
+    if not isinstance(pages, int) or isinstance(pages, bool) or not isinstance(color, bool) \
+            or not isinstance(coverage, int | float) or isinstance(coverage, bool):
+        raise PrinterError("pages: integer, color: boolean, coverage: number (percent)")
+    return pages, color, float(coverage)
 
-    def printer(request: web.Request) -> VirtualPrinter:
+
+@web.middleware
+async def _refusals(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A request the printer refuses (`PrinterError`): 409 when not allowed now, else 400."""
+    try:
+        return await handler(request)
+    except PrinterError as exc:
+        return web.json_response({"error": str(exc)},
+                                 status=409 if "not allowed" in str(exc) else 400)
+
+
+class ControlApi:
+    """The control API's handlers, one per route, on one fleet."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+
+    def printer(self, request: web.Request) -> VirtualPrinter:
         try:
-            return fleet.get(request.match_info["key"])
+            return self.fleet.get(request.match_info["key"])
         except KeyError:
-            raise web.HTTPNotFound(text=json.dumps({"error": "no such printer"}),
-                                   content_type="application/json") from None
+            raise _refusal(web.HTTPNotFound, "no such printer") from None
 
-    def print_args(body: dict[str, Any]) -> tuple[int, bool, float]:
-        pages = body.get("pages", 1)
-        color = body.get("color", False)
-        coverage = body.get("coverage", 5.0)
-        if not isinstance(pages, int) or isinstance(pages, bool) or not isinstance(color, bool) \
-                or not isinstance(coverage, int | float) or isinstance(coverage, bool):
-            raise PrinterError("pages: integer, color: boolean, coverage: number (percent)")
-        return pages, color, float(coverage)
+    async def list_printers(self, request: web.Request) -> web.Response:
+        return web.json_response([p.summary() for p in self.fleet.printers])
 
-    @routes.get("/printers")
-    async def list_printers(request: web.Request) -> web.Response:
-        return web.json_response([p.summary() for p in fleet.printers])
+    async def get_printer(self, request: web.Request) -> web.Response:
+        return web.json_response(self.printer(request).to_json())
 
-    @routes.get("/printers/{key}")
-    async def get_printer(request: web.Request) -> web.Response:
-        return web.json_response(printer(request).to_json())
-
-    @routes.post("/print")
-    async def print_all(request: web.Request) -> web.Response:
-        pages, color, coverage = print_args(await _body(request))
+    async def print_all(self, request: web.Request) -> web.Response:
+        pages, color, coverage = _print_args(await _body(request))
         printed = {}
-        for p in fleet.printers:
+        for p in self.fleet.printers:
             try:
                 printed[p.state.name] = p.state.print_pages(pages, color, coverage)
             except PrinterError:
                 printed[p.state.name] = 0
         return web.json_response({"printed": printed})
 
-    @routes.post("/printers/{key}/print")
-    async def print_one(request: web.Request) -> web.Response:
-        p = printer(request)
-        pages, color, coverage = print_args(await _body(request))
+    async def print_one(self, request: web.Request) -> web.Response:
+        p = self.printer(request)
+        pages, color, coverage = _print_args(await _body(request))
         return web.json_response({"printed": p.state.print_pages(pages, color, coverage),
                                   "printer": p.to_json()})
 
-    @routes.post("/printers/{key}/replace")
-    async def replace(request: web.Request) -> web.Response:
-        p = printer(request)
+    async def replace(self, request: web.Request) -> web.Response:
+        p = self.printer(request)
         body = await _body(request)
         if "supply" not in body:
             raise PrinterError("'supply' (index, colour or kind) is required")
         p.state.replace(body["supply"], body.get("cartridge_type"), body.get("cartridge_id"))
         return web.json_response(p.to_json())
 
-    @routes.post("/printers/{key}/level")
-    async def level(request: web.Request) -> web.Response:
-        p = printer(request)
+    async def level(self, request: web.Request) -> web.Response:
+        p = self.printer(request)
         body = await _body(request)
         percent = body.get("percent")
         if "supply" not in body or not isinstance(percent, int | float):
@@ -96,38 +102,33 @@ def make_app(fleet: Fleet) -> web.Application:
         p.state.set_level(body["supply"], float(percent))
         return web.json_response(p.to_json())
 
-    @routes.post("/printers/{key}/errors")
-    async def raise_error(request: web.Request) -> web.Response:
-        p = printer(request)
+    async def raise_error(self, request: web.Request) -> web.Response:
+        p = self.printer(request)
         body = await _body(request)
         p.state.raise_error(str(body.get("error")))
         return web.json_response(p.to_json())
 
-    @routes.delete("/printers/{key}/errors")
-    async def clear_errors(request: web.Request) -> web.Response:
-        p = printer(request)
+    async def clear_errors(self, request: web.Request) -> web.Response:
+        p = self.printer(request)
         p.state.clear_error()
         return web.json_response(p.to_json())
 
-    @routes.delete("/printers/{key}/errors/{error}")
-    async def clear_error(request: web.Request) -> web.Response:
-        p = printer(request)
+    async def clear_error(self, request: web.Request) -> web.Response:
+        p = self.printer(request)
         p.state.clear_error(request.match_info["error"])
         return web.json_response(p.to_json())
 
-    @routes.post("/printers/{key}/{action:sleep|wake|offline|online}")
-    async def power(request: web.Request) -> web.Response:
-        p = printer(request)
+    async def power(self, request: web.Request) -> web.Response:
+        p = self.printer(request)
         action = request.match_info["action"]
         if action in ("sleep", "wake"):
             p.state.set_sleep(action == "sleep")
         else:
-            await fleet.set_unreachable(p, action == "offline")
+            await self.fleet.set_unreachable(p, action == "offline")
         return web.json_response(p.to_json())
 
-    @routes.post("/printers/{key}/contract")
-    async def contract(request: web.Request) -> web.Response:
-        p = printer(request)
+    async def contract(self, request: web.Request) -> web.Response:
+        p = self.printer(request)
         body = await _body(request)
         st = p.state
         if "mode" in body:
@@ -141,15 +142,23 @@ def make_app(fleet: Fleet) -> web.Application:
         st.touch()
         return web.json_response(p.to_json())
 
-    @web.middleware
-    async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except PrinterError as exc:
-            return _bad(str(exc), 409 if "not allowed" in str(exc) else 400)
 
-    app = web.Application(middlewares=[errors])
-    app.add_routes(routes)
+def make_app(fleet: Fleet) -> web.Application:
+    api = ControlApi(fleet)
+    app = web.Application(middlewares=[_refusals])
+    app.add_routes([
+        web.get("/printers", api.list_printers),
+        web.get("/printers/{key}", api.get_printer),
+        web.post("/print", api.print_all),
+        web.post("/printers/{key}/print", api.print_one),
+        web.post("/printers/{key}/replace", api.replace),
+        web.post("/printers/{key}/level", api.level),
+        web.post("/printers/{key}/errors", api.raise_error),
+        web.delete("/printers/{key}/errors", api.clear_errors),
+        web.delete("/printers/{key}/errors/{error}", api.clear_error),
+        web.post("/printers/{key}/{action:sleep|wake|offline|online}", api.power),
+        web.post("/printers/{key}/contract", api.contract),
+    ])
     return app
 
 

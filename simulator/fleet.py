@@ -4,37 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import logging
 import os
 import random
 import resource
 import socket
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from simulator import ber
 from simulator.ipp_server import IppServer
-from simulator.mib_view import MibStore, build
-from simulator.profiles import Profile, get_profile
+from simulator.printer import VirtualPrinter
+from simulator.profiles import get_profile
 from simulator.snmp_agent import AgentConfig, SnmpAgent
-from simulator.state import PrinterError, PrinterState
-
-log = logging.getLogger(__name__)
-_INF = float("inf")
-
-
-@dataclass
-class V3User:
-    """An SNMPv3 USM user (authPriv with SHA and AES-128 by default)."""
-
-    name: str
-    auth_key: str
-    priv_key: str
-    auth_protocol: str = "SHA"
-    """SHA, SHA224, SHA256, SHA384, SHA512 or MD5."""
-    priv_protocol: str = "AES"
-    """AES (AES-128), AES192, AES256 or DES."""
+from simulator.snmp_v3 import V3Responder, V3User
 
 
 @dataclass
@@ -54,48 +36,6 @@ class FleetConfig:
     contract_root: str = "1.3.6.1.4.1.32473.1"
     max_message_size: int = 65000
     ipp: bool = True
-
-
-class VirtualPrinter:
-    """One printer: its state, profile, address, and a cached SNMP view of the state."""
-
-    def __init__(self, state: PrinterState, profile: Profile, ip: str, snmp_port: int,
-                 ipp_port: int, agent: SnmpAgent, v3_enabled: bool = False) -> None:
-        self.state = state
-        self.profile = profile
-        self.ip = ip
-        self.snmp_port = snmp_port
-        self.ipp_port = ipp_port
-        self.agent = agent
-        self.v3_enabled = v3_enabled
-        self.transport: asyncio.DatagramTransport | None = None
-        self._view: MibStore | None = None
-
-    @property
-    def dns_sd_name(self) -> str:
-        text = f"{self.state.make_and_model} [{self.state.serial}]"
-        return text[:63]
-
-    def view(self) -> MibStore:
-        v = self._view
-        if v is None or v.version != self.state.version or (
-                v.valid_until != _INF and time.monotonic() >= v.valid_until):
-            v = self._view = build(self.state, self.profile,
-                                   self.agent.config.contract_root)
-        return v
-
-    def summary(self) -> dict:
-        st = self.state
-        return {"name": st.name, "ip": self.ip, "snmp_port": self.snmp_port,
-                "ipp_port": self.ipp_port, "serial": st.serial, "model": st.model,
-                "profile": self.profile.key, "printer_state": st.printer_state(),
-                "asleep": st.asleep, "unreachable": st.unreachable,
-                "total_pages": st.total_pages}
-
-    def to_json(self) -> dict:
-        return {**self.state.to_json(), "ip": self.ip, "snmp_port": self.snmp_port,
-                "ipp_port": self.ipp_port, "profile": self.profile.key,
-                "ipp_uri": f"ipp://{self.ip}:{self.ipp_port}/ipp/print"}
 
 
 def in_private_netns() -> bool:
@@ -173,7 +113,8 @@ class Fleet:
             profile = profiles[i % len(profiles)]
             state = profile.make_state(i + 1, rng)
             printer = VirtualPrinter(state, profile, ip, config.snmp_port, config.ipp_port,
-                                     self.agent, v3_enabled=bool(config.v3_users))
+                                     self.agent.config.contract_root,
+                                     v3_enabled=bool(config.v3_users))
             self.printers.append(printer)
             for key in (state.name, state.serial, ip):
                 self._by_key[key] = printer
@@ -183,8 +124,7 @@ class Fleet:
         raise_fd_limit(3 * len(self.printers) + 256)
         loop = asyncio.get_running_loop()
         if self.config.v3_users:
-            from simulator.snmp_v3 import V3Responder
-            self.agent.v3 = V3Responder(self.agent, self.config.v3_users)
+            self.agent.v3 = V3Responder(self.agent.process_pdu, self.config.v3_users)
         try:
             for p in self.printers:
                 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -238,5 +178,3 @@ class Fleet:
             else:
                 await self.ipp.start_site(printer)
 
-
-__all__ = ["Fleet", "FleetConfig", "PrinterError", "V3User", "VirtualPrinter"]

@@ -9,10 +9,8 @@ and unsupported versions server-error-version-not-supported, as RFC 8011 says.
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import time
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 from pyipp.enums import IppOperation, IppPrinterState, IppStatus, IppTag
@@ -26,11 +24,7 @@ from simulator.ipp_codec import (
     operation_group,
     parse_request,
 )
-
-if TYPE_CHECKING:
-    from simulator.fleet import VirtualPrinter
-
-log = logging.getLogger(__name__)
+from simulator.printer import VirtualPrinter
 
 RESOURCES = ("/ipp/print", "/ipp", "/")
 UNITS = {3: "tenThousandthsOfInches", 4: "micrometers", 7: "impressions", 8: "sheets",
@@ -55,26 +49,13 @@ def printer_attributes(printer: VirtualPrinter) -> list[Attr]:
     """Every printer attribute, in the order a real printer sends them."""
     st = printer.state
     prof = printer.profile
-    uri = f"ipp://{printer.ip}:{printer.ipp_port}/ipp/print"
     supplies = st.supplies
-    levels = []
-    for s in supplies:
-        if st.asleep:
-            levels.append(-2)
-        elif s.special_level is not None and not s.empty:
-            levels.append(s.special_level)
-        else:
-            levels.append(s.percent)
-    supply_strings = []
-    for s in supplies:
-        level = s.level_int if not st.asleep else -2
-        if s.special_level is not None and not s.empty and not st.asleep:
-            level = s.special_level
-        cap = s.reported_max if s.reported_max is not None else s.max_capacity
-        supply_strings.append(
-            (f"index={s.index};class={_supply_class(s.is_receptacle)};"
-             f"type={s.kind};unit={UNITS.get(s.unit, 'percent')};maxcapacity={cap};"
-             f"level={level};" + (f"colorantname={s.color};" if s.color else "")).encode())
+    supply_strings = [
+        (f"index={s.index};class={_supply_class(s.is_receptacle)};"
+         f"type={s.kind};unit={UNITS.get(s.unit, 'percent')};maxcapacity={s.reported_capacity};"
+         f"level={st.reported_level(s, s.level_int)};"
+         + (f"colorantname={s.color};" if s.color else "")).encode()
+        for s in supplies]
     device_id = (f"MFG:{st.manufacturer};MDL:{st.model};CMD:{_cmd(prof.pdl)};CLS:PRINTER;"
                  f"DES:{st.make_and_model};SN:{st.serial};")
     pstate = {"idle": IppPrinterState.IDLE, "processing": IppPrinterState.PROCESSING}.get(
@@ -96,7 +77,7 @@ def printer_attributes(printer: VirtualPrinter) -> list[Attr]:
         A("ipp-versions-supported", T.KEYWORD, ["1.1", "2.0"]),
         A("marker-colors", T.NAME, [HEX_COLORS.get(s.color or "", "none") for s in supplies]),
         A("marker-high-levels", T.INTEGER, [100 for _ in supplies]),
-        A("marker-levels", T.INTEGER, levels),
+        A("marker-levels", T.INTEGER, [st.reported_level(s, s.percent) for s in supplies]),
         A("marker-low-levels", T.INTEGER,
           [0 if s.is_receptacle else s.low_percent for s in supplies]),
         A("marker-names", T.NAME, [s.description for s in supplies]),
@@ -128,7 +109,7 @@ def printer_attributes(printer: VirtualPrinter) -> list[Attr]:
         A("printer-is-accepting-jobs", T.BOOLEAN, [pstate != IppPrinterState.STOPPED]),
         A("printer-location", T.TEXT, [st.sys_location]),
         A("printer-make-and-model", T.TEXT, [st.make_and_model]),
-        A("printer-more-info", T.URI, [f"http://{printer.ip}:{printer.ipp_port}/"]),
+        A("printer-more-info", T.URI, [printer.admin_url]),
         A("printer-name", T.NAME, [st.name]),
         A("printer-serial-number", T.TEXT, [st.serial]),
         A("printer-state", T.ENUM, [int(pstate)]),
@@ -138,7 +119,7 @@ def printer_attributes(printer: VirtualPrinter) -> list[Attr]:
         A("printer-supply", T.STRING, supply_strings),
         A("printer-supply-description", T.TEXT, [s.description for s in supplies]),
         A("printer-up-time", T.INTEGER, [uptime]),
-        A("printer-uri-supported", T.URI, [uri]),
+        A("printer-uri-supported", T.URI, [printer.ipp_uri]),
         A("printer-uuid", T.URI, [f"urn:uuid:{st.uuid}"]),
         A("queued-job-count", T.INTEGER, [0]),
         A("sides-supported", T.KEYWORD,

@@ -9,13 +9,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from typing import TYPE_CHECKING
 
 from zeroconf import IPVersion, ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
 
-if TYPE_CHECKING:
-    from simulator.fleet import VirtualPrinter
+from simulator.printer import VirtualPrinter
 
 IPP_TYPE = "_ipp._tcp.local."
 PDL_TYPE = "_pdl-datastream._tcp.local."
@@ -29,7 +27,7 @@ def txt_record(printer: VirtualPrinter) -> dict[str, str]:
     return {
         "txtvers": "1", "qtotal": "1", "rp": "ipp/print", "ty": st.make_and_model,
         "product": f"({st.model})", "usb_MFG": st.manufacturer, "usb_MDL": st.model,
-        "UUID": st.uuid, "adminurl": f"http://{printer.ip}:{printer.ipp_port}/",
+        "UUID": st.uuid, "adminurl": printer.admin_url,
         "note": st.sys_location, "pdl": prof.pdl, "Color": "T" if st.color else "F",
         "Duplex": "T" if prof.duplex else "F", "TLS": "", "priority": "50",
     }

@@ -21,6 +21,7 @@ HR_SYSTEM_UPTIME = O("1.3.6.1.2.1.25.1.1.0")
 DYNAMIC = frozenset({SYS_UPTIME, HR_SYSTEM_UPTIME})
 
 PRT_ALERT_TABLE = O(oids.prtAlertTable)
+CONTRACT_BASE = O(cm.printgwContractMIB)
 COLORANT_VALUES = {"black": "black", "cyan": "cyan", "magenta": "magenta", "yellow": "yellow"}
 
 
@@ -48,14 +49,10 @@ def _o(text: str) -> bytes:
     return ber.enc_oid(O(text))
 
 
-def reported_level(state: PrinterState, supply_index: int) -> int:
-    """The prtMarkerSuppliesLevel the device reports (special values, sleep quirk included)."""
-    s = next(x for x in state.supplies if x.index == supply_index)
-    if state.asleep:
-        return -2
-    if s.special_level is not None and not s.empty:
-        return s.special_level
-    return s.level_int
+def contract_oid(root: ber.Oid, name: str) -> ber.Oid:
+    """The OID of contract MIB object `name` (a `protocols.snmp.contract_mib` constant) when the
+    MIB sits under `root` instead of `printgwContractMIB`."""
+    return root + O(getattr(cm, name))[len(CONTRACT_BASE):]
 
 
 class MibStore:
@@ -96,22 +93,12 @@ class MibStore:
         i = bisect_left(self.keys, parent)
         return i < len(self.keys) and self.keys[i][:len(parent)] == parent
 
-    def value(self, oid: ber.Oid) -> bytes | None:
-        """The value TLV of `oid` (for tests and the v3 responder)."""
-        vb = self.get(oid)
-        if vb is None:
-            return None
-        _t, s, e = ber.read_tlv(vb, 0, len(vb))
-        _t, _os, oe = ber.read_tlv(vb, s, e)
-        return vb[oe:e]
-
 
 def contract_values(state: PrinterState, root: ber.Oid) -> dict[ber.Oid, bytes]:
-    """The contract MIB rows of `state` under `root` (default `printgwContractMIB`)."""
-    base = O(cm.printgwContractMIB)
+    """The contract MIB rows of `state` under `root` (normally `printgwContractMIB`)."""
 
     def r(name: str) -> ber.Oid:
-        return root + O(getattr(cm, name))[len(base):]
+        return contract_oid(root, name)
 
     v: dict[ber.Oid, bytes] = {
         (*r("pgwContractMode"), 0): _i(state.contract_mode),
@@ -134,7 +121,7 @@ def contract_values(state: PrinterState, root: ber.Oid) -> dict[ber.Oid, bytes]:
     return v
 
 
-def state_values(state: PrinterState, profile: Profile) -> dict[ber.Oid, bytes]:
+def state_values(state: PrinterState) -> dict[ber.Oid, bytes]:
     """Everything that carries state (levels, counters, status, alerts), for any profile."""
     dev = state.hr_device_index
     v: dict[ber.Oid, bytes] = {}
@@ -155,14 +142,14 @@ def state_values(state: PrinterState, profile: Profile) -> dict[ber.Oid, bytes]:
                                   or (alerts[0].description if alerts else "Error"))
     v[(*O(oids.prtConsoleDisplayBufferText), dev, 1)] = _s(text)
     for s in state.supplies:
-        v[(*O(oids.prtMarkerSuppliesLevel), dev, s.index)] = _i(reported_level(state, s.index))
+        v[(*O(oids.prtMarkerSuppliesLevel), dev, s.index)] = _i(
+            state.reported_level(s, s.level_int))
     return v
 
 
-def build(state: PrinterState, profile: Profile, contract_root: ber.Oid | None = None,
-          ) -> MibStore:
-    """The full OID table of one printer now."""
-    dyn_values = state_values(state, profile)
+def build(state: PrinterState, profile: Profile, contract_root: ber.Oid) -> MibStore:
+    """The full OID table of one printer now, its contract MIB (if any) under `contract_root`."""
+    dyn_values = state_values(state)
     if profile.recording is not None:
         values = dict(profile.recording)
         if profile.recorded_serial:
@@ -182,7 +169,7 @@ def build(state: PrinterState, profile: Profile, contract_root: ber.Oid | None =
         values.update(dyn_values)
     values.update(alert_values(state))
     if state.has_contract_mib:
-        values.update(contract_values(state, contract_root or O(cm.printgwContractMIB)))
+        values.update(contract_values(state, contract_root))
     dynamic: dict[ber.Oid, Callable[[], bytes]] = {}
     for k in DYNAMIC:
         if k in values or profile.recording is None:
@@ -269,8 +256,7 @@ def static_values(state: PrinterState, profile: Profile) -> dict[ber.Oid, bytes]
         v[(*O(oids.prtMarkerSuppliesType), *row)] = _i(SUPPLY_TYPE_CODES.get(s.kind, 1))
         v[(*O(oids.prtMarkerSuppliesDescription), *row)] = _s(s.description)
         v[(*O(oids.prtMarkerSuppliesSupplyUnit), *row)] = _i(s.unit)
-        v[(*O(oids.prtMarkerSuppliesMaxCapacity), *row)] = _i(
-            s.reported_max if s.reported_max is not None else s.max_capacity)
+        v[(*O(oids.prtMarkerSuppliesMaxCapacity), *row)] = _i(s.reported_capacity)
         if s.colorant_index and s.colorant_index not in seen_colorants and s.color:
             seen_colorants.add(s.colorant_index)
             crow = (dev, s.colorant_index)

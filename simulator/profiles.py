@@ -19,7 +19,7 @@ from protocols import colors
 from protocols.snmp import oids
 from protocols.snmp.textual_conventions import PrtMarkerSuppliesTypeTC
 from simulator import ber
-from simulator.state import PrinterState, SupplyState, new_uuid
+from simulator.state import CARTRIDGE_KINDS, PrinterState, SupplyState, new_uuid
 
 SUPPLY_TYPES = PrtMarkerSuppliesTypeTC
 SUPPLY_TYPE_CODES = {v: k for k, v in SUPPLY_TYPES.items()}
@@ -69,8 +69,7 @@ class Profile:
         supplies = []
         colorants: dict[str, int] = {}
         for spec in self.supplies:
-            if spec.color and spec.color not in colorants and spec.kind in (
-                    "toner", "ink", "inkCartridge", "tonerCartridge"):
+            if spec.color and spec.color not in colorants and spec.kind in CARTRIDGE_KINDS:
                 colorants[spec.color] = len(colorants) + 1
         for i, spec in enumerate(self.supplies, start=1):
             lo, hi = spec.initial_percent
@@ -236,18 +235,19 @@ def _text(rec: dict[ber.Oid, bytes], oid: ber.Oid) -> str | None:
     return body.split(b"\0", 1)[0].decode("utf-8", "replace").strip() or None
 
 
+def _supply_rows(rec: dict[ber.Oid, bytes], column: ber.Oid) -> list[tuple[int, ...]]:
+    """The (hrDeviceIndex, supply index) rows the recording has in a supplies table `column`."""
+    return sorted({k[len(column):] for k in rec
+                   if k[:len(column)] == column and len(k) == len(column) + 2})
+
+
 def load_snmprec(path: str | Path, contract_mib: bool = False) -> Profile:
     """A profile from a real recording: identity, supplies and counters taken from its values."""
     path = Path(path)
     rec = read_snmprec(path.read_text(encoding="utf-8", errors="replace").splitlines())
     O = ber.parse_oid  # noqa: E741
-    descr_col = O(oids.prtMarkerSuppliesDescription)
-    rows = sorted({k[len(descr_col):] for k in rec if k[:len(descr_col)] == descr_col
-                   and len(k) == len(descr_col) + 2})
-    if not rows:
-        level_col = O(oids.prtMarkerSuppliesLevel)
-        rows = sorted({k[len(level_col):] for k in rec if k[:len(level_col)] == level_col
-                       and len(k) == len(level_col) + 2})
+    rows = (_supply_rows(rec, O(oids.prtMarkerSuppliesDescription))
+            or _supply_rows(rec, O(oids.prtMarkerSuppliesLevel)))
     supplies: list[SupplySpec] = []
     for dev, idx in rows:
         def col(name: str, dev: int = dev, idx: int = idx) -> ber.Oid:

@@ -15,21 +15,29 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-from protocols.snmp import contract_mib as cm
 from protocols.snmp import oids
 from simulator import ber
-
-if TYPE_CHECKING:
-    from simulator.fleet import VirtualPrinter
+from simulator.ber import (
+    AUTHORIZATION_ERROR,
+    BAD_VALUE,
+    INCONSISTENT_VALUE,
+    NO_ACCESS,
+    NO_CREATION,
+    NO_ERROR,
+    NO_SUCH_NAME,
+    NOT_WRITABLE,
+    TOO_BIG,
+    WRONG_LENGTH,
+    WRONG_TYPE,
+    WRONG_VALUE,
+)
+from simulator.mib_view import CONTRACT_BASE, MibStore, contract_oid
+from simulator.printer import VirtualPrinter
+from simulator.snmp_v3 import V3Responder
 
 log = logging.getLogger(__name__)
-
-NO_ERROR, TOO_BIG, NO_SUCH_NAME, BAD_VALUE, READ_ONLY, GEN_ERR = 0, 1, 2, 3, 4, 5
-NO_ACCESS, WRONG_TYPE, WRONG_LENGTH, WRONG_VALUE, NO_CREATION = 6, 7, 8, 10, 11
-INCONSISTENT_VALUE, NOT_WRITABLE, AUTHORIZATION_ERROR = 12, 17, 16
 
 V1_ERRORS = {NO_ACCESS: NO_SUCH_NAME, NOT_WRITABLE: NO_SUCH_NAME, NO_CREATION: NO_SUCH_NAME,
              WRONG_TYPE: BAD_VALUE, WRONG_LENGTH: BAD_VALUE, WRONG_VALUE: BAD_VALUE,
@@ -58,7 +66,7 @@ class AgentConfig:
     max_message_size: int = 65000
     sleep_delay: float = 0.8
     """Seconds a sleeping printer takes to answer."""
-    contract_root: ber.Oid = field(default_factory=lambda: ber.parse_oid(cm.printgwContractMIB))
+    contract_root: ber.Oid = CONTRACT_BASE
 
 
 # -- SET ----------------------------------------------------------------------------------------
@@ -97,10 +105,9 @@ def writable_objects(printer: VirtualPrinter, root: ber.Oid
                      ) -> dict[ber.Oid, tuple[SetCheck, Callable[[bytes], None]]]:
     """Writable instances of one printer: OID → (check, apply)."""
     state = printer.state
-    base = ber.parse_oid(cm.printgwContractMIB)
 
     def r(name: str) -> ber.Oid:
-        return (*root, *ber.parse_oid(getattr(cm, name))[len(base):], 0)
+        return (*contract_oid(root, name), 0)
 
     def as_int(body: bytes) -> int:
         return ber.dec_int(body, 0, len(body))
@@ -134,7 +141,8 @@ class SnmpAgent:
     def __init__(self, config: AgentConfig | None = None) -> None:
         self.config = config or AgentConfig()
         self.stats = AgentStats()
-        self.v3 = None  # simulator.snmp_v3.V3Responder when v3 users are configured
+        self.v3: V3Responder | None = None
+        """Set (by the fleet) when v3 users are configured."""
 
     def endpoint(self, printer: VirtualPrinter) -> SnmpEndpoint:
         return SnmpEndpoint(self, printer)
@@ -187,7 +195,7 @@ class SnmpAgent:
         if msg.pdu_type == ber.GETBULK and msg.version == 0:
             raise ber.BerError("GETBULK in an SNMPv1 message")
         if msg.pdu_type == ber.SET and (not write or printer.v3_enabled):
-            status, index, vbs = NO_ACCESS, 1, _echo(msg.varbinds)
+            status, index, vbs = NO_ACCESS, 1, ber.echo(msg.varbinds)
         else:
             result = self.process_pdu(printer, msg.pdu_type, msg.varbinds, msg.error_status,
                                       msg.error_index, v1=msg.version == 0)
@@ -196,7 +204,7 @@ class SnmpAgent:
             status, index, vbs = result
         if msg.version == 0 and status:
             status = V1_ERRORS.get(status, status)
-            vbs = _echo(msg.varbinds)
+            vbs = ber.echo(msg.varbinds)
         out = ber.encode_response(msg.version, msg.community, msg.request_id, status, index, vbs)
         if len(out) > cfg.max_message_size:
             out = ber.encode_response(msg.version, msg.community, msg.request_id, TOO_BIG, 0, ())
@@ -204,7 +212,7 @@ class SnmpAgent:
 
     def process_pdu(self, printer: VirtualPrinter, pdu_type: int,
                     varbinds: list[tuple[ber.Oid, int, bytes]], non_repeaters: int,
-                    max_repetitions: int, v1: bool = False, may_write: bool = True,
+                    max_repetitions: int, v1: bool = False,
                     ) -> tuple[int, int, list[bytes]] | None:
         """Answer one PDU: (error status, error index, varbind TLVs), None to drop it."""
         store = printer.view()
@@ -233,12 +241,11 @@ class SnmpAgent:
         if pdu_type == ber.GETBULK:
             return NO_ERROR, 0, self._bulk(store, varbinds, non_repeaters, max_repetitions)
         if pdu_type == ber.SET:
-            if not may_write:
-                return NO_ACCESS, 1, _echo(varbinds)
             return self._set(printer, store, varbinds)
         return None  # Response, Trap, Report, Inform: not for a command responder
 
-    def _bulk(self, store, varbinds, non_repeaters: int, max_repetitions: int) -> list[bytes]:
+    def _bulk(self, store: MibStore, varbinds: list[tuple[ber.Oid, int, bytes]],
+              non_repeaters: int, max_repetitions: int) -> list[bytes]:
         n_keys = len(store.keys)
         n = min(max(0, non_repeaters), len(varbinds))
         m = max(0, max_repetitions)
@@ -274,9 +281,10 @@ class SnmpAgent:
                 break
         return out
 
-    def _set(self, printer: VirtualPrinter, store, varbinds) -> tuple[int, int, list[bytes]]:
+    def _set(self, printer: VirtualPrinter, store: MibStore,
+             varbinds: list[tuple[ber.Oid, int, bytes]]) -> tuple[int, int, list[bytes]]:
         writable = writable_objects(printer, self.config.contract_root)
-        echo = _echo(varbinds)
+        echo = ber.echo(varbinds)
         for i, (oid, tag, body) in enumerate(varbinds, 1):
             entry = writable.get(oid)
             if entry is None:
@@ -288,10 +296,6 @@ class SnmpAgent:
         for oid, _tag, body in varbinds:
             writable[oid][1](body)
         return NO_ERROR, 0, echo
-
-
-def _echo(varbinds: list[tuple[ber.Oid, int, bytes]]) -> list[bytes]:
-    return [ber.varbind(ber.enc_oid(oid), ber.tlv(tag, body)) for oid, tag, body in varbinds]
 
 
 def _send_if_open(transport: asyncio.DatagramTransport, data: bytes, addr: tuple) -> None:

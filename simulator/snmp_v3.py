@@ -4,14 +4,17 @@ One shared pysnmp `SnmpEngine` does the v3 work (header, USM authentication and 
 engine-ID discovery reports, timeliness) for every printer with v3 users: one engine per printer
 would cost megabytes each.  The engine never opens a socket: the fleet's UDP endpoint hands it the
 datagram, a capturing transport dispatcher collects the answer, and the PDU itself is answered by
-`SnmpAgent.process_pdu` like v1/v2c.  Consequence: all v3 printers share one snmpEngineID.
+`SnmpAgent.process_pdu` (handed in as a `PduProcessor`) like v1/v2c.  Consequence: all v3 printers
+share one snmpEngineID.
 
 Access: reads need authNoPriv or better, SETs need authPriv (authorizationError otherwise).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from pyasn1.codec.ber import decoder, encoder
 from pysnmp.carrier.asyncio.dgram import udp
@@ -21,10 +24,7 @@ from pysnmp.proto import api
 from pysnmp.proto.rfc1902 import OctetString
 
 from simulator import ber
-
-if TYPE_CHECKING:
-    from simulator.fleet import V3User, VirtualPrinter
-    from simulator.snmp_agent import SnmpAgent
+from simulator.printer import VirtualPrinter
 
 AUTH = {"MD5": config.USM_AUTH_HMAC96_MD5, "SHA": config.USM_AUTH_HMAC96_SHA,
         "SHA224": config.USM_AUTH_HMAC128_SHA224, "SHA256": config.USM_AUTH_HMAC192_SHA256,
@@ -35,6 +35,24 @@ AUTH_NO_PRIV, AUTH_PRIV = 2, 3
 _V2C = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
 _PDU_TYPES = {ber.GET: _V2C.GetRequestPDU, ber.GETNEXT: _V2C.GetNextRequestPDU,
               ber.GETBULK: _V2C.GetBulkRequestPDU, ber.SET: _V2C.SetRequestPDU}
+
+PduProcessor = Callable[[VirtualPrinter, int, list[tuple[ber.Oid, int, bytes]], int, int],
+                        tuple[int, int, list[bytes]] | None]
+"""(printer, PDU type, varbinds, non-repeaters / error status, max-repetitions / error index)
+→ (error status, error index, varbind TLVs), or None to drop the request."""
+
+
+@dataclass
+class V3User:
+    """An SNMPv3 USM user (authPriv with SHA and AES-128 by default)."""
+
+    name: str
+    auth_key: str
+    priv_key: str
+    auth_protocol: str = "SHA"
+    """SHA, SHA224, SHA256, SHA384, SHA512 or MD5."""
+    priv_protocol: str = "AES"
+    """AES (AES-128), AES192, AES256 or DES."""
 
 
 class _CapturingDispatcher(AbstractTransportDispatcher):
@@ -50,9 +68,11 @@ class _CapturingDispatcher(AbstractTransportDispatcher):
 
 
 class V3Responder:
-    def __init__(self, agent: SnmpAgent, users: list[V3User], engine_id: bytes | None = None,
-                 ) -> None:
-        self.agent = agent
+    """Answers the SNMPv3 messages of every v3 printer; `process_pdu` answers the PDUs inside."""
+
+    def __init__(self, process_pdu: PduProcessor, users: list[V3User],
+                 engine_id: bytes | None = None) -> None:
+        self.process_pdu = process_pdu
         # RFC 3411 engine ID: enterprise 32473 (documentation), format 4 (text)
         eid = engine_id or bytes.fromhex("80007ed904") + b"printgw-sim"
         self.engine = engine.SnmpEngine(snmpEngineID=OctetString(eid))
@@ -92,27 +112,17 @@ class V3Responder:
         # reuse the v1/v2c decoder: wrap the PDU in a v2c message shell
         shell = ber.tlv(ber.SEQUENCE, ber.enc_int(1) + ber.enc_octets(b"") + pdu_bytes)
         msg = ber.decode_message(shell)
-        from simulator.snmp_agent import AUTHORIZATION_ERROR
         if securityLevel < AUTH_NO_PRIV or (tag == ber.SET and securityLevel < AUTH_PRIV):
-            status, index, vbs = AUTHORIZATION_ERROR, 0, [
-                ber.varbind(ber.enc_oid(o), ber.tlv(t, b)) for o, t, b in msg.varbinds]
+            status, index, vbs = ber.AUTHORIZATION_ERROR, 0, ber.echo(msg.varbinds)
         else:
-            result = self.agent.process_pdu(printer, tag, msg.varbinds, msg.error_status,
-                                            msg.error_index)
+            result = self.process_pdu(printer, tag, msg.varbinds, msg.error_status,
+                                      msg.error_index)
             if result is None:
                 return
             status, index, vbs = result
-        body = (ber.enc_int(msg.request_id) + ber.enc_int(status) + ber.enc_int(index)
-                + ber.tlv(ber.SEQUENCE, b"".join(vbs)))
-        response, _ = decoder.decode(ber.tlv(ber.RESPONSE, body), asn1Spec=_V2C.ResponsePDU())
+        response, _ = decoder.decode(ber.response_pdu(msg.request_id, status, index, vbs),
+                                     asn1Spec=_V2C.ResponsePDU())
         snmpEngine.message_dispatcher.return_response_pdu(
             snmpEngine, messageProcessingModel, securityModel, securityName, securityLevel,
             contextEngineId, contextName, pduVersion, response, maxSizeResponseScopedPDU,
             stateReference, {})
-
-
-def engine_id_hex(responder: V3Responder) -> str:
-    return responder.engine_id.hex()
-
-
-__all__ = ["V3Responder", "engine_id_hex"]

@@ -18,7 +18,6 @@ CONTRACT_MODES = ("non-contract", "contract-non-billing", "contract-billing")
 ERRORS = ("paper-jam", "cover-open", "toner-empty", "offline", "paper-empty")
 """Errors the control API can raise; `toner-empty` also comes by itself when a toner runs out."""
 
-CONSUMABLE_KINDS = ("toner", "ink", "solidWax", "ribbonWax", "inkCartridge", "tonerCartridge")
 CARTRIDGE_KINDS = ("toner", "ink", "tonerCartridge", "inkCartridge")
 WEAR_KINDS = ("opc", "fuser", "developer", "transferUnit", "transferBelt", "cleanerUnit")
 
@@ -65,6 +64,15 @@ class SupplyState:
     @property
     def is_cartridge(self) -> bool:
         return self.kind in CARTRIDGE_KINDS
+
+    @property
+    def is_ink(self) -> bool:
+        return self.kind in ("ink", "inkCartridge")
+
+    @property
+    def reported_capacity(self) -> int:
+        """The max capacity the device reports (SNMP prtMarkerSuppliesMaxCapacity, IPP)."""
+        return self.reported_max if self.reported_max is not None else self.max_capacity
 
     @property
     def level_int(self) -> int:
@@ -157,6 +165,15 @@ class PrinterState:
             return matches[0]
         raise PrinterError(f"no supply {ref!r} (indexes: {[s.index for s in self.supplies]})")
 
+    def reported_level(self, s: SupplyState, number: int) -> int:
+        """What the device reports as the level of `s`: -2 (unknown) while asleep, the supply's
+        special value while it is not empty, else `number` (its level in units, or percent)."""
+        if self.asleep:
+            return -2
+        if s.special_level is not None and not s.empty:
+            return s.special_level
+        return number
+
     @property
     def make_and_model(self) -> str:
         if self.model.lower().startswith(self.manufacturer.lower()):
@@ -210,12 +227,11 @@ class PrinterState:
         if "offline" in errors:
             conds.append(("offline", 3, 5, 1, 22, "Printer offline"))
         for s in self.supplies:
-            ink = s.kind in ("ink", "inkCartridge")
             if s.is_cartridge and s.empty:
-                conds.append((f"empty-{s.index}", 3, 11, s.index, 1102 if ink else 1101,
+                conds.append((f"empty-{s.index}", 3, 11, s.index, 1102 if s.is_ink else 1101,
                               f"{s.description} empty: replace"))
             elif s.is_cartridge and s.low:
-                conds.append((f"low-{s.index}", 4, 11, s.index, 1105 if ink else 1104,
+                conds.append((f"low-{s.index}", 4, 11, s.index, 1105 if s.is_ink else 1104,
                               f"{s.description} low"))
             elif s.is_receptacle and s.empty:
                 conds.append((f"full-{s.index}", 3, 11, s.index, 1109, f"{s.description} full"))
@@ -235,7 +251,7 @@ class PrinterState:
             if name in errors:
                 out.append(reason)
         cart = [s for s in self.supplies if s.is_cartridge]
-        ink = any(s.kind in ("ink", "inkCartridge") for s in cart)
+        ink = any(s.is_ink for s in cart)
         if "toner-empty" in errors:
             out.append("marker-supply-empty-error" if ink else "toner-empty-error")
         elif any(s.low for s in cart):

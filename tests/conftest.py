@@ -1,4 +1,5 @@
-"""Shared test fixtures: real printer recordings served by snmpsim on loopback."""
+"""Shared test fixtures: real printer recordings served by snmpsim on loopback; the fake cloud
+(`fake_cloud`) of `tests/support/fake_cloud.py`."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.snmpsim_agent import SNMP_FIXTURES, snmpsim
+from tests.support.paths import SNMP_FIXTURES
+from tests.support.snmpsim_agent import snmpsim
 
+pytest_plugins = ("tests.support.fake_cloud",)
 
 @pytest.fixture(scope="session")
 def recorded_printers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from gateway.app.daemon import run_gateway
+from gateway.app.runner import run_gateway
 from gateway.demo.run import DemoOptions, run_demo
 from gateway.device.reader import DeviceReader, DeviceUnreachable, IppEndpoint
 from gateway.fleet.discovery import Discovery
@@ -25,9 +25,10 @@ from gateway.local.logs import configure as configure_logging
 from gateway.local.report import print_report
 from gateway.local.status_page import fetch_status, local_url
 from gateway.local.status_table import print_fleet
-from gateway.settings.config import Config, ConfigError, load_config, parse_config, read_toml
+from gateway.settings.loading import ConfigError, load_config, parse_config, read_toml
+from gateway.settings.schema import Config
 from gateway.store import DATABASE_NAME, Store, StoreError
-from protocols.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS, SnmpCredentials, SnmpTarget
+from protocols.snmp.model import AUTH_PROTOCOLS, PRIV_PROTOCOLS, SnmpCredentials, SnmpTarget
 
 
 def _add_snmp_options(parser: argparse.ArgumentParser) -> None:

@@ -6,20 +6,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable
 
 from gateway.commands.plan import CommandOutcome
 from gateway.store import Store
+from protocols.cloud.models import Command, CommandAcknowledgement, Reason
+from protocols.cloud.times import rfc3339
 
 WHO = "cloud"
 """Who causes every command: the authenticated cloud link, nobody else."""
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds") \
-        .replace("+00:00", "Z")
 
 
 class CommandLog:
@@ -33,17 +28,16 @@ class CommandLog:
         return self.store.conn.execute("SELECT * FROM commands WHERE command_id = ?",
                                        (command_id,)).fetchone()
 
-    def add(self, command: Mapping[str, Any]) -> None:
+    def add(self, command: Command) -> None:
+        parameters = json.dumps(dict(command.parameters))
         with self.store.transaction() as db:
             db.execute(
                 "INSERT INTO commands (command_id, printer_id, kind, parameters, issued_at, "
                 "deadline, received_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, 'received')",
-                (command["command_id"], command["printer_id"], command["kind"],
-                 json.dumps(command["parameters"]), command["issued_at"], command["deadline"],
-                 self.clock()))
-            self._audit(db, command["command_id"], f"{command['kind']} "
-                        f"{json.dumps(command['parameters'])} for printer "
-                        f"{command['printer_id']}", "received")
+                (command.command_id, command.printer_id, command.kind, parameters,
+                 command.issued_at, command.deadline, self.clock()))
+            self._audit(db, command.command_id, f"{command.kind} {parameters} for printer "
+                        f"{command.printer_id}", "received")
 
     def audit(self, command_id: str, what: str, result: str) -> None:
         with self.store.transaction() as db:
@@ -116,18 +110,17 @@ class CommandLog:
             self._audit(db, command_id, f"{stage} acknowledgement", f"rejected: {error}")
 
 
-def acknowledgement(row: sqlite3.Row) -> tuple[str, dict[str, Any]]:
-    """The next acknowledgement due for a command: (stage, `CommandAcknowledgement`).  A due
-    `completed` goes alone: it implies `received`."""
+def acknowledgement(row: sqlite3.Row) -> CommandAcknowledgement:
+    """The next acknowledgement due for a command.  A due `completed` goes alone: it implies
+    `received`."""
     if row["completed_ack"] == "due":
-        ack = {"printer_id": row["printer_id"], "stage": "completed", "result": row["result"],
-               "at": _iso(row["completed_at"]),
-               "contract_state": json.loads(row["contract_state"])}
         reason = json.loads(row["reason"]) if row["reason"] else None
-        if reason is not None:
-            ack["reason"] = reason
-        return "completed", ack
-    return "received", {"printer_id": row["printer_id"], "stage": "received",
-                        "at": _iso(row["received_at"])}
+        return CommandAcknowledgement(
+            printer_id=row["printer_id"], stage="completed",
+            at=rfc3339(row["completed_at"], "milliseconds"), result=row["result"],
+            reason=Reason.maybe(reason),
+            contract_state=json.loads(row["contract_state"]))
+    return CommandAcknowledgement(printer_id=row["printer_id"], stage="received",
+                                  at=rfc3339(row["received_at"], "milliseconds"))
 
 

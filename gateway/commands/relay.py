@@ -39,35 +39,30 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from gateway.commands.log import CommandLog, acknowledgement
 from gateway.commands.plan import CommandOutcome, NotApplicable, plan
+from gateway.fleet.credentials import CredentialResolver
 from gateway.fleet.inventory import Device, Inventory
-from gateway.settings.config import Config
+from gateway.settings.schema import Config
 from gateway.uplink.cloud_state import CloudState
-from protocols.cloud.client import CloudClient, CloudError, CloudRejected
-from protocols.snmp.client import (
-    SnmpClient,
-    SnmpCredentials,
-    SnmpError,
-    SnmpTarget,
-    SnmpTimeout,
-)
+from protocols.cloud.client import CloudClient
+from protocols.cloud.errors import CloudError, CloudRejected
+from protocols.cloud.models import Command
+from protocols.snmp.client import SnmpClient
 from protocols.snmp.contract import (
     ContractState,
     read_contract_state,
     write_contract,
 )
+from protocols.snmp.model import SnmpError, SnmpTarget, SnmpTimeout
 
 log = logging.getLogger(__name__)
 
 ACK_RETRY_MIN = 1.0
 ACK_RETRY_MAX = 60.0
-COMMAND_FIELDS = ("command_id", "printer_id", "kind", "parameters", "issued_at", "deadline")
-"""The `Command` of a `CommandStatus` (what `listPendingCommands` gives)."""
 
 
 class _Unreachable(Exception):
@@ -83,11 +78,12 @@ def _seconds(text: str) -> float:
 
 class CommandRelay:
     def __init__(self, config: Config, state: CloudState, inventory: Inventory,
-                 client: Callable[[], CloudClient], snmp: Callable[[], SnmpClient],
-                 clock: Callable[[], float] = time.time) -> None:
+                 credentials: CredentialResolver, client: Callable[[], CloudClient],
+                 snmp: Callable[[], SnmpClient], clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.state = state
         self.inventory = inventory
+        self.credentials = credentials
         self.client = client
         """The cloud link's client (raises RuntimeError while not connected)."""
         self.snmp = snmp
@@ -95,7 +91,6 @@ class CommandRelay:
         self.log = CommandLog(state.store, clock)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
-        self._readers: dict[int, SnmpCredentials] = {}
         self._ack_task: asyncio.Task[None] | None = None
         self._ack_wake = asyncio.Event()
         self._ack_backoff = ACK_RETRY_MIN
@@ -103,15 +98,15 @@ class CommandRelay:
 
     # -- entry points ------------------------------------------------------------------------------
 
-    async def handle(self, command: Mapping[str, Any]) -> None:
+    async def handle(self, command: Command) -> None:
         """A command from the cloud link's change stream (`CloudLink.on_command`).  Returns once
         it is stored (the link may then move its cursor on); it is applied in the background."""
-        command_id = command["command_id"]
+        command_id = command.command_id
         row = self.log.get(command_id)
         if row is None:
             self.log.add(command)
-            log.info("command %s: %s for printer %s received", command_id, command["kind"],
-                     command["printer_id"])
+            log.info("command %s: %s for printer %s received", command_id, command.kind,
+                     command.printer_id)
         elif row["state"] == "completed":
             self.log.audit(command_id, "delivered again", f"already {row['result']}: not "
                            "applied again, its acknowledgement is sent again")
@@ -132,8 +127,8 @@ class CommandRelay:
         except (CloudError, RuntimeError) as exc:
             log.warning("commands: cannot list the pending ones now: %s", exc)
         else:
-            for status in pending["commands"]:
-                await self.handle({k: status[k] for k in COMMAND_FIELDS})
+            for status in pending:
+                await self.handle(status.command)
         for command_id in self.log.open_commands():
             self._start(command_id)
         self._wake_acks()
@@ -235,14 +230,13 @@ class CommandRelay:
         if change.shown_by(before):
             self.log.audit(command_id, "read device", "already in place: no SET")
             return CommandOutcome.done(before)
-        writer = self._write_credentials(device)
-        if writer is None:
+        write_target = self.credentials.write_target(device, target)
+        if write_target is None:
             return CommandOutcome.failed(
                 "set-failed", "no write credentials configured ([contract] "
                 "write_community or v3_user)", before)
-        write_target = SnmpTarget(target.host, target.port, writer, target.timeout,
-                                  target.retries)
-        what = f"SET {change} on {target.host}:{target.port} as {writer!r}"
+        what = (f"SET {change} on {target.host}:{target.port} as "
+                f"{write_target.credentials!r}")
         try:
             await write_contract(self.snmp(), write_target, change)
         except SnmpTimeout:
@@ -267,51 +261,29 @@ class CommandRelay:
         return CommandOutcome.done(after)
 
     async def _read(self, device: Device) -> tuple[SnmpTarget, ContractState]:
-        """The contract state with the device's read credentials (the ones that answered last,
-        else those of its scope and SNMP version in order, as the poller does)."""
+        """The contract state with the device's read credentials (the `CredentialResolver`'s,
+        as the poller reads it)."""
         address = device.address
         if address is None:
             raise _Unreachable("no known address")
-        snmp = self.config.snmp
-        known = self._readers.get(device.id)
-        if known is not None:
-            candidates = [known]
-        else:
-            tried = self.config.credentials(self.config.scope_for(address))
-            candidates = [c for c in tried if c.version == device.snmp_version and (
-                c.version != 3 or device.snmp_user in (None, c.user))]
         problem = "no SNMP credentials for its version"
-        for credentials in candidates:
-            target = SnmpTarget(address, device.snmp_port or snmp.port, credentials,
-                                snmp.timeout, snmp.retries)
+        for target in self.credentials.read_targets(device, address):
             try:
                 state = await read_contract_state(self.snmp(), target)
             except SnmpError as exc:
                 problem = str(exc)
                 continue
-            self._readers[device.id] = credentials
+            self.credentials.answered(device, target)
             return target, state
-        self._readers.pop(device.id, None)
+        self.credentials.forget(device)
         raise _Unreachable(problem)
 
     async def _read_again(self, device: Device, target: SnmpTarget) -> ContractState:
         try:
             return await read_contract_state(self.snmp(), target)
         except SnmpError as exc:
-            self._readers.pop(device.id, None)
+            self.credentials.forget(device)
             raise _Unreachable(f"reading back: {exc}") from exc
-
-    def _write_credentials(self, device: Device) -> SnmpCredentials | None:
-        """`v3_user` for a device read over SNMPv3 (or when it is the only one), else
-        `write_community` (v2c)."""
-        contract = self.config.contract
-        if contract.v3_user is not None and (device.snmp_version == 3
-                                             or contract.write_community is None):
-            return self.config.snmp.v3_users[contract.v3_user].credentials(contract.v3_user)
-        if contract.write_community is not None:
-            return SnmpCredentials(version=2,
-                                   community=contract.write_community.get_secret_value())
-        return None
 
     # -- acknowledgements --------------------------------------------------------------------------
 
@@ -343,7 +315,8 @@ class CommandRelay:
                 if current is None or "due" not in (current["received_ack"],
                                                     current["completed_ack"]):
                     break
-                stage, ack = acknowledgement(current)
+                ack = acknowledgement(current)
+                stage = ack.stage
                 try:
                     await self.client().acknowledge_command(current["command_id"], ack)
                 except CloudRejected as exc:

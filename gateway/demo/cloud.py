@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 
 from gateway.demo.errors import DemoError
-from protocols.cloud import operations
+from protocols.cloud.transport import operation_request
 
 
 @cache
@@ -20,16 +20,14 @@ class Operator:
     """The cloud's operator, calling operations by their ID in the cloud document."""
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str) -> None:
-        self.session, self.base_url = session, base_url
-        self.headers = {"Authorization": f"Bearer {token}"}
+        self.session, self.base_url, self.token = session, base_url, token
 
     async def call(self, operation_id: str, *, path: dict[str, str] | None = None,
                    body: Any = None, params: dict[str, str] | None = None) -> Any:
-        method, template = operations()[operation_id]
-        url = self.base_url + template.format(**(path or {}))
         try:
-            async with self.session.request(method, url, json=body, params=params,
-                                            headers=self.headers) as response:
+            async with operation_request(self.session, self.base_url, operation_id,
+                                         token=self.token, path=path, query=params,
+                                         json_body=body) as response:
                 raw = await response.read()
                 answer = json.loads(raw) if raw else None
                 if response.status >= 300:

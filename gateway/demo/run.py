@@ -33,7 +33,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -50,6 +49,7 @@ from gateway.demo.cloud import Operator, PrinterView, receive_statuses, refresh_
 from gateway.demo.errors import DemoError
 from gateway.demo.processes import Child, start_child, stop_in_order
 from gateway.demo.table import activation_line, event_line, fleet_table
+from protocols.hosts import free_port
 
 
 @dataclass(frozen=True)
@@ -121,12 +121,6 @@ def write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(text)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def sweep_networks(first_ip: str, count: int) -> list[ipaddress.IPv4Network]:

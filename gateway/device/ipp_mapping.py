@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.device.fields import clean_serial, supply_class_by_kind
 from gateway.device.model import Alert, DeviceStatus, LevelState, PrinterState, Supply, SupplyClass
 from protocols import colors
 from protocols.device_id import (
@@ -20,7 +21,7 @@ from protocols.device_id import (
     device_id_serial,
     parse_device_id,
 )
-from protocols.ipp.client import IppReading, parse_printer_supply
+from protocols.ipp.model import IppReading, parse_printer_supply
 from protocols.snmp.textual_conventions import PrtMarkerSuppliesTypeTC
 
 _INT32_MAX = 2**31 - 1
@@ -32,7 +33,6 @@ _KINDS: dict[str, str] = {
     re.sub(r"[^a-z0-9]", "", name.lower()): name
     for name in PrtMarkerSuppliesTypeTC.values() if name not in ("other", "unknown")
 } | {"drum": "opc", "drumunit": "opc", "photoconductor": "opc"}
-_WASTE_KINDS = frozenset({"wasteToner", "wasteInk", "wasteWax", "wasteWater", "wastePaper"})
 
 # marker-levels special values (CUPS): these are states, never numbers.
 _MARKER_LEVEL_STATES: dict[int, LevelState] = {
@@ -46,7 +46,6 @@ _SUPPLY_CLASSES: dict[str, SupplyClass] = {
 _KNOWN_MAKERS = ("Brother", "Canon", "Dell", "Epson", "Fujifilm", "Fuji Xerox", "HP",
                  "Hewlett-Packard", "Konica Minolta", "Kyocera", "Lexmark", "OKI", "Panasonic",
                  "Ricoh", "Samsung", "Sharp", "Toshiba", "Xerox")
-_NO_SERIAL = frozenset({"", "unknown", "none", "n/a", "na", "null", "0", "-"})
 
 
 class _Attributes:
@@ -150,9 +149,9 @@ def _identity(status: DeviceStatus, a: _Attributes) -> None:
     device_id = parse_device_id(device_id_text or "")
     make_and_model = a.text("printer-make-and-model")
 
-    status.set(ident, "serial", _clean_serial(a.text("printer-serial-number")),
+    status.set(ident, "serial", clean_serial(a.text("printer-serial-number")),
                "ipp:printer-serial-number")
-    status.set(ident, "serial", _clean_serial(device_id_serial(device_id)),
+    status.set(ident, "serial", clean_serial(device_id_serial(device_id)),
                "ipp:printer-device-id")
     status.set(ident, "manufacturer", device_id_manufacturer(device_id), "ipp:printer-device-id")
     status.set(ident, "manufacturer", _maker(make_and_model), "ipp:printer-make-and-model")
@@ -168,14 +167,6 @@ def _identity(status: DeviceStatus, a: _Attributes) -> None:
 
 def _first(values: list[str | None]) -> str | None:
     return next((value for value in values if value), None)
-
-
-def _clean_serial(value: str | None) -> str | None:
-    """Serials arrive quoted, or as placeholders that mean "none"."""
-    value = (value or "").strip().strip('"').strip()
-    if value.lower() in _NO_SERIAL or not any(ch.isalnum() for ch in value):
-        return None
-    return value
 
 
 def _maker(make_and_model: str | None) -> str | None:
@@ -313,8 +304,7 @@ def _supply(a: _Attributes, markers: _Markers, position: int) -> Supply:
         source="ipp",
     )
     if supply.supply_class is None:
-        is_waste = kind in _WASTE_KINDS or "waste" in (description or "").lower()
-        supply.supply_class = "filled" if is_waste else "consumed"
+        supply.supply_class = supply_class_by_kind(kind, description)
     _supply_level(a, supply, item)
     marker_level = _at(markers.levels, position)
     if marker_level is not None:

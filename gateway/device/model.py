@@ -2,14 +2,17 @@
 
 It is built from SNMP and IPP readings together (SNMP first where both answer, IPP fills the gaps)
 and knows nothing of either wire format.  `DeviceStatus.to_json()` is a public interface: the
-`printgw poll --json` output and, later, the source of the cloud's device-status data types.
+`printgw poll --json` output and the form a reading is stored in (the uplink keeps each device's
+previous reading for event detection); `DeviceStatus.from_json()` reads it back.  A document
+stored by an older version may lack fields added since: they take their defaults.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 LevelState = Literal["known", "some-remaining", "unknown", "unrestricted", "unavailable"]
 SupplyClass = Literal["consumed", "filled"]
@@ -64,6 +67,11 @@ class Supply:
             "cartridge_id": self.cartridge_id,
             "cartridge_new": self.cartridge_new,
         }
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> Supply:
+        values = {**document, "supply_class": document.get("class")}
+        return _build(cls, values)
 
 
 @dataclass
@@ -135,6 +143,11 @@ class Problem:
     def to_json(self) -> dict[str, str]:
         return {"source": self.source, "where": self.where, "message": self.message}
 
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> Problem:
+        return cls(source=document["source"], where=document["where"],
+                   message=document["message"])
+
 
 @dataclass
 class DeviceStatus:
@@ -185,6 +198,34 @@ class DeviceStatus:
             "sources": dict(self.sources),
             "problems": [p.to_json() for p in self.problems],
         }
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> DeviceStatus:
+        """The reading `to_json()` wrote (`read_at` and `host` are required)."""
+        state = document.get("state") or {}
+        return cls(
+            host=document["host"],
+            read_at=datetime.fromisoformat(document["read_at"]),
+            reachable=dict(document.get("reachable") or {}),
+            identity=_build(Identity, document.get("identity") or {}),
+            supplies=[Supply.from_json(s) for s in document.get("supplies") or ()],
+            counters=_build(Counters, document.get("counters") or {}),
+            state=_build(State, {
+                **state, "reasons": list(state.get("reasons") or ()),
+                "alerts": [_build(Alert, a) for a in state.get("alerts") or ()]}),
+            contract=_build(Contract, document.get("contract") or {}),
+            sources=dict(document.get("sources") or {}),
+            problems=[Problem.from_json(p) for p in document.get("problems") or ()],
+        )
+
+
+_Section = TypeVar("_Section")
+
+
+def _build(cls: type[_Section], values: Mapping[str, Any]) -> _Section:
+    """`cls` from those of `values` that are its fields; missing fields keep their defaults."""
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**{name: value for name, value in values.items() if name in names})
 
 
 _SECTION_NAMES: dict[type, str] = {

@@ -15,8 +15,10 @@ import aiohttp
 from gateway.device.ipp_mapping import apply_ipp
 from gateway.device.model import DeviceStatus
 from gateway.device.snmp_mapping import apply_snmp
-from protocols.ipp.client import IppError, IppReading, get_printer_attributes
-from protocols.snmp.client import SnmpClient, SnmpError, SnmpTarget
+from protocols.ipp.client import get_printer_attributes
+from protocols.ipp.model import IppError, IppReading
+from protocols.snmp.client import SnmpClient
+from protocols.snmp.model import SnmpError, SnmpTarget
 from protocols.snmp.printer import PrinterReading, read_printer
 
 

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
+from gateway.device.fields import clean_serial, supply_class_by_kind
 from gateway.device.model import Alert, CartridgeType, DeviceStatus, Supply
 from gateway.device.strings import decode_text, format_mac
 from protocols import colors
@@ -26,12 +27,12 @@ from protocols.device_id import (
 from protocols.snmp import contract_mib as cm
 from protocols.snmp import oids
 from protocols.snmp import textual_conventions as tc
-from protocols.snmp.client import SnmpValue
+from protocols.snmp.contract import decode_contract_state
+from protocols.snmp.model import SnmpValue
 from protocols.snmp.printer import PrinterReading
 
 T = TypeVar("T")
 
-_WASTE_KINDS = {"wasteToner", "wasteInk", "wasteWax", "wasteWater", "wastePaper"}
 _SERIAL_IN_TEXT = re.compile(
     r"(?:^|[,;\s])(?:SN|S/N|SERIAL(?:\s*NUMBER)?)\s*[:=#]\s*([A-Za-z0-9-]{4,})", re.IGNORECASE)
 _NIC_WORDS = re.compile(r"ethernet|print ?server|jetdirect|built-in|\bNC-|network", re.IGNORECASE)
@@ -165,12 +166,12 @@ def _identity(status: DeviceStatus, r: _Reader) -> None:
     device_id = parse_device_id(device_id_text or "")
 
     serial = decode_text(_first_nonempty(r, r.column(oids.prtGeneralSerialNumber)))
-    status.set(ident, "serial", _clean_serial(serial), "snmp:prtGeneralSerialNumber")
+    status.set(ident, "serial", clean_serial(serial), "snmp:prtGeneralSerialNumber")
     for oid in vendor.serial:
-        status.set(ident, "serial", _clean_serial(r.scalar_text(oid)), f"snmp:{oid}")
+        status.set(ident, "serial", clean_serial(r.scalar_text(oid)), f"snmp:{oid}")
     if sys_descr and (match := _SERIAL_IN_TEXT.search(sys_descr)):
-        status.set(ident, "serial", _clean_serial(match.group(1)), "snmp:sysDescr")
-    status.set(ident, "serial", _clean_serial(device_id_serial(device_id)), "snmp:device-id")
+        status.set(ident, "serial", clean_serial(match.group(1)), "snmp:sysDescr")
+    status.set(ident, "serial", clean_serial(device_id_serial(device_id)), "snmp:device-id")
 
     status.set(ident, "model", device_id_model(device_id), "snmp:device-id")
     printer_index = _printer_device_index(r)
@@ -210,18 +211,6 @@ def _first_nonempty(r: _Reader, column: dict[str, SnmpValue]) -> str | None:
         if text:
             return text
     return None
-
-
-def _clean_serial(value: str | None) -> str | None:
-    """Serials arrive padded, quoted, or as placeholders that mean "none"."""
-    if not value:
-        return None
-    value = value.strip().strip('"').strip()
-    if not value or value.lower() in {"unknown", "none", "n/a", "na", "null", "0", "-"}:
-        return None
-    if not any(ch.isalnum() for ch in value) or set(value) <= {"0", " "}:
-        return None
-    return value
 
 
 def _split_description(text: str | None) -> tuple[str | None, str | None]:
@@ -266,8 +255,7 @@ def _supplies(status: DeviceStatus, r: _Reader) -> None:
         class_value = r.int(f"{where} class", classes.get(index), 1, 2**31)
         supply.supply_class = {3: "consumed", 4: "filled"}.get(class_value or 0)
         if supply.supply_class is None:
-            is_waste = kind in _WASTE_KINDS or "waste" in (description or "").lower()
-            supply.supply_class = "filled" if is_waste else "consumed"
+            supply.supply_class = supply_class_by_kind(kind, description)
         unit_value = r.int(f"{where} unit", units.get(index), 1, 2**31)
         if unit_value is not None:
             supply.unit = tc.PrtMarkerSuppliesSupplyUnitTC.get(unit_value)
@@ -333,23 +321,21 @@ def _counters(status: DeviceStatus, r: _Reader) -> None:
 def _contract(status: DeviceStatus, r: _Reader) -> None:
     """The project's contract MIB: contract state, its counters, and the cartridge in each supply.
 
-    A device supports it when it answers pgwContractMode (the mandatory group); counters the
-    vendor objects already gave are not replaced.  Per-supply rows are matched to the Printer-MIB
-    supplies by their shared index (hrDeviceIndex.prtMarkerSuppliesIndex).
+    The contract state is decoded as the command relay reads it (`decode_contract_state`); the
+    panel message is then cleaned for display like any text.  Counters the vendor objects already
+    gave are not replaced.  Per-supply rows are matched to the Printer-MIB supplies by their
+    shared index (hrDeviceIndex.prtMarkerSuppliesIndex).
     """
-    mode = r.int("pgwContractMode", r.reading.scalar(f"{cm.pgwContractMode}.0"), 1, 3)
-    if mode is None:
+    state = decode_contract_state(
+        r.reading.values, lambda where, problem: status.problem("snmp", where, problem))
+    if not state.supported:
         return
     contract = status.contract
     contract.supported = True
-    status.set(contract, "mode", cm.CONTRACT_MODE_VALUES[mode], "snmp:pgwContractMode")
-    prohibited = r.int("pgwContractPrintingProhibited",
-                       r.reading.scalar(f"{cm.pgwContractPrintingProhibited}.0"), 1, 2)
-    if prohibited is not None:
-        status.set(contract, "printing_prohibited", cm.TRUTH_VALUES[prohibited],
-                   "snmp:pgwContractPrintingProhibited")
-    message = _bounded(status, "pgwPanelMessage",
-                       r.scalar_text(f"{cm.pgwPanelMessage}.0"), 255)
+    status.set(contract, "mode", state.mode, "snmp:pgwContractMode")
+    status.set(contract, "printing_prohibited", state.printing_prohibited,
+               "snmp:pgwContractPrintingProhibited")
+    message = _bounded(status, "pgwPanelMessage", decode_text(state.panel_message), 255)
     status.set(contract, "panel_message", message, "snmp:pgwPanelMessage")
     for name, counter in (("contract", "pgwContractPageCount"),
                           ("cartridge_replacements", "pgwCartridgeReplacementCount"),

@@ -1,9 +1,10 @@
 """One discovery run: mDNS, SNMP sweeps and static hosts, each device identified and recorded.
 
-The three ways of finding devices give candidate addresses (with hints: which credentials
-answered the sweep, which IPP URI mDNS advertised).  Each candidate is then read once over SNMP
-and IPP by the same reader the poller uses, so the serial, printer-uuid and MAC it is recorded
-under are the ones later polls will see.  The inventory merges what belongs to one device.
+The three sources (`gateway.fleet.sources`) give candidate addresses (with hints: which
+credentials answered the sweep, which IPP URI mDNS advertised).  Each candidate is then read once
+over SNMP and IPP by the same reader the poller uses, so the serial, printer-uuid and MAC it is
+recorded under are the ones later polls will see.  The inventory merges what belongs to one
+device.
 """
 
 from __future__ import annotations
@@ -11,46 +12,22 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import socket
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-import ifaddr
 
 from gateway.device.model import DeviceStatus
 from gateway.device.reader import DeviceReader, DeviceUnreachable, IppEndpoint
 from gateway.fleet.inventory import Device, Inventory, Sighting
-from gateway.settings.config import Config, Credentials, Subnet
-from protocols.snmp.client import SnmpCredentials, SnmpTarget
-from protocols.snmp.sweep import SweepHit, SweepProgress, sweep
-
-if TYPE_CHECKING:
-    from protocols.mdns.browser import MdnsService
+from gateway.fleet.sources.candidate import Candidate, Candidates
+from gateway.fleet.sources.mdns import add_service, browse_services, service_hints
+from gateway.fleet.sources.static import add_static_hosts
+from gateway.fleet.sources.sweep import ProgressCallback, SnmpSweep
+from gateway.settings.schema import Config
+from protocols.snmp.model import SnmpTarget
 
 log = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[str, int, int], None]
-"""(phase, done, total): e.g. ("sweep 10.0.0.0/24", 120, 254), ("identify", 3, 50)."""
-
 IDENTIFY_CONCURRENCY = 32
-
-
-@dataclass
-class Candidate:
-    """An address something answered at, with what is known before reading it."""
-
-    address: str
-    sources: set[str] = field(default_factory=set)
-    hit: SweepHit | None = None
-    services: list[MdnsService] = field(default_factory=list)
-    ipp_uri: str | None = None
-    ipp_source: str | None = None
-    """Where `ipp_uri` comes from: `static` (configured), `mdns` (advertised) or `guess`."""
-    scope: Credentials | None = None
-    ipp_only: bool = False
-    """Another device's services share this address (a print server's queues): IPP only."""
 
 
 @dataclass
@@ -89,127 +66,30 @@ class Discovery:
     async def run(self) -> DiscoveryReport:
         report = DiscoveryReport()
         started = time.time()
-        mdns = asyncio.ensure_future(self._browse(report))
+        snmp = SnmpSweep(self.config, self.reader.snmp, self.progress)
+        mdns = asyncio.ensure_future(browse_services(self.config.discovery, report.errors))
         try:
-            candidates: dict[str, Candidate] = {}
+            candidates: Candidates = {}
             for subnet in self.config.discovery.subnets:
-                await self._sweep_subnet(subnet, candidates, report)
-            await self._add_static(candidates, report)
-            for service in await mdns:
-                self._add_service(service, candidates, report)
+                tally = await snmp.sweep_subnet(subnet, candidates)
+                report.swept += tally.swept
+                report.answered += tally.answered
+                report.excluded += tally.excluded
+            report.excluded += await add_static_hosts(self.config, candidates, report.errors)
+            services = await mdns
+            report.mdns_services = len(services)
+            for service in services:
+                if add_service(self.config, service, candidates):
+                    report.excluded += 1
         finally:
             mdns.cancel()
-        await self._probe_unswept(candidates)
+        await snmp.probe_unswept(candidates)
         found = await self._identify(list(candidates.values()), report)
         report.found = found
         self.inventory.end_run(started, [f.device.id for f in found])
         report.missing = self.inventory.mark_missing(self.config.discovery.missing_after)
         report.seconds = time.time() - started
         return report
-
-    # -- finding candidates ----------------------------------------------------------------------
-
-    async def _browse(self, report: DiscoveryReport) -> list[MdnsService]:
-        settings = self.config.discovery
-        if not settings.mdns:
-            return []
-        # imported here: zeroconf (~3 MB) is needed only when mDNS discovery is on
-        from protocols.mdns.browser import browse, interface_addresses
-
-        try:
-            interfaces = (interface_addresses(settings.interfaces) if settings.interfaces
-                          else all_interface_addresses())
-        except ValueError as exc:
-            report.errors.append(f"mDNS: {exc}")
-            return []
-        if not interfaces:
-            report.errors.append("mDNS: no interface with an IPv4 address to browse on")
-            return []
-        services = await browse(interfaces, settings.mdns_listen)
-        report.mdns_services = len(services)
-        return services
-
-    async def _sweep_subnet(self, subnet: Subnet, candidates: dict[str, Candidate],
-                            report: DiscoveryReport) -> None:
-        network = subnet.cidr
-        hosts = [str(ip) for ip in network.hosts()] or [str(network.network_address)]
-        addresses = [a for a in hosts if not self.config.excluded(a)]
-        report.excluded += len(hosts) - len(addresses)
-        phase = f"sweep {network}"
-        hits = await self._sweep(addresses, self.config.credentials(subnet), phase)
-        report.swept += len(addresses)
-        report.answered += len(hits)
-        for hit in hits:
-            if hit.is_printer:
-                candidate = candidates.setdefault(hit.address, Candidate(hit.address))
-                candidate.sources.add("snmp-sweep")
-                candidate.hit = hit
-                candidate.scope = subnet
-
-    async def _sweep(self, addresses: list[str], credentials: list[SnmpCredentials],
-                     phase: str) -> list[SweepHit]:
-        if not addresses or not credentials:
-            return []
-        settings = self.config.discovery.sweep
-
-        def on_progress(p: SweepProgress) -> None:
-            self.progress(phase, p.probed, p.total)
-
-        return await sweep(addresses, credentials, port=self.config.snmp.port,
-                           timeout=settings.timeout, retries=settings.retries, rate=settings.rate,
-                           window=settings.window, progress=on_progress, client=self.reader.snmp)
-
-    async def _add_static(self, candidates: dict[str, Candidate],
-                          report: DiscoveryReport) -> None:
-        loop = asyncio.get_running_loop()
-        for host in self.config.discovery.static:
-            try:
-                infos = await loop.getaddrinfo(host.host, None, type=socket.SOCK_DGRAM)
-            except OSError as exc:
-                report.errors.append(f"static host {host.host}: cannot resolve it ({exc})")
-                continue
-            address = str(sorted(infos, key=lambda i: i[0] != socket.AF_INET)[0][4][0])
-            if self.config.excluded(address):
-                report.excluded += 1
-                continue
-            candidate = candidates.setdefault(address, Candidate(address))
-            candidate.sources.add("static")
-            candidate.scope = host
-            if host.ipp_uri:
-                candidate.ipp_uri, candidate.ipp_source = host.ipp_uri, "static"
-
-    def _add_service(self, service: MdnsService, candidates: dict[str, Candidate],
-                     report: DiscoveryReport) -> None:
-        addresses = [a for a in service.addresses if not self.config.excluded(a)]
-        if len(addresses) < len(service.addresses):
-            report.excluded += 1
-        if not addresses:
-            return
-        key, address = _place_service(service, addresses, candidates)
-        candidate = candidates.get(key)
-        if candidate is None:
-            candidate = candidates[key] = Candidate(address, ipp_only=key != address)
-        candidate.sources.add("mdns")
-        candidate.services.append(service)
-        if candidate.scope is None:
-            candidate.scope = self.config.scope_for(address)
-        uri = service.ipp_uri_at(address)
-        if uri is None or candidate.ipp_source == "static":  # what IT configured wins
-            return
-        if candidate.ipp_uri is None or (uri.startswith("ipp:") and
-                                         candidate.ipp_uri.startswith("ipps:")):
-            candidate.ipp_uri, candidate.ipp_source = uri, "mdns"
-
-    async def _probe_unswept(self, candidates: dict[str, Candidate]) -> None:
-        """Which SNMP credentials, if any, answer at addresses found by mDNS or the static list."""
-        by_scope: dict[int, tuple[Credentials | None, list[str]]] = {}
-        for c in candidates.values():  # SNMP is read over IPv4 only
-            if c.hit is None and not c.ipp_only and ":" not in c.address:
-                by_scope.setdefault(id(c.scope), (c.scope, []))[1].append(c.address)
-        for scope, addresses in by_scope.values():
-            hits = await self._sweep(addresses, self.config.credentials(scope), "SNMP probe")
-            for hit in hits:
-                candidates[hit.address].hit = hit  # keyed by address: never an ipp_only one
 
     # -- identifying -----------------------------------------------------------------------------
 
@@ -253,35 +133,9 @@ class Discovery:
             return None
 
 
-def _place_service(service: MdnsService, addresses: list[str],
-                   candidates: dict[str, Candidate]) -> tuple[str, str]:
-    """(candidate key, address) for a service: one device may advertise several addresses, and
-    one address may carry several devices' services (a print server).  Prefer an address already
-    holding this device's services, then a free one, then one where only the sweep or the static
-    list found something; else the service is a device of its own at its first address."""
-    def holds_this_device(address: str) -> bool:
-        c = candidates.get(address)
-        if c is None or not c.services:
-            return False
-        known = {s.uuid for s in c.services if s.uuid}
-        return not known or not service.uuid or service.uuid in known
-
-    def free(address: str) -> bool:
-        return address not in candidates
-
-    def found_otherwise(address: str) -> bool:
-        return not candidates[address].services
-
-    for test in (holds_this_device, free, found_otherwise):
-        for address in addresses:
-            if test(address):
-                return address, address
-    return f"{addresses[0]} {service.uuid or service.name}", addresses[0]
-
-
 def _sighting(candidate: Candidate, status: DeviceStatus | None) -> Sighting:
     """What the reading (or, failing that, the mDNS advertisement) says about the device."""
-    hints = _hints(candidate.services)
+    hints = service_hints(candidate.services)
     identity = status.identity if status is not None else None
     protocols = set()
     ipp_uri = None
@@ -310,27 +164,6 @@ def _sighting(candidate: Candidate, status: DeviceStatus | None) -> Sighting:
         services=tuple(sorted({s.name for s in candidate.services})))
 
 
-def _hints(services: list[MdnsService]) -> dict[str, str]:
-    hints: dict[str, str] = {}
-    for service in services:
-        for name, value in (("uuid", service.uuid), ("manufacturer", service.manufacturer),
-                            ("model", service.model or service.product),
-                            ("hostname", (service.server or "").removesuffix(".local.") or None)):
-            if value and name not in hints:
-                hints[name] = value
-    return hints
-
-
 def _address_order(address: str) -> tuple[int, int]:
     ip = ipaddress.ip_address(address)
     return ip.version, int(ip)
-
-
-def all_interface_addresses() -> list[str]:
-    """The IPv4 address of every interface except loopback: mDNS's default when none is set."""
-    found = []
-    for adapter in ifaddr.get_adapters():
-        for ip in adapter.ips:
-            if isinstance(ip.ip, str) and not ipaddress.IPv4Address(ip.ip).is_loopback:
-                found.append(ip.ip)
-    return found

@@ -200,10 +200,8 @@ class Inventory:
         """The address is the device's now; any other device that had it has lost it."""
         for other in db.execute("SELECT device_id FROM device_addresses WHERE address = ? AND "
                                 "current = 1 AND device_id != ?", (address, device_id)):
-            db.execute("UPDATE device_addresses SET current = 0 WHERE device_id = ? AND "
-                       "address = ?", (other["device_id"], address))
-            _event(db, other["device_id"], now, "address-lost",
-                   f"{address} is now used by device {device_id}")
+            _leave_address(db, other["device_id"], address, now, "address-lost",
+                           f"{address} is now used by device {device_id}")
         known = db.execute("SELECT current FROM device_addresses WHERE device_id = ? AND "
                            "address = ?", (device_id, address)).fetchone()
         if known is None:
@@ -224,9 +222,8 @@ class Inventory:
                 stale = db.execute("SELECT address FROM device_addresses WHERE device_id = ? AND "
                                    "current = 1 AND last_seen < ?", (device_id, started)).fetchall()
                 for row in stale:
-                    db.execute("UPDATE device_addresses SET current = 0 WHERE device_id = ? AND "
-                               "address = ?", (device_id, row["address"]))
-                    _event(db, device_id, now, "address-gone", row["address"])
+                    _leave_address(db, device_id, row["address"], now, "address-gone",
+                                   row["address"])
 
     def mark_missing(self, missing_after: float, now: float | None = None) -> list[Device]:
         """Flag devices not seen for `missing_after` seconds; they are kept, never deleted."""
@@ -341,6 +338,14 @@ def _merge(db: sqlite3.Connection, source: sqlite3.Row, into: sqlite3.Row, now: 
     db.execute("DELETE FROM devices WHERE id = ?", (source["id"],))
     _event(db, into["id"], now, "merged", f"record {source['id']} was the same device")
     log.info("device %s merged into %s", source["id"], into["id"])
+
+
+def _leave_address(db: sqlite3.Connection, device_id: int, address: str, now: float, kind: str,
+                   detail: str) -> None:
+    """The device is no longer at `address` (the record of it stays), and the event says why."""
+    db.execute("UPDATE device_addresses SET current = 0 WHERE device_id = ? AND address = ?",
+               (device_id, address))
+    _event(db, device_id, now, kind, detail)
 
 
 def _event(db: sqlite3.Connection, device_id: int, now: float, kind: str, detail: str) -> None:

@@ -1,8 +1,7 @@
 """Read the devices of the inventory: the credentials and endpoints discovery recorded for them.
 
-Discovery stores which SNMP version, port and v3 user answered, never the community itself (a
-secret); the poller tries the configured communities of that version for the device's scope in
-order and remembers, in memory, the one that answered.
+Which SNMP credentials to try, and the memory of the ones that answered, is the
+`CredentialResolver`'s (shared with the command relay).
 """
 
 from __future__ import annotations
@@ -11,53 +10,46 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from gateway.device.model import DeviceStatus
 from gateway.device.reader import DeviceReader, DeviceUnreachable, IppEndpoint
+from gateway.fleet.credentials import CredentialResolver
 from gateway.fleet.inventory import Device
-from gateway.settings.config import Config
-from protocols.snmp.client import SnmpCredentials, SnmpTarget
-
-if TYPE_CHECKING:
-    from gateway.local.metrics import GatewayMetrics
+from gateway.settings.schema import Config
+from protocols.snmp.model import SnmpTarget
 
 log = logging.getLogger(__name__)
+
+
+class PollMetrics(Protocol):
+    """What the poller counts (the daemon's `GatewayMetrics`)."""
+
+    def polled(self, seconds: float, answered: bool) -> None: ...
+
+    def no_address(self) -> None: ...
 
 
 class Poller:
     """Reads inventory devices with a concurrency limit; a device that answers nothing is None."""
 
-    def __init__(self, config: Config, reader: DeviceReader, concurrency: int = 32,
-                 metrics: GatewayMetrics | None = None) -> None:
+    def __init__(self, config: Config, reader: DeviceReader, credentials: CredentialResolver,
+                 concurrency: int = 32, metrics: PollMetrics | None = None) -> None:
         self.config = config
         self.reader = reader
+        self.credentials = credentials
         self.metrics = metrics
         self.errors: dict[int, str] = {}
         """Devices whose last reading got no answer, and why (the status page shows them)."""
         self._concurrency = concurrency
         self._semaphore = asyncio.Semaphore(concurrency)
-        self._working: dict[int, SnmpCredentials] = {}
 
     def reconfigure(self, config: Config) -> None:
         """New settings (a reload): the concurrency limit holds for the readings started from now
-        on, and the credentials are tried afresh."""
+        on.  (The credential resolver is reconfigured by its owner.)"""
         self.config = config
         self._concurrency = config.poll.concurrency
         self._semaphore = asyncio.Semaphore(self._concurrency)
-        self._working.clear()
-
-    def _snmp_candidates(self, device: Device, address: str) -> list[SnmpCredentials]:
-        if device.snmp_version is None:
-            return []
-        known = self._working.get(device.id)
-        if known is not None:
-            return [known]
-        tried = self.config.credentials(self.config.scope_for(address))
-        if device.snmp_version == 3:
-            return [c for c in tried if c.version == 3 and c.user == device.snmp_user] or [
-                c for c in tried if c.version == 3]
-        return [c for c in tried if c.version == device.snmp_version]
 
     def _ipp(self, device: Device, address: str) -> IppEndpoint:
         ipp = self.config.ipp
@@ -85,24 +77,21 @@ class Poller:
 
     async def _read(self, device: Device, address: str) -> tuple[DeviceStatus | None, str | None]:
         """(the reading, None) or (None, why there is none)."""
-        snmp = self.config.snmp
-        candidates = self._snmp_candidates(device, address)
+        targets: list[SnmpTarget | None] = list(self.credentials.read_targets(device, address))
         error = "no answer"
-        for credentials in candidates or [None]:
-            target = None if credentials is None else SnmpTarget(
-                address, device.snmp_port or snmp.port, credentials, snmp.timeout, snmp.retries)
+        for target in targets or [None]:
             try:
                 status = await self.reader.read(address, target, self._ipp(device, address))
             except DeviceUnreachable as exc:
                 log.info("device %s at %s: %s", device.id, address, exc)
                 error = str(exc)
                 continue
-            if credentials is not None and status.reachable.get("snmp"):
-                self._working[device.id] = credentials
+            if target is not None and status.reachable.get("snmp"):
+                self.credentials.answered(device, target)
                 return status, None
-            if credentials is None or credentials is candidates[-1]:
+            if target is None or target is targets[-1]:
                 return status, None
-        self._working.pop(device.id, None)
+        self.credentials.forget(device)
         return None, error
 
     async def read_each(self, devices: Iterable[Device],

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gateway.device.model import DeviceStatus
-from gateway.settings.config import PollSettings
+from gateway.settings.schema import PollSettings
 
 JITTER = 0.1
 """Each delay is drawn from ±10 % around its nominal value."""

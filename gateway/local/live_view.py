@@ -15,19 +15,18 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 from gateway import __version__
 from gateway.fleet.inventory import Device, Inventory
 from gateway.fleet.schedule import Outcome
-from gateway.settings.config import Config
+from gateway.local.runtime import GatewayRuntime
+from gateway.settings.schema import Config
 from gateway.store import Store
 from gateway.uplink.cloud_state import CloudState
 from gateway.uplink.outbox import Outbox
-
-if TYPE_CHECKING:
-    from gateway.app.daemon import Gateway
+from protocols.cloud.times import rfc3339
 
 LOW_PERCENT = 10
 """A supply is low at or below the device's own low threshold, or this when it tells none."""
@@ -61,16 +60,17 @@ def iso(seconds: float | None) -> str | None:
     """Seconds since the epoch as RFC 3339 (UTC), None for None."""
     if seconds is None:
         return None
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+    return rfc3339(seconds, "seconds")
 
 
 class FleetView:
-    """The fleet from `store`; with `gateway` (inside the daemon) what the process knows too."""
+    """The fleet from `store`; with `runtime` (inside the daemon) what the process knows too."""
 
-    def __init__(self, store: Store, config: Config, gateway: Gateway | None = None) -> None:
+    def __init__(self, store: Store, config: Config,
+                 runtime: GatewayRuntime | None = None) -> None:
         self.store = store
         self._config = config
-        self.gateway = gateway
+        self.runtime = runtime
         self.page_url: str | None = None
         """The status page serving this view, if any."""
         self.since: float | None = None
@@ -79,35 +79,28 @@ class FleetView:
         self.state = CloudState(store)
         self.outbox = Outbox(store)
 
-    @classmethod
-    def of_gateway(cls, gateway: Gateway) -> FleetView:
-        return cls(gateway.store, gateway.config, gateway)
-
     @property
     def config(self) -> Config:
         """The gateway's config in force (a reload replaces it)."""
-        return self._config if self.gateway is None else self.gateway.config
+        return self._config if self.runtime is None else self.runtime.config()
 
     @property
     def poll_errors(self) -> Mapping[int, str]:
-        return {} if self.gateway is None else self.gateway.poller.errors
+        return {} if self.runtime is None else self.runtime.poll_errors()
 
     def _state(self, missing: bool, device_id: int, printer_state: str | None) -> str:
         if missing:
             return "missing"
         if device_id in self.poll_errors:
             return "unreachable"
-        slot = None if self.gateway is None else self.gateway.schedule.slots.get(device_id)
-        if slot is not None and slot.outcome is Outcome.ASLEEP:
+        if self.runtime is not None and self.runtime.last_outcome(device_id) is Outcome.ASLEEP:
             return "asleep"
         return printer_state or "not-read"
 
     def _next_read(self, device_id: int) -> str | None:
         """When the daemon reads the device next (its schedule is on the monotonic clock)."""
-        slot = None if self.gateway is None else self.gateway.schedule.slots.get(device_id)
-        if slot is None or slot.reading:
-            return None
-        return iso(time.time() + max(0.0, slot.due - time.monotonic()))
+        wait = None if self.runtime is None else self.runtime.next_reading_in(device_id)
+        return None if wait is None else iso(time.time() + wait)
 
     # -- for /metrics: cheap, no JSON parsed ---------------------------------------------------
 
@@ -217,7 +210,7 @@ class FleetView:
         }
 
     def _daemon(self) -> dict[str, Any]:
-        return {"running": self.gateway is not None, "status_page": self.page_url,
+        return {"running": self.runtime is not None, "status_page": self.page_url,
                 "since": iso(self.since)}
 
     def _cloud(self) -> dict[str, Any]:
@@ -227,9 +220,8 @@ class FleetView:
             "configured": url is not None, "url": None if url is None else str(url),
             "last_sync": iso(float(last_sync)) if last_sync else None,
             "connected": None, "channel": None, "last_error": None, "errors": None}
-        link = None if self.gateway is None else self.gateway.link
-        if link is not None:
-            status = link.status
+        status = None if self.runtime is None else self.runtime.link_state()
+        if status is not None:
             cloud.update(connected=status.connected, channel=status.channel,
                          last_error=status.last_error, errors=status.errors,
                          changes_handled=status.changes_handled,
@@ -252,13 +244,12 @@ class FleetView:
         registered or did not answer, the outbox's last delivery error and the cloud's last
         rejection."""
         errors: list[dict[str, Any]] = []
-        link = None if self.gateway is None else self.gateway.link
-        if link is not None and link.status.last_error and not link.status.connected:
-            errors.append({"source": "cloud", "device_id": None,
-                           "message": link.status.last_error})
+        link = None if self.runtime is None else self.runtime.link_state()
+        if link is not None and link.last_error and not link.connected:
+            errors.append({"source": "cloud", "device_id": None, "message": link.last_error})
         if link is not None:
             errors += [{"source": "registration", "device_id": device_id, "message": why}
-                       for device_id, why in sorted(link.status.skipped.items())]
+                       for device_id, why in sorted(link.skipped.items())]
         errors += [{"source": "poll", "device_id": d["id"], "message": d["poll_error"]}
                    for d in devices if d["poll_error"]]
         if outbox_error:

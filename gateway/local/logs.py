@@ -19,13 +19,13 @@ import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TextIO, get_args
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from gateway.settings.config import Config, LoggingSettings
+from gateway.settings.schema import Config, LoggingSettings
+from protocols.cloud.times import rfc3339
 
 FORMATS: tuple[str, ...] = get_args(LoggingSettings.model_fields["format"].annotation)
 LEVELS: tuple[str, ...] = get_args(LoggingSettings.model_fields["level"].annotation)
@@ -112,8 +112,7 @@ class TextFormatter(logging.Formatter):
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         document: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
-                timespec="milliseconds").replace("+00:00", "Z"),
+            "time": rfc3339(record.created, "milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),

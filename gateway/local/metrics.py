@@ -99,7 +99,7 @@ class FleetCollector(Collector):
         for (kind, result), count in sorted(self.view.command_counts().items()):
             commands.add_metric([kind, result], count)
         yield commands
-        gateway = self.view.gateway
-        if gateway is not None and gateway.link is not None:
+        link = None if self.view.runtime is None else self.view.runtime.link_state()
+        if link is not None:
             yield GaugeMetricFamily("printgw_cloud_connected", "1 while the cloud link is up",
-                                    value=int(gateway.link.status.connected))
+                                    value=int(link.connected))

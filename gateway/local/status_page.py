@@ -1,7 +1,7 @@
 """The local status page `printgw run` serves (`[status_page]`, 127.0.0.1:8631 by default).
 
-Plain server-rendered HTML, no JavaScript, readable on a phone (the fleet table becomes one card
-per device on a narrow screen), refreshed by the browser every `REFRESH` seconds:
+Plain server-rendered HTML (`gateway/local/page_html.py`), no JavaScript, readable on a phone (the
+fleet table becomes one card per device on a narrow screen), refreshed by the browser:
 
 - `/`: the fleet at a glance — the cloud link, the outbox and the device counts in the header;
   per device its state, supply levels as bars (width the level, colour the supply's: cyan,
@@ -28,31 +28,25 @@ import logging
 import os
 import time
 import zoneinfo
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
-from html import escape
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway.local.live_view import LOW_PERCENT, FleetView, iso, link_text, relative
-from gateway.local.metrics import FleetCollector
-from gateway.settings.config import Config
-
-if TYPE_CHECKING:
-    from gateway.app.daemon import Gateway
+from gateway.local.live_view import FleetView, iso
+from gateway.local.metrics import FleetCollector, GatewayMetrics
+from gateway.local.page_html import render_device, render_fleet
+from gateway.local.runtime import GatewayRuntime
+from gateway.settings.schema import Config
+from gateway.store import Store
+from protocols.hosts import is_loopback_host
 
 log = logging.getLogger(__name__)
 
 URL_FILE = "status-page.url"
-REFRESH = 30
-BAR_COLOURS: Mapping[str, str] = {"cyan": "#00a3e0", "magenta": "#d6007e", "yellow": "#f2c500",
-                                  "black": "#202124", "other": "#8d949e"}
-"""The bar colour of each supply colour family (`fleet_view.FAMILIES`)."""
-
 _HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
                                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
@@ -67,17 +61,19 @@ class StatusPageError(Exception):
 
 
 class StatusPage:
-    """The page's web server for one `Gateway` (its store, link, poller and metrics)."""
+    """The page's web server for a running daemon: what it shows comes from the store and the
+    daemon's read-only `GatewayRuntime`; `/metrics` from the daemon's registry."""
 
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
-        self.settings = gateway.config.status_page
-        self.view = FleetView.of_gateway(gateway)
+    def __init__(self, runtime: GatewayRuntime, store: Store, metrics: GatewayMetrics) -> None:
+        self.runtime = runtime
+        self.metrics = metrics
+        self.settings = runtime.config().status_page
+        self.view = FleetView(store, runtime.config(), runtime)
         self.url: str | None = None
         self._collector = FleetCollector(self.view)
         self._runner: web.AppRunner | None = None
         self._loopback = True
-        self._url_file = Path(gateway.store.path).parent / URL_FILE
+        self._url_file = Path(store.path).parent / URL_FILE
 
     async def start(self) -> str:
         """Listen; returns the page's URL (logged).  Raises `StatusPageError`."""
@@ -102,7 +98,7 @@ class StatusPage:
         self.url = f"http://{_netloc(bound_host, bound_port)}/"
         self.view.page_url = self.url
         self.view.since = time.time()
-        self.gateway.metrics.registry.register(self._collector)
+        self.metrics.registry.register(self._collector)
         local = self.url
         if ipaddress.ip_address(bound_host).is_unspecified:
             local = f"http://{_netloc('127.0.0.1', bound_port)}/"
@@ -115,7 +111,7 @@ class StatusPage:
     async def close(self) -> None:
         if self._runner is None:
             return
-        self.gateway.metrics.registry.unregister(self._collector)
+        self.metrics.registry.unregister(self._collector)
         with contextlib.suppress(OSError):
             self._url_file.unlink()
         await self._runner.cleanup()
@@ -127,7 +123,7 @@ class StatusPage:
     async def _guard(self, request: web.Request,
                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
                      ) -> web.StreamResponse:
-        if self._loopback and not _loopback_name(request.url.host):
+        if self._loopback and not is_loopback_host(request.url.host):
             raise web.HTTPMisdirectedRequest(text="this page answers on loopback only\n")
         response = await handler(request)
         response.headers.update(_HEADERS)
@@ -136,7 +132,7 @@ class StatusPage:
     @property
     def _zone(self) -> zoneinfo.ZoneInfo:
         """Times are shown in the installation's time zone."""
-        return zoneinfo.ZoneInfo(self.gateway.config.gateway.time_zone)
+        return zoneinfo.ZoneInfo(self.runtime.config().gateway.time_zone)
 
     async def _fleet_page(self, _request: web.Request) -> web.Response:
         snapshot = self.view.snapshot()
@@ -163,16 +159,17 @@ class StatusPage:
         return web.json_response({"device": device, "history": history}, dumps=_dumps)
 
     async def _metrics(self, _request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(self.gateway.metrics.registry),
+        return web.Response(body=generate_latest(self.metrics.registry),
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-async def start_status_page(gateway: Gateway) -> StatusPage | None:
+async def start_status_page(runtime: GatewayRuntime, store: Store,
+                            metrics: GatewayMetrics) -> StatusPage | None:
     """The daemon's page when `[status_page] enabled`; None when disabled or it cannot listen
     (logged: the daemon goes on without it)."""
-    if not gateway.config.status_page.enabled:
+    if not runtime.config().status_page.enabled:
         return None
-    page = StatusPage(gateway)
+    page = StatusPage(runtime, store, metrics)
     try:
         await page.start()
     except StatusPageError as exc:
@@ -213,323 +210,9 @@ def _netloc(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _loopback_name(host: str | None) -> bool:
-    if host is None:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, indent=1)
 
 
 def _html(body: str) -> web.Response:
     return web.Response(text=body, content_type="text/html", charset="utf-8")
-
-
-# -- rendering -------------------------------------------------------------------------------------
-
-_CSS = """
-:root{--ok:#137333;--bad:#b3261e;--warn:#9a6700;--muted:#5f6368;--line:#e3e6ea}
-*{box-sizing:border-box}
-body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
-color:#202124;background:#f5f6f8}
-a{color:#0b57d0}
-header.top{background:#fff;border-bottom:1px solid var(--line);padding:.75rem 1rem}
-header.top h1{margin:0 0 .3rem;font-size:1.15rem}
-header.top h1 small{color:var(--muted);font-weight:400;margin-left:.4rem}
-.facts{display:flex;flex-wrap:wrap;gap:.2rem 1.5rem;margin:0;padding:0;list-style:none}
-.facts b{color:var(--muted);font-weight:600;margin-right:.35rem}
-.ok{color:var(--ok)}.bad{color:var(--bad)}.off{color:var(--muted)}
-ul.errors{margin:.5rem 0 0;padding-left:1.2rem;color:var(--bad);font-size:.9em}
-main{padding:1rem;max-width:100rem}
-table{width:100%;border-collapse:collapse;background:#fff}
-th,td{padding:.5rem;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-th{font-size:.8em;text-transform:uppercase;color:var(--muted)}
-.sub{color:var(--muted);font-size:.85em}
-.state{display:inline-block;padding:0 .45rem;border-radius:.7rem;background:#eceff1}
-.state-idle,.state-processing,.state-warmup{background:#e3f4e8;color:var(--ok)}
-.state-stopped,.state-offline,.state-unreachable{background:#fce4e2;color:var(--bad)}
-ul.supplies,ul.plain{list-style:none;margin:0;padding:0}
-.supply{display:grid;grid-template-columns:minmax(7rem,1fr) minmax(5rem,8rem) 4.5rem;
-gap:.45rem;align-items:center;font-size:.85em;min-width:16rem}
-.bar{position:relative;display:block;height:.8rem;background:#eef0f3;border:1px solid #c4c9d0;
-border-radius:2px;overflow:hidden}
-.fill{display:block;height:100%}
-.tick{position:absolute;top:0;bottom:0;width:1px;background:var(--bad)}
-.low .pct{color:var(--bad);font-weight:600}
-.mark{font-size:.75em;color:#fff;background:var(--bad);border-radius:.3rem;padding:0 .25rem}
-.alert{color:var(--warn)}
-.svc-active{color:var(--ok)}
-.facts-table{max-width:48rem}.facts-table th{width:11rem}
-.device-supplies{max-width:40rem}
-.chart{max-width:48rem;background:#fff;border:1px solid var(--line)}
-.chart svg{display:block;width:100%;height:auto}
-.legend{display:flex;flex-wrap:wrap;gap:.2rem 1rem;list-style:none;padding:0;font-size:.85em}
-.swatch{display:inline-block;width:1.2rem;height:.3rem;vertical-align:middle;margin-right:.3rem}
-@media (max-width:760px){
- table.fleet thead{display:none}
- table.fleet,table.fleet tbody,table.fleet tr,table.fleet td{display:block;width:100%}
- table.fleet tr{border-bottom:3px solid var(--line);padding:.4rem 0}
- table.fleet td{border:0;padding:.2rem .75rem}
- table.fleet td::before{content:attr(data-label);display:block;font-size:.7em;
- text-transform:uppercase;color:var(--muted)}
- .supply{min-width:0}
-}
-"""
-
-_COLUMNS = ("Device", "State", "Supplies", "Alerts", "Contract & services", "Last reading",
-            "Last upload")
-
-
-def _document(title: str, snapshot: Mapping[str, Any], zone: zoneinfo.ZoneInfo,
-              body: str) -> str:
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta http-equiv="refresh" content="{REFRESH}">'
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
-        f"{_header(snapshot, zone)}<main>{body}</main></body></html>\n")
-
-
-def _header(snapshot: Mapping[str, Any], zone: zoneinfo.ZoneInfo) -> str:
-    now = datetime.fromisoformat(snapshot["generated_at"])
-    cloud, outbox, summary = snapshot["cloud"], snapshot["outbox"], snapshot["summary"]
-    link_class = ("off" if not cloud["configured"] else "ok" if cloud["connected"] else "bad")
-    facts = [f'<li id="cloud-link" class="{link_class}"><b>Cloud</b>'
-             f"{escape(link_text(cloud))}</li>"]
-    if cloud["configured"]:
-        facts.append(f"<li><b>Last sync</b>{_time(cloud['last_sync'], now, zone)}</li>")
-    if cloud["last_error"]:
-        facts.append(f'<li id="cloud-error"><b>Last cloud error</b>{escape(cloud["last_error"])}'
-                     "</li>")
-    oldest = outbox["oldest_queued_at"]
-    facts.append(f'<li id="outbox"><b>Outbox</b><span id="outbox-depth">{outbox["depth"]}</span>'
-                 f" waiting{', oldest ' + _time(oldest, now, zone) if oldest else ''}; "
-                 f"{outbox['delivered']} delivered, {outbox['rejected']} rejected</li>")
-    states = ", ".join(f"{n} {escape(s)}" for s, n in summary["by_state"].items())
-    facts.append(f'<li id="devices"><b>Devices</b>{summary["devices"]}'
-                 f"{' (' + states + ')' if states else ''}</li>")
-    facts.append(f"<li><b>Updated</b>{_time(snapshot['generated_at'], now, zone)}</li>")
-    errors = "".join(
-        f"<li>{escape(e['source'])}"
-        f"{' device ' + str(e['device_id']) if e['device_id'] is not None else ''}: "
-        f"{escape(e['message'])}</li>" for e in snapshot["errors"])
-    return ('<header class="top"><h1><a href="/">printgw</a>'
-            f"<small>{escape(snapshot['gateway']['name'])}</small></h1>"
-            f'<ul class="facts">{"".join(facts)}</ul>'
-            f'{"<ul class=errors>" + errors + "</ul>" if errors else ""}</header>')
-
-
-def render_fleet(snapshot: Mapping[str, Any], zone: zoneinfo.ZoneInfo) -> str:
-    """The fleet page of a `FleetView.snapshot()`."""
-    now = datetime.fromisoformat(snapshot["generated_at"])
-    head = "".join(f"<th>{escape(c)}</th>" for c in _COLUMNS)
-    rows = "".join(_fleet_row(d, now, zone) for d in snapshot["devices"])
-    if not rows:
-        rows = f'<tr><td colspan="{len(_COLUMNS)}">No devices found yet.</td></tr>'
-    table = (f'<table class="fleet" id="fleet"><thead><tr>{head}</tr></thead>'
-             f"<tbody>{rows}</tbody></table>")
-    return _document(f"printgw — {snapshot['gateway']['name']}", snapshot, zone, table)
-
-
-def _fleet_row(d: Mapping[str, Any], now: datetime, zone: zoneinfo.ZoneInfo) -> str:
-    cells = (
-        f'<a href="/devices/{d["id"]}">{escape(d["name"])}</a>{_identity(d)}',
-        _state(d),
-        _supplies(d["supplies"]),
-        _alerts(d["alerts"]),
-        _contract(d["contract"]) + _services(d["services"]),
-        _reading(d, now, zone),
-        _upload(d, now, zone),
-    )
-    tds = "".join(f'<td data-label="{escape(label)}">{cell}</td>'
-                  for label, cell in zip(_COLUMNS, cells, strict=True))
-    return (f'<tr class="device" id="device-{d["id"]}" data-device-id="{d["id"]}" '
-            f'data-serial="{escape(d["serial"] or "")}" data-state="{escape(d["state"])}">'
-            f"{tds}</tr>")
-
-
-def _model(d: Mapping[str, Any]) -> str:
-    """Manufacturer and model, the manufacturer once (models often start with it)."""
-    maker, model = d["manufacturer"] or "", d["model"] or ""
-    return model if maker and model.lower().startswith(maker.lower()) else \
-        f"{maker} {model}".strip()
-
-
-def _identity(d: Mapping[str, Any]) -> str:
-    model = _model(d)
-    where = " · ".join(part for part in (d["address"], d["location"]) if part)
-    lines = [model, f"S/N {d['serial']}" if d["serial"] else "", where]
-    return "".join(f'<div class="sub">{escape(line)}</div>' for line in lines if line)
-
-
-def _state(d: Mapping[str, Any]) -> str:
-    text = f'<span class="state state-{escape(d["state"])}">{escape(d["state"])}</span>'
-    details = [*(d["reasons"] or ()), d["message"], d["poll_error"]]
-    return text + "".join(f'<div class="sub">{escape(x)}</div>' for x in details if x)
-
-
-def _supplies(supplies: list[Mapping[str, Any]]) -> str:
-    if not supplies:
-        return '<span class="sub">—</span>'
-    return f'<ul class="supplies">{"".join(_supply(s) for s in supplies)}</ul>'
-
-
-def _supply(s: Mapping[str, Any]) -> str:
-    name = escape(s["description"] or s["kind"] or s["index"])
-    level = s["level_percent"]
-    threshold = LOW_PERCENT if s["low_percent"] is None else s["low_percent"]
-    if level is None:
-        bar = '<span class="bar"></span>'
-        label = escape((s["level_state"] or "unknown").replace("-", " "))
-    else:
-        bar = (f'<span class="bar" role="meter" aria-valuemin="0" aria-valuemax="100" '
-               f'aria-valuenow="{level}" aria-label="{name}">'
-               f'<span class="fill" data-family="{s["family"]}" '
-               f'style="width:{level}%;background-color:{BAR_COLOURS[s["family"]]}"></span>'
-               f'<span class="tick" style="left:{threshold}%"></span></span>')
-        label = f"{level} %"
-    mark = (f' <span class="mark" title="at or below {threshold} %">low</span>'
-            if s["low"] else "")
-    return (f'<li class="supply{" low" if s["low"] else ""}" data-index="{escape(s["index"])}">'
-            f'<span class="name">{name}</span>{bar}<span class="pct">{label}{mark}</span></li>')
-
-
-def _alerts(alerts: list[Mapping[str, Any]]) -> str:
-    if not alerts:
-        return '<span class="sub">none</span>'
-    items = "".join(
-        f'<li class="alert">{escape(a["description"] or a["code"] or "alert")}'
-        f'{" (" + escape(a["severity"]) + ")" if a["severity"] else ""}</li>' for a in alerts)
-    return f'<ul class="plain">{items}</ul>'
-
-
-def _contract(contract: Mapping[str, Any]) -> str:
-    if not contract.get("supported"):
-        return '<div class="sub">no contract mode</div>'
-    text = escape(contract.get("mode") or "contract mode unknown")
-    if contract.get("printing_prohibited"):
-        text += ' <span class="bad">printing prohibited</span>'
-    return f'<div class="contract">{text}</div>'
-
-
-def _services(services: list[Mapping[str, Any]]) -> str:
-    if not services:
-        return ""
-    items = "".join(
-        f'<li class="svc svc-{escape(s["activation_state"] or "none")}" '
-        f'title="decision: {escape(s["decision"] or "none")}">{escape(s["service_id"])}: '
-        f'{escape(s["activation_state"] or "no application")}</li>' for s in services)
-    return f'<ul class="plain">{items}</ul>'
-
-
-def _upload(d: Mapping[str, Any], now: datetime, zone: zoneinfo.ZoneInfo) -> str:
-    upload = d["last_upload"]
-    text = _time(upload["at"], now, zone) if upload else '<span class="sub">never</span>'
-    if d["pending_uploads"]:
-        text += f'<div class="sub">{d["pending_uploads"]} waiting in the outbox</div>'
-    if d["printer_id"] is None:
-        text += '<div class="sub">not registered with the cloud</div>'
-    return text
-
-
-def _time(value: str | None, now: datetime, zone: zoneinfo.ZoneInfo) -> str:
-    if value is None:
-        return '<span class="sub">never</span>'
-    local = datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
-    return f'<time datetime="{escape(value)}" title="{local}">{relative(value, now)}</time>'
-
-
-def _reading(d: Mapping[str, Any], now: datetime, zone: zoneinfo.ZoneInfo) -> str:
-    text = _time(d["read_at"], now, zone)
-    upcoming = d["next_read_at"]
-    if upcoming is not None:
-        due = datetime.fromisoformat(upcoming) <= now
-        text += (f'<div class="sub">next {"due now" if due else _time(upcoming, now, zone)}'
-                 "</div>")
-    return text
-
-
-# -- the device page -------------------------------------------------------------------------------
-
-_CHART = (640, 240, 40, 12, 12, 30)
-"""Width, height and the left, right, top, bottom margins of the history chart (SVG units)."""
-_CARTRIDGES = (None, "toner", "ink", "inkCartridge", "tonerCartridge")
-"""Supply kinds drawn as solid lines; drums, fusers, waste boxes… are dashed."""
-
-
-def render_device(snapshot: Mapping[str, Any], device: Mapping[str, Any],
-                  history: Mapping[str, list[tuple[float, int]]],
-                  zone: zoneinfo.ZoneInfo) -> str:
-    """A device's page: what the fleet table shows of it, in full, and its level history."""
-    now = datetime.fromisoformat(snapshot["generated_at"])
-    facts = [("Model", _model(device)),
-             ("Serial", device["serial"]), ("Address", device["address"]),
-             ("Location", device["location"]), ("Cloud printer ID", device["printer_id"])]
-    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts if v)
-    rows += "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in (
-        ("State", _state(device)), ("Alerts", _alerts(device["alerts"])),
-        ("Contract & services", _contract(device["contract"]) + _services(device["services"])),
-        ("Last reading", _reading(device, now, zone)),
-        ("Last upload", _upload(device, now, zone))))
-    problems = "".join(f"<li>{escape(p)}</li>" for p in device["problems"])
-    body = (f'<p><a href="/">← the fleet</a></p><h2>{escape(device["name"])}</h2>'
-            f'<table class="facts-table">{rows}</table>'
-            f'<h3>Supplies</h3><div class="device-supplies">{_supplies(device["supplies"])}</div>'
-            f"<h3>Level history</h3>{_chart(device['supplies'], history, zone)}"
-            + (f'<h3>Reading problems</h3><ul class="plain sub">{problems}</ul>'
-               if problems else ""))
-    return _document(f"printgw — {device['name']}", snapshot, zone, body)
-
-
-def _chart(supplies: list[Mapping[str, Any]], history: Mapping[str, list[tuple[float, int]]],
-           zone: zoneinfo.ZoneInfo) -> str:
-    """Levels over time, one polyline per supply (one point per history row)."""
-    if not history:
-        return '<p class="sub">No levels recorded yet.</p>'
-    width, height, left, right, top, bottom = _CHART
-    known = {s["index"]: s for s in supplies}
-    times = [t for points in history.values() for t, _level in points]
-    first, last = min(times), max(times)
-    span = last - first
-
-    def x(t: float) -> float:
-        return left + ((t - first) / span if span else 0.5) * (width - left - right)
-
-    def y(level: int) -> float:
-        return top + (100 - level) / 100 * (height - top - bottom)
-
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             'role="img" aria-label="Supply levels over time">']
-    for level in (0, 25, 50, 75, 100):
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(level):.1f}" '
-                     f'y2="{y(level):.1f}" stroke="#e3e6ea"/>'
-                     f'<text x="{left - 6}" y="{y(level) + 4:.1f}" font-size="11" '
-                     f'text-anchor="end" fill="#5f6368">{level}%</text>')
-    for t, anchor in ((first, "start"), (last, "end")) if span else ((first, "middle"),):
-        label = datetime.fromtimestamp(t, zone).strftime("%m-%d %H:%M")
-        parts.append(f'<text x="{x(t):.1f}" y="{height - 10}" font-size="11" '
-                     f'text-anchor="{anchor}" fill="#5f6368">{label}</text>')
-    legend = []
-    for index, points in history.items():
-        supply = known.get(index, {})
-        colour = BAR_COLOURS[supply.get("family", "other")]
-        name = escape(supply.get("description") or index)
-        dashes = "" if supply.get("kind") in _CARTRIDGES else ' stroke-dasharray="6 3"'
-        coords = " ".join(f"{x(t):.1f},{y(level):.1f}" for t, level in points)
-        parts.append(f'<polyline class="level" data-supply="{escape(index)}" fill="none" '
-                     f'stroke="{colour}" stroke-width="2"{dashes} points="{coords}">'
-                     f"<title>{name}</title></polyline>")
-        if len(points) == 1:
-            parts.append(f'<circle cx="{x(points[0][0]):.1f}" cy="{y(points[0][1]):.1f}" r="3" '
-                         f'fill="{colour}"/>')
-        legend.append(f'<li><span class="swatch" style="background-color:{colour}"></span>'
-                      f"{name}</li>")
-    parts.append("</svg>")
-    return f'<div class="chart">{"".join(parts)}</div><ul class="legend">{"".join(legend)}</ul>'

@@ -29,6 +29,8 @@ from typing import Any, Literal
 from gateway.store import Store
 from gateway.uplink.services import ActivationDecision
 from protocols.cloud import DATA_TYPES
+from protocols.cloud.models import ActivationResult
+from protocols.cloud.registration import Application
 
 LinkKey = Literal["gateway_id", "token", "base_url", "push_url", "region", "valid_until",
                   "cursor", "last_sync"]
@@ -56,7 +58,7 @@ class StoredApplication:
     """FIG. 10: `activate`, `deactivate` or `none` (no notice); None when not decided."""
     decision_reason: str | None
     decision_detail: str | None
-    activation_result: dict[str, Any] | None
+    activation_result: ActivationResult | None
     """The last `ActivationResult` for this application (S0608, or FIG. 9 from an upload)."""
     notified_application_id: str | None
     """The application ID the cloud last confirmed as activated."""
@@ -71,7 +73,8 @@ class StoredApplication:
         return self.decision == "deactivate"
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "activation_result": None if self.activation_result is None
+                else self.activation_result.to_json()}
 
 
 class CloudState:
@@ -132,18 +135,18 @@ class CloudState:
 
     # -- the support service setting table ---------------------------------------------------------
 
-    def save_applications(self, device_id: int, applications: Iterable[Mapping[str, Any]],
+    def save_applications(self, device_id: int, applications: Iterable[Application],
                           decisions: Mapping[str, ActivationDecision], *,
                           db: sqlite3.Connection | None = None) -> None:
         """Replace the device's rows with the cloud's application information (S0606) and FIG.
         10's decisions (by service ID).  The last activation result is kept for a service whose
         application ID did not change.  Should the cloud list a service twice, the first entry
         with an application ID counts."""
-        chosen: dict[str, Mapping[str, Any]] = {}
+        chosen: dict[str, Application] = {}
         for app in applications:
-            service_id = app["service_id"]
-            if service_id not in chosen or (not chosen[service_id].get("application_id")
-                                            and app.get("application_id")):
+            service_id = app.service_id
+            if service_id not in chosen or (not chosen[service_id].application_id
+                                            and app.application_id):
                 chosen[service_id] = app
         now = self.clock()
         with self._writing(db) as conn:
@@ -153,7 +156,7 @@ class CloudState:
             conn.execute("DELETE FROM applications WHERE device_id = ?", (device_id,))
             for service_id, app in chosen.items():
                 old = kept.get(service_id)
-                same = old is not None and old["application_id"] == app.get("application_id")
+                same = old is not None and old["application_id"] == app.application_id
                 decision = decisions.get(service_id)
                 conn.execute(
                     "INSERT INTO applications (device_id, service_id, application_id, provider, "
@@ -161,19 +164,16 @@ class CloudState:
                     "activation_by_first_upload, enabled, decision, decision_reason, "
                     "decision_detail, activation_result, activated_at, notified_application_id, "
                     "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (device_id, service_id, app.get("application_id"), app.get("provider"),
-                     app.get("service_outline"), app.get("application_date"),
-                     app.get("activation_state"),
-                     json.dumps(list(app.get("compatible_cartridge_models") or ())),
-                     json.dumps(list(app.get("data_types") or ())),
-                     bool(app.get("activation_by_first_upload")),
+                    (device_id, service_id, app.application_id, app.provider,
+                     app.service_outline, app.application_date, app.activation_state,
+                     json.dumps(list(app.compatible_cartridge_models)),
+                     json.dumps(list(app.data_types)), app.activation_by_first_upload,
                      None if decision is None else decision.enabled,
                      None if decision is None else _decision_name(decision),
                      None if decision is None else decision.reason,
                      None if decision is None else decision.detail,
                      old["activation_result"] if same else None,
-                     app["activated_at"] if "activated_at" in app
-                     else old["activated_at"] if same else None,
+                     app.activated_at,
                      old["notified_application_id"] if same else None,
                      now))
 
@@ -192,27 +192,25 @@ class CloudState:
             enabled=None if row["enabled"] is None else bool(row["enabled"]),
             decision=row["decision"], decision_reason=row["decision_reason"],
             decision_detail=row["decision_detail"],
-            activation_result=(json.loads(row["activation_result"])
+            activation_result=(ActivationResult.from_json(json.loads(row["activation_result"]))
                                if row["activation_result"] else None),
             notified_application_id=row["notified_application_id"],
             updated_at=row["updated_at"]) for row in rows]
 
-    def record_activation(self, device_id: int, service_id: str, result: Mapping[str, Any], *,
+    def record_activation(self, device_id: int, service_id: str, result: ActivationResult, *,
                           db: sqlite3.Connection | None = None) -> bool:
         """Keep an `ActivationResult` (S0608, or FIG. 9 from an upload) beside its application;
         the activation state becomes the result's.  False when the device has no such service
         (its applications changed meanwhile): nothing is stored."""
-        outcome = result.get("result")
         with self._writing(db) as conn:
             updated = conn.execute(
                 "UPDATE applications SET activation_result = ?, state = ?, "
-                "activated_at = CASE WHEN ? THEN ? ELSE activated_at END, "
+                "activated_at = ?, "
                 "notified_application_id = CASE ? WHEN 'activated' THEN ? "
                 "WHEN 'deactivated' THEN NULL ELSE notified_application_id END, "
                 "updated_at = ? WHERE device_id = ? AND service_id = ?",
-                (json.dumps(dict(result)), result.get("activation_state"),
-                 "activated_at" in result, result.get("activated_at"),
-                 outcome, result.get("application_id"),
+                (json.dumps(result.to_json()), result.activation_state,
+                 result.activated_at, result.result, result.application_id,
                  self.clock(), device_id, service_id)).rowcount
         return updated > 0
 

@@ -1,8 +1,9 @@
 """The device-status data types: what of a reading the cloud gets, and what a device cannot give.
 
-`project()` cuts a `DeviceStatus.to_json()` document into the cloud document's `DeviceStatusData`:
-one key per requested data type, each value shaped as its schema (`IdentityValue`, a list of
-`SupplyLevel`, …, `ContractState`) with every key present and null where the device did not tell.
+`project()` cuts a `DeviceStatus` (its `to_json()` document) into the cloud document's
+`DeviceStatusData`: one key per requested data type, each value shaped as its schema
+(`IdentityValue`, a list of `SupplyLevel`, …, `ContractState`) with every key present and null
+where the device did not tell.
 The field names of each value are read from the document (`protocols/cloud/openapi.yaml`), which
 names them as `to_json()` does; only where each value comes from is written here.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from gateway.device.model import DeviceStatus
 from protocols.cloud import DATA_TYPES, load_schema
 
 _SECTION = {
@@ -53,7 +55,7 @@ FIELDS: dict[str, tuple[str, ...]] = _value_fields()
 """Data type → the keys of its value (of each list item for the per-supply types and alerts)."""
 
 
-def project(status: dict[str, Any], data_types: Iterable[str]) -> dict[str, Any]:
+def project(status: DeviceStatus, data_types: Iterable[str]) -> dict[str, Any]:
     """The `DeviceStatusData` of a reading for the requested data types (catalogue order).
 
     Raises ValueError for a name that is not a data type of the catalogue.
@@ -62,44 +64,36 @@ def project(status: dict[str, Any], data_types: Iterable[str]) -> dict[str, Any]
     unknown = wanted - set(DATA_TYPES)
     if unknown:
         raise ValueError(f"not data types of the catalogue: {', '.join(sorted(unknown))}")
-    return {data_type: _value(status, data_type) for data_type in DATA_TYPES
+    document = status.to_json()
+    document["state"]["reachable"] = document["reachable"]  # `StateValue` says who answered
+    return {data_type: _value(document, data_type) for data_type in DATA_TYPES
             if data_type in wanted}
 
 
-def _value(status: dict[str, Any], data_type: str) -> Any:
+def _value(document: dict[str, Any], data_type: str) -> Any:
     fields = FIELDS[data_type]
     if data_type in _LISTS:
-        items: Any = status
+        items: Any = document
         for key in _LISTS[data_type]:
-            items = (items or {}).get(key)
-        return [_pick(item, fields) for item in items or ()]
-    source = dict(status.get(_SECTION[data_type]) or {})
-    if data_type == "state":
-        source["reachable"] = {protocol: bool(answered) for protocol, answered
-                               in (status.get("reachable") or {}).items()}
-        source["reasons"] = list(source.get("reasons") or ())
-        source["abnormal"] = bool(source.get("abnormal"))
-        source.setdefault("printer_state", "unknown")
-    if data_type == "contract":
-        source["supported"] = bool(source.get("supported"))
-    return _pick(source, fields)
+            items = items[key]
+        return [_pick(item, fields) for item in items]
+    return _pick(document[_SECTION[data_type]], fields)
 
 
 def _pick(source: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     return {key: source.get(key) for key in fields}
 
 
-def available(status: dict[str, Any]) -> dict[str, str | None]:
+def available(status: DeviceStatus) -> dict[str, str | None]:
     """For every data type, None when this device provides it, else why it cannot (one line).
 
     Judged on one reading: a type whose source did not answer this time (SNMP down) says so, and
     may be available at the next synchronisation.
     """
-    snmp = (status.get("reachable") or {}).get("snmp")
-    supplies = status.get("supplies") or []
-    counters = status.get("counters") or {}
-    contract_supported = bool((status.get("contract") or {}).get("supported"))
-    if contract_supported:
+    snmp = status.reachable.get("snmp")
+    supplies = status.supplies
+    counters = status.counters
+    if status.contract.supported:
         no_contract_mib = None
     elif snmp:
         no_contract_mib = ("the device does not implement the contract MIB "
@@ -115,15 +109,14 @@ def available(status: dict[str, Any]) -> dict[str, str | None]:
         "supplies.kind": no_supplies,
         "supplies.color": no_supplies,
         "supplies.model": no_supplies or (
-            None if any(s.get("part_number") for s in supplies)
+            None if any(s.part_number for s in supplies)
             else "the device reports no part numbers for its supplies"),
         "supplies.cartridge": no_supplies or no_contract_mib or (
-            None if any(s.get("cartridge_type") or s.get("cartridge_id") for s in supplies)
+            None if any(s.cartridge_type or s.cartridge_id for s in supplies)
             else "the device reports no cartridge type or ID for its supplies"),
-        "counters.total": None if counters.get("total") is not None
+        "counters.total": None if counters.total is not None
         else "the device reports no total impression counter",
-        "counters.color": None if counters.get("color") is not None
-        or counters.get("mono") is not None
+        "counters.color": None if counters.color is not None or counters.mono is not None
         else "the device reports no colour or monochrome page counters",
         "counters.contract": no_contract_mib,
         "contract": no_contract_mib,

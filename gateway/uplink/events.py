@@ -1,8 +1,8 @@
 """Which readings are events worth an upload (SPEC §4): compare a reading with the previous one.
 
-`detect(previous, current, settings)` works on `DeviceStatus.to_json()` documents and returns the
-events in a stable order (supplies by index, then alerts, then the printer state), each named as
-the cloud document's `StatusEvent` with its `event_detail`:
+`detect(previous, current, settings)` compares two `DeviceStatus` readings and returns the events
+in a stable order (supplies by index, then alerts, then the printer state), each named as the
+cloud document's `StatusEvent` with its `EventDetail`:
 
 - `threshold-crossed` (supply_index, threshold_percent): a supply's level went from above a
   configured threshold to at or below it.  When one reading crosses several thresholds, one event
@@ -34,14 +34,15 @@ current)` as the next previous reading rather than `current` itself.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from gateway.settings.config import EventSettings
+from gateway.device.model import DeviceStatus, Supply
+from gateway.settings.schema import EventSettings
+from protocols.cloud.models import EventDetail
 
 _READY = {"idle": "ready", "processing": "ready", "warmup": "ready", "stopped": "stopped",
           "offline": "offline"}
-_LEVEL_KEYS = ("level_percent", "level_state", "raw_level", "max_capacity", "over_capacity")
+_LEVEL_FIELDS = ("level_percent", "level_state", "raw_level", "max_capacity", "over_capacity")
 _ID_LIMIT = 64
 """`event_detail.previous_cartridge_id` maxLength in the cloud document."""
 
@@ -50,11 +51,11 @@ _ID_LIMIT = 64
 class StatusEvent:
     kind: str
     """The cloud document's `StatusEvent` name, e.g. `threshold-crossed`."""
-    detail: dict[str, Any] = field(default_factory=dict)
-    """Its `event_detail` (empty for none)."""
+    detail: EventDetail
+    """Its `event_detail`."""
 
 
-def detect(previous: dict[str, Any] | None, current: dict[str, Any],
+def detect(previous: DeviceStatus | None, current: DeviceStatus,
            settings: EventSettings) -> list[StatusEvent]:
     """The events `current` shows against `previous` (see the module docstring)."""
     if previous is None:
@@ -66,7 +67,7 @@ def detect(previous: dict[str, Any] | None, current: dict[str, Any],
     return events
 
 
-def baseline(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, Any]:
+def baseline(previous: DeviceStatus | None, current: DeviceStatus) -> DeviceStatus:
     """What to compare the next reading with: `current`, with what it does not know taken from
     `previous`: the supplies, alerts and contract state when a protocol that answered before did
     not answer now, a supply's level the device now reports as unknown (asleep), and the printer
@@ -75,31 +76,30 @@ def baseline(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[s
         return current
     memory = copy.deepcopy(current)
     if _answered(previous) - _answered(current):
-        memory["supplies"] = copy.deepcopy(previous.get("supplies") or [])
-        memory["contract"] = copy.deepcopy(previous.get("contract") or {})
-        memory.setdefault("state", {})["alerts"] = copy.deepcopy(
-            (previous.get("state") or {}).get("alerts") or [])
-        memory["reachable"] = {**previous.get("reachable", {}), **{
+        memory.supplies = copy.deepcopy(previous.supplies)
+        memory.contract = copy.deepcopy(previous.contract)
+        memory.state.alerts = copy.deepcopy(previous.state.alerts)
+        memory.reachable = {**previous.reachable, **{
             protocol: True for protocol in _answered(current)}}
     else:
         before = _supplies(previous)
-        for supply in memory.get("supplies") or []:
-            old = before.get(supply.get("index"))
+        for supply in memory.supplies:
+            old = before.get(supply.index)
             if old is not None and _level(supply) is None and _empty(supply) is None \
                     and (_level(old) is not None or _empty(old) is not None):
-                supply.update({key: old.get(key) for key in _LEVEL_KEYS})
-    state = memory.setdefault("state", {})
-    if state.get("printer_state", "unknown") == "unknown":
-        state["printer_state"] = (previous.get("state") or {}).get("printer_state", "unknown")
+                for name in _LEVEL_FIELDS:
+                    setattr(supply, name, getattr(old, name))
+    if memory.state.printer_state == "unknown":
+        memory.state.printer_state = previous.state.printer_state
     return memory
 
 
 # -- supplies ----------------------------------------------------------------------------------
 
-def _supply_events(previous: dict[str, Any], current: dict[str, Any],
+def _supply_events(previous: DeviceStatus, current: DeviceStatus,
                    settings: EventSettings) -> list[StatusEvent]:
     before, now = _supplies(previous), _supplies(current)
-    contract_known = _contract_mib(previous) and _contract_mib(current)
+    contract_known = previous.contract.supported and current.contract.supported
     events: list[StatusEvent] = []
     for index in sorted(set(before) | set(now), key=_index_key):
         old, new = before.get(index), now.get(index)
@@ -110,70 +110,63 @@ def _supply_events(previous: dict[str, Any], current: dict[str, Any],
     return events
 
 
-def _level_events(index: str, old: dict[str, Any], new: dict[str, Any],
+def _level_events(index: str, old: Supply, new: Supply,
                   settings: EventSettings) -> list[StatusEvent]:
     events = []
     was, now = _level(old), _level(new)
-    old_id, new_id = old.get("cartridge_id"), new.get("cartridge_id")
+    old_id, new_id = old.cartridge_id, new.cartridge_id
     replaced = (bool(old_id) and bool(new_id) and old_id != new_id) or (
         was is not None and now is not None and now - was >= settings.level_jump)
     if replaced:
-        events.append(StatusEvent("supply-replaced", _with_previous_id(
-            {"supply_index": index}, old_id)))
+        events.append(StatusEvent("supply-replaced", EventDetail(
+            supply_index=index, previous_cartridge_id=_previous_id(old_id))))
     elif was is not None and now is not None:
         crossed = [t for t in settings.thresholds if was > t >= now]
         if crossed:
-            events.append(StatusEvent("threshold-crossed", {
-                "supply_index": index, "threshold_percent": min(crossed)}))
+            events.append(StatusEvent("threshold-crossed", EventDetail(
+                supply_index=index, threshold_percent=min(crossed))))
     if _empty(old) is False and _empty(new) is True:
-        events.append(StatusEvent("supply-empty", {"supply_index": index}))
+        events.append(StatusEvent("supply-empty", EventDetail(supply_index=index)))
     return events
 
 
-def _cartridge_events(index: str, old: dict[str, Any] | None,
-                      new: dict[str, Any] | None) -> list[StatusEvent]:
-    was_contract = old is not None and old.get("cartridge_type") == "contract"
-    is_contract = new is not None and new.get("cartridge_type") == "contract"
+def _cartridge_events(index: str, old: Supply | None, new: Supply | None) -> list[StatusEvent]:
+    was_contract = old is not None and old.cartridge_type == "contract"
+    is_contract = new is not None and new.cartridge_type == "contract"
     if is_contract and not was_contract:
-        return [StatusEvent("contract-cartridge-installed", {"supply_index": index})]
+        return [StatusEvent("contract-cartridge-installed", EventDetail(supply_index=index))]
     if was_contract and not is_contract:
-        return [StatusEvent("contract-cartridge-removed", _with_previous_id(
-            {"supply_index": index}, old.get("cartridge_id") if old else None))]
+        return [StatusEvent("contract-cartridge-removed", EventDetail(
+            supply_index=index, previous_cartridge_id=_previous_id(
+                old.cartridge_id if old else None)))]
     return []
 
 
-def _with_previous_id(detail: dict[str, Any], cartridge_id: Any) -> dict[str, Any]:
-    if isinstance(cartridge_id, str) and cartridge_id:
-        detail["previous_cartridge_id"] = cartridge_id[:_ID_LIMIT]
-    return detail
+def _previous_id(cartridge_id: str | None) -> str | None:
+    return cartridge_id[:_ID_LIMIT] if cartridge_id else None
 
 
-def _level(supply: dict[str, Any]) -> int | None:
-    """The level in percent when it is a number."""
-    percent = supply.get("level_percent")
-    return percent if supply.get("level_state") == "known" and isinstance(percent, int) else None
+def _level(supply: Supply) -> int | None:
+    """The level in percent when it is known."""
+    return supply.level_percent if supply.level_state == "known" else None
 
 
-def _empty(supply: dict[str, Any]) -> bool | None:
+def _empty(supply: Supply) -> bool | None:
     """True when empty (a receptacle: full), False when known not to be, None when unknown.
 
     The raw level decides where there is one (0 is empty whatever the capacity; 1 of 1000 rounds
     to 0 % and is not empty), then the states that mean "some left", then the percent."""
-    raw = supply.get("raw_level")
-    if isinstance(raw, int) and raw >= 0:
+    raw = supply.raw_level
+    if raw is not None and raw >= 0:
         return raw == 0
-    if supply.get("level_state") in ("some-remaining", "unrestricted"):
+    if supply.level_state in ("some-remaining", "unrestricted"):
         return False
     percent = _level(supply)
     return None if percent is None else percent == 0
 
 
-def _supplies(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {s["index"]: s for s in status.get("supplies") or [] if s.get("index") is not None}
-
-
-def _contract_mib(status: dict[str, Any]) -> bool:
-    return bool((status.get("contract") or {}).get("supported"))
+def _supplies(status: DeviceStatus) -> dict[str, Supply]:
+    return {supply.index: supply for supply in status.supplies}
 
 
 def _index_key(index: str) -> tuple[tuple[int, int, str], ...]:
@@ -184,28 +177,26 @@ def _index_key(index: str) -> tuple[tuple[int, int, str], ...]:
 
 # -- alerts and state --------------------------------------------------------------------------
 
-def _answered(status: dict[str, Any]) -> set[str]:
-    return {protocol for protocol, ok in (status.get("reachable") or {}).items() if ok}
+def _answered(status: DeviceStatus) -> set[str]:
+    return {protocol for protocol, ok in status.reachable.items() if ok}
 
 
-def _alert_events(previous: dict[str, Any], current: dict[str, Any]) -> list[StatusEvent]:
+def _alert_events(previous: DeviceStatus, current: DeviceStatus) -> list[StatusEvent]:
     before, now = _alerts(previous), _alerts(current)
-    cleared = [StatusEvent("alert-cleared", {"alert_index": index})
+    cleared = [StatusEvent("alert-cleared", EventDetail(alert_index=index))
                for index, code in before if (index, code) not in now]
-    raised = [StatusEvent("alert-raised", {"alert_index": index})
+    raised = [StatusEvent("alert-raised", EventDetail(alert_index=index))
               for index, code in now if (index, code) not in before]
     return cleared + raised
 
 
-def _alerts(status: dict[str, Any]) -> list[tuple[str, Any]]:
+def _alerts(status: DeviceStatus) -> list[tuple[str, str | None]]:
     """(index, code) of each alert, in table order, once each."""
-    rows = (status.get("state") or {}).get("alerts") or []
-    return list(dict.fromkeys((str(a.get("index")), a.get("code")) for a in rows))
+    return list(dict.fromkeys((alert.index, alert.code) for alert in status.state.alerts))
 
 
-def _state_events(previous: dict[str, Any], current: dict[str, Any]) -> list[StatusEvent]:
-    was = (previous.get("state") or {}).get("printer_state", "unknown")
-    now = (current.get("state") or {}).get("printer_state", "unknown")
+def _state_events(previous: DeviceStatus, current: DeviceStatus) -> list[StatusEvent]:
+    was, now = previous.state.printer_state, current.state.printer_state
     if was in _READY and now in _READY and _READY[was] != _READY[now]:
-        return [StatusEvent("state-changed", {"previous_state": was})]
+        return [StatusEvent("state-changed", EventDetail(previous_state=was))]
     return []

@@ -13,7 +13,7 @@
   the cloud no longer retains (410, close code 4410) means a resynchronisation: FIG. 7 again for
   every device, and `listPendingCommands` so that no command issued in the lost part is lost;
 - FIG. 9: where a service allows activation by the first upload, no notice is sent: the next status
-  upload carries the application ID (see `StatusQueue`) and its result is recorded here.
+  upload carries the application ID (see `UploadPipeline`) and its result is recorded here.
 
 Cloud errors never escape a device's sequence: a device whose step failed is retried at the next
 sync, the others go on.
@@ -28,18 +28,27 @@ import logging
 import random
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from gateway import __version__
 from gateway.device.model import DeviceStatus
 from gateway.fleet.inventory import Device, Inventory
-from gateway.settings.config import Config
+from gateway.settings.schema import Config
 from gateway.uplink.cloud_state import CloudState
 from gateway.uplink.data_types import available
 from gateway.uplink.services import ServiceSettings, decide_activation, installed_models
-from protocols.cloud.client import CloudClient, CloudError, CloudRejected
+from protocols.cloud.client import CloudClient
+from protocols.cloud.errors import CloudError, CloudRejected
+from protocols.cloud.models import ActivationResult, Change, Command, CommandIssued, PushHello
+from protocols.cloud.registration import (
+    Activation,
+    ConnectionDestinationRequest,
+    EnrolmentRequest,
+    PrinterRegistration,
+    TransmissionDataTypesReport,
+    UnavailableDataType,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +88,13 @@ class CloudLink:
         self.inventory = inventory
         self.services = services
         self.status = LinkState()
-        self.on_command: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+        self.on_command: Callable[[Command], Awaitable[None]] | None = None
         """Where `command` changes go (contract-mode relay); without it they are only logged."""
         self._client: CloudClient | None = None
         self._connecting = asyncio.Lock()
         self._statuses: dict[int, DeviceStatus] = {}
+        self._syncing: set[int] = set()
+        """The devices being synchronised now (none is synchronised twice at once)."""
         self._pending_due = False
         """A resynchronisation has to list the pending commands still (a restart does it anyway:
         the relay's `resume`)."""
@@ -114,8 +125,8 @@ class CloudLink:
         if base_url is None or self.state.get("region") != region:
             async with self._client_for(str(self.config.cloud.url)) as entry:
                 destination = await entry.resolve_connection_destination(
-                    region, gateway_version=__version__)
-            base_url = destination["base_url"]
+                    ConnectionDestinationRequest(region, gateway_version=__version__))
+            base_url = destination.base_url
             self.state.set("base_url", base_url)
             self.state.set("region", region)
             log.info("cloud: region %s served by %s", region, base_url)
@@ -136,13 +147,13 @@ class CloudLink:
         # The enrolment token is single-use: a retry after a crash before the credential was
         # stored must get the same answer, so the request's idempotency key derives from it.
         key = hashlib.sha256(f"printgw-enrol:{token}".encode()).hexdigest()
-        credential = await client.enrol(token, self.config.gateway.name,
-                                        hostname=socket.gethostname(),
-                                        software_version=__version__, idempotency_key=key)
-        self.state.set("gateway_id", credential["gateway_id"])
-        self.state.set("token", credential["token"])
-        log.info("cloud: enrolled as gateway %s", credential["gateway_id"])
-        return credential["token"]
+        credential = await client.enrol(
+            EnrolmentRequest(token, self.config.gateway.name, software_version=__version__,
+                             hostname=socket.gethostname()), idempotency_key=key)
+        self.state.set("gateway_id", credential.gateway_id)
+        self.state.set("token", credential.token)
+        log.info("cloud: enrolled as gateway %s", credential.gateway_id)
+        return credential.token
 
     async def close(self) -> None:
         if self._client is not None:
@@ -153,25 +164,25 @@ class CloudLink:
 
     # -- S0603-S0604 -----------------------------------------------------------------------------
 
-    def registration(self, device: Device, status: DeviceStatus) -> dict[str, Any] | None:
+    def registration(self, device: Device, status: DeviceStatus) -> PrinterRegistration | None:
         """The S0603 request for a device, or None when it cannot be registered (no serial)."""
         identity = status.identity
         serial = identity.serial or device.serial
         if not serial:
             return None
         gateway = self.config.gateway
-        return {
-            "serial": serial,
-            "product_name": identity.model or device.model or "unknown",
-            "manufacturer": identity.manufacturer or device.manufacturer or "unknown",
-            "shipping_destination": gateway.shipping_destination,
-            "time_zone": gateway.time_zone,
-            "device_type": "unknown",
-            "uuid": identity.uuid or device.uuid,
-            "mac": identity.mac or device.mac,
-            "firmware": identity.firmware,
-            "sys_object_id": identity.sys_object_id,
-        }
+        return PrinterRegistration(
+            serial=serial,
+            product_name=identity.model or device.model or "unknown",
+            manufacturer=identity.manufacturer or device.manufacturer or "unknown",
+            shipping_destination=gateway.shipping_destination,
+            time_zone=gateway.time_zone,
+            device_type="unknown",
+            uuid=identity.uuid or device.uuid,
+            mac=identity.mac or device.mac,
+            firmware=identity.firmware,
+            sys_object_id=identity.sys_object_id,
+        )
 
     async def register(self, device: Device, status: DeviceStatus) -> str | None:
         """The device's printer ID, registering it first if needed; None when it cannot be."""
@@ -183,11 +194,11 @@ class CloudLink:
             self.status.skipped[device.id] = "no readable serial number: cannot be registered"
             return None
         result = await self.client.register_printer(request)
-        self.state.set_printer(device.id, result["printer_id"], request["serial"])
+        self.state.set_printer(device.id, result.printer_id, request.serial)
         self.status.skipped.pop(device.id, None)
-        log.info("cloud: device %s (serial %s) is printer %s", device.id, request["serial"],
-                 result["printer_id"])
-        return result["printer_id"]
+        log.info("cloud: device %s (serial %s) is printer %s", device.id, request.serial,
+                 result.printer_id)
+        return result.printer_id
 
     # -- S0605-S0611 -----------------------------------------------------------------------------
 
@@ -209,74 +220,84 @@ class CloudLink:
         """S0605-S0608: the support service setting table and FIG. 10's activation notices."""
         info = await self.client.get_applications(printer_id)
         status = self._statuses.get(device.id)
-        models = installed_models(status.to_json()) if status is not None else set()
+        models = installed_models(status) if status is not None else set()
         decisions = {}
-        for app in info["applications"]:
-            enabled = self.services.enabled(app["service_id"], model=device.model,
+        for app in info.applications:
+            enabled = self.services.enabled(app.service_id, model=device.model,
                                             serial=device.serial)
-            decisions[app["service_id"]] = decide_activation(app, enabled=enabled,
-                                                             installed_models=models)
-        self.state.save_applications(device.id, info["applications"], decisions)
+            decisions[app.service_id] = decide_activation(app, enabled=enabled,
+                                                          installed_models=models)
+        self.state.save_applications(device.id, info.applications, decisions)
         notices = []
-        for app in info["applications"]:
-            decision = decisions[app["service_id"]]
+        for app in info.applications:
+            decision = decisions[app.service_id]
+            if app.application_id is None:  # cancelled: FIG. 10 decided no notice
+                continue
             if decision.deactivate:  # active in the cloud, disabled here
-                notices.append({"service_id": app["service_id"],
-                                "application_id": app["application_id"], "action": "deactivate"})
-            elif decision.activate and not app["activation_by_first_upload"]:
-                notices.append({"service_id": app["service_id"],
-                                "application_id": app["application_id"]})
+                notices.append(Activation(app.service_id, app.application_id, "deactivate"))
+            elif decision.activate and not app.activation_by_first_upload:
+                notices.append(Activation(app.service_id, app.application_id))
         if not notices:
             return
         result = await self.client.notify_activation(printer_id, notices)
         self.status.activations_sent += len(notices)
-        for outcome in result["results"]:
-            self.state.record_activation(device.id, outcome["service_id"], outcome)
-            if outcome["result"] == "refused":
+        for outcome in result.results:
+            if outcome.service_id is not None:
+                self.state.record_activation(device.id, outcome.service_id, outcome)
+            if outcome.result == "refused":
                 log.warning("cloud: activation of %s on printer %s refused: %s",
-                            outcome["service_id"], printer_id, outcome["reason"])
+                            outcome.service_id, printer_id, outcome.reason)
 
     async def sync_control_information(self, device: Device, printer_id: str) -> None:
         """S0609-S0611: the transmission data type table, and the report of what will be sent."""
         control = await self.client.get_control_information(printer_id)
-        requested = list(control["requested_data_types"])
+        requested = list(control.requested_data_types)
         status = self._statuses.get(device.id)
-        missing = available(status.to_json()) if status is not None else {}
-        unavailable = [{"data_type": t, "reason": missing[t]} for t in requested
-                       if missing.get(t)]
+        missing = available(status) if status is not None else {}
+        unavailable = tuple(UnavailableDataType(t, reason) for t in requested
+                            if (reason := missing.get(t)))
         current = [t for t in requested if not missing.get(t)]
         self.state.set_transmission_types(device.id, requested, current)
-        await self.client.report_transmission_data_types(printer_id, {
-            "based_on_revision": control["revision"],
-            "transmission_data_types": current,
-            "unavailable": unavailable,
-        })
+        await self.client.report_transmission_data_types(printer_id, TransmissionDataTypesReport(
+            transmission_data_types=tuple(current), based_on_revision=control.revision,
+            unavailable=unavailable))
         self.state.mark_reported(device.id)
 
     def record_first_upload_activations(self, printer_id: str,
-                                        results: list[dict[str, Any]]) -> None:
+                                        results: list[ActivationResult]) -> None:
         """FIG. 9: the activation results a status upload came back with."""
         device_id = self.state.device_for_printer(printer_id)
         if device_id is None:
             return
         for outcome in results:
-            self.state.record_activation(device_id, outcome["service_id"], outcome)
+            if outcome.service_id is not None:
+                self.state.record_activation(device_id, outcome.service_id, outcome)
 
     async def refresh_control_information(self, printer_id: str) -> None:
         """After an upload's `ignored_data_types`: the table is stale."""
         await self._on_printer_change(printer_id, applications=False)
 
-    async def sync_all(self, readings: list[tuple[Device, DeviceStatus]]) -> int:
-        """FIG. 7 for every device read; the number synchronised."""
+    async def sync_all(self, readings: Sequence[tuple[Device, DeviceStatus]], *,
+                       full: bool = True) -> int:
+        """Register and FIG. 7 for these devices, `SYNC_CONCURRENCY` at a time, skipping those
+        being synchronised already; the number synchronised.  `full`: this is the FIG. 7 round
+        of every device read, and the next one is due `sync_interval` from now (`sync_due`)."""
+        readings = [(d, s) for d, s in readings if d.id not in self._syncing]
+        ids = {d.id for d, _s in readings}
+        self._syncing |= ids
         semaphore = asyncio.Semaphore(SYNC_CONCURRENCY)
 
         async def one(device: Device, status: DeviceStatus) -> bool:
             async with semaphore:
                 return await self.sync_device(device, status)
 
-        done = sum(await asyncio.gather(*(one(d, s) for d, s in readings)))
-        self.status.last_sync = time.time()
-        self.state.set("last_sync", str(self.status.last_sync))
+        try:
+            done = sum(await asyncio.gather(*(one(d, s) for d, s in readings)))
+        finally:
+            self._syncing -= ids
+        if full:
+            self.status.last_sync = time.time()
+            self.state.set("last_sync", str(self.status.last_sync))
         return done
 
     def sync_due(self, now: float | None = None) -> bool:
@@ -286,19 +307,18 @@ class CloudLink:
 
     # -- the change stream (FIG. 8) --------------------------------------------------------------
 
-    async def handle_change(self, change: dict[str, Any]) -> None:
-        kind = change["type"]
-        if kind == "command":
+    async def handle_change(self, change: Change) -> None:
+        if isinstance(change, CommandIssued):
+            command = change.command
             if self.on_command is not None:
-                await self.on_command(change["command"])
+                await self.on_command(command)
             else:
                 log.info("cloud: command %s (%s) for printer %s: no relay in this gateway",
-                         change["command"]["command_id"], change["command"]["kind"],
-                         change["command"]["printer_id"])
-        elif kind in ("application-info-changed", "control-info-changed"):
-            await self._on_printer_change(change["printer_id"],
-                                          applications=kind == "application-info-changed")
-        self.state.set("cursor", change["cursor"])
+                         command.command_id, command.kind, command.printer_id)
+        else:
+            await self._on_printer_change(change.printer_id,
+                                          applications=change.type == "application-info-changed")
+        self.state.set("cursor", change.cursor)
         self.status.changes_handled += 1
 
     async def _on_printer_change(self, printer_id: str, applications: bool) -> None:
@@ -342,7 +362,7 @@ class CloudLink:
         """Handle pushed changes until the channel drops (raises `CloudError`)."""
         async with contextlib.aclosing(self.client.push(self.state.get("cursor"))) as stream:
             async for item in stream:
-                if item["type"] == "hello":
+                if isinstance(item, PushHello):
                     self.status.channel = "push"
                     continue
                 await self.handle_change(item)
@@ -366,9 +386,9 @@ class CloudLink:
             await self._pending_commands()
             while True:
                 page = await self.client.poll_changes(self.state.get("cursor"))
-                for change in page["changes"]:
+                for change in page.changes:
                     await self.handle_change(change)
-                if not page["has_more"]:
+                if not page.has_more:
                     return
         except CloudRejected as exc:
             if exc.status != 410:
@@ -390,8 +410,8 @@ class CloudLink:
 
     async def _pending_commands(self) -> None:
         """After a resynchronisation, until it worked: `listPendingCommands`, each handed to
-        `on_command` (a `CommandStatus` is a `Command` with its state; the relay applies each
-        command ID once, so one it already has costs nothing)."""
+        `on_command` (the relay applies each command ID once, so one it already has costs
+        nothing)."""
         if not self._pending_due:
             return
         if self.on_command is not None:
@@ -400,8 +420,8 @@ class CloudLink:
             except CloudError as exc:
                 self.record_error(f"listing pending commands: {exc}")
                 return
-            for status in pending["commands"]:
-                await self.on_command(status)
+            for status in pending:
+                await self.on_command(status.command)
         self._pending_due = False
 
     def record_error(self, message: str) -> None:

@@ -1,11 +1,13 @@
 """The outbox: every status entry bound for the cloud waits here, on disk, until the cloud has it.
 
-An entry is a `StatusEntry` of the cloud document (`new_entry` builds one), complete with its
+An entry is a `StatusEntry` (`protocols.cloud.models`; `new_entry` builds one), complete with its
 `entry_id` (a uuid4 chosen when it enters the outbox and never changed: the cloud stores each
-entry ID once).  `put` commits it to the store (WAL, synchronous FULL) before returning — or with
-the caller's transaction, when given one — so an entry that was put survives a crash or a power
-cut; it leaves the outbox only when the cloud answered `accepted` or `duplicate` (`delivered`), or
-`rejected` (moved to `outbox_rejected`, where the last `REJECTED_KEPT` stay for diagnosis).
+entry ID once).  It is serialised once, when it is put, and `due` reads it back as the same
+`StatusEntry` for every attempt.  `put` commits it to the store (WAL, synchronous FULL) before
+returning — or with the caller's transaction, when given one — so an entry that was put survives
+a crash or a power cut; it leaves the outbox only when the cloud answered `accepted` or
+`duplicate` (`delivered`), or `rejected` (moved to `outbox_rejected`, where the last
+`REJECTED_KEPT` stay for diagnosis).
 Delivery is at least once; the cloud's per-entry deduplication makes it exactly once.
 
 Retries: a failed entry is tried again after an exponential back-off with full jitter (a random
@@ -32,10 +34,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from gateway.store import Store
+from protocols.cloud.models import EventDetail, JsonValue, StatusEntry
+from protocols.cloud.times import rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +55,9 @@ COUNTER_DELIVERED = "outbox.delivered"
 COUNTER_REJECTED = "outbox.rejected"
 
 
-QueuedStatus = Mapping[str, Any]
-"""A `StatusEntry` of the cloud document, complete with its `entry_id` (see `new_entry`)."""
-
-
-def new_entry(printer_id: str, read_at: datetime | str, event: str, data: Mapping[str, Any],
-              event_detail: Mapping[str, Any] | None = None,
-              application_ids: Sequence[str] | None = None) -> dict[str, Any]:
+def new_entry(printer_id: str, read_at: datetime | str, event: str,
+              data: Mapping[str, JsonValue], event_detail: EventDetail | None = None,
+              application_ids: Sequence[str] | None = None) -> StatusEntry:
     """A `StatusEntry` with a fresh uuid4 `entry_id`, ready for `Outbox.put`.
 
     `read_at` is a timezone-aware datetime (written as RFC 3339, UTC) or an RFC 3339 string
@@ -67,14 +66,11 @@ def new_entry(printer_id: str, read_at: datetime | str, event: str, data: Mappin
     if isinstance(read_at, datetime):
         if read_at.tzinfo is None:
             raise ValueError("read_at must be timezone-aware (RFC 3339 needs an offset)")
-        read_at = read_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    entry: dict[str, Any] = {"entry_id": str(uuid.uuid4()), "printer_id": printer_id,
-                             "read_at": read_at, "event": event, "data": dict(data)}
-    if event_detail is not None:
-        entry["event_detail"] = dict(event_detail)
-    if application_ids is not None:
-        entry["application_ids"] = list(application_ids)
-    return entry
+        read_at = rfc3339(read_at)
+    return StatusEntry(entry_id=str(uuid.uuid4()), printer_id=printer_id, read_at=read_at,
+                       event=event, data=dict(data), event_detail=event_detail,
+                       application_ids=None if application_ids is None
+                       else tuple(application_ids))
 
 
 @dataclass(frozen=True)
@@ -90,7 +86,7 @@ class Pending:
     attempts: int
     next_attempt_at: float
     last_error: str | None
-    entry: dict[str, Any]
+    entry: StatusEntry
 
 
 @dataclass(frozen=True)
@@ -126,7 +122,7 @@ class Outbox:
         self.clock = clock
         self.rng = rng or random.Random()
 
-    def put(self, entries: Sequence[QueuedStatus], *, device_id: int | None = None,
+    def put(self, entries: Sequence[StatusEntry], *, device_id: int | None = None,
             db: sqlite3.Connection | None = None) -> None:
         """Queue `entries` (of the device row `device_id`) in one transaction.
 
@@ -165,7 +161,8 @@ class Outbox:
             "SELECT seq, entry_id, printer_id, device_id, event, queued_at, attempts, "
             "next_attempt_at, last_error, body FROM outbox WHERE next_attempt_at <= ? "
             "ORDER BY seq LIMIT ?", (now, limit)).fetchall()
-        return [Pending(*row[:9], entry=json.loads(row[9])) for row in rows]
+        return [Pending(*row[:9], entry=StatusEntry.from_json(json.loads(row[9])))
+                for row in rows]
 
     def delivered(self, entry_ids: Iterable[str]) -> None:
         """The cloud has these entries (`accepted` or `duplicate`): they leave the outbox."""
@@ -238,20 +235,20 @@ class Outbox:
                            rejected=counters.get(COUNTER_REJECTED, 0), next_attempt_at=next_at)
 
 
-def _row(entry: QueuedStatus) -> tuple[str, str, str, str]:
+def _row(entry: StatusEntry) -> tuple[str, str, str, str]:
     """(entry_id, printer_id, event, body) of an entry, checked for what the outbox relies on
     (the cloud checks the rest)."""
     for key in ("entry_id", "printer_id", "event", "read_at"):
-        if not isinstance(entry.get(key), str) or not entry[key]:
-            raise ValueError(f"a status entry needs a string {key}: {dict(entry)!r:.200}")
-    if not isinstance(entry.get("data"), Mapping):
-        raise ValueError(f"status entry {entry['entry_id']} has no data object")
+        if not isinstance(getattr(entry, key), str) or not getattr(entry, key):
+            raise ValueError(f"a status entry needs a string {key}: {entry!r:.200}")
+    if not isinstance(entry.data, Mapping):
+        raise ValueError(f"status entry {entry.entry_id} has no data object")
     try:
-        uuid.UUID(entry["entry_id"])
+        uuid.UUID(entry.entry_id)
     except ValueError:
-        raise ValueError(f"entry_id {entry['entry_id']!r} is not a UUID") from None
-    body = json.dumps(dict(entry), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return entry["entry_id"], entry["printer_id"], entry["event"], body
+        raise ValueError(f"entry_id {entry.entry_id!r} is not a UUID") from None
+    body = json.dumps(entry.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return entry.entry_id, entry.printer_id, entry.event, body
 
 
 def _drop_oldest(conn: sqlite3.Connection, excess: int, keep: set[str]) -> dict[str, int]:

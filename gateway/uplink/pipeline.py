@@ -7,8 +7,11 @@ removed), plus a `periodic` entry when the device's last one is older than `poll
 device's transmission data type table.  Where a service allows activation by the first upload
 (FIG. 9) and FIG. 10 allows it, the entry carries its application ID and the service's types.
 
-The entries and the reading they came from are committed together, so a crash can neither lose an
-event nor detect it twice; the status page's copy of the reading and its level history
+The reading stays a `DeviceStatus` all the way: events compare it with the device's previous
+reading (kept in the store as its `to_json()` document and read back with `from_json`), the
+data types are projected from it, and the outbox gets `StatusEntry` values.  The entries and the
+reading they came from are committed together, so a crash can neither lose an event nor detect it
+twice; the status page's copy of the reading and its level history
 (`gateway.fleet.readings.record_reading`) are in the same transaction.
 """
 
@@ -16,19 +19,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from gateway.device.model import DeviceStatus
 from gateway.fleet.inventory import Device
 from gateway.fleet.readings import record_reading
-from gateway.settings.config import Config
+from gateway.settings.schema import Config
 from gateway.uplink.cloud_state import CloudState
 from gateway.uplink.data_types import project
 from gateway.uplink.events import baseline, detect
 from gateway.uplink.outbox import Outbox, new_entry
+from protocols.cloud.models import StatusEntry
 
 
-class StatusQueue:
+class UploadPipeline:
+    """Turns each reading of a device into the status entries it must upload, in the outbox."""
+
     def __init__(self, config: Config, state: CloudState, outbox: Outbox,
                  clock: Callable[[], float] = time.time) -> None:
         self.config = config
@@ -47,18 +52,19 @@ class StatusQueue:
                 types += [t for t in app.data_types if t not in types]
         return ids, types
 
-    def record(self, device: Device, status: DeviceStatus) -> list[dict[str, Any]]:
+    def record(self, device: Device, status: DeviceStatus) -> list[StatusEntry]:
         """Queue what the reading causes; returns the entries queued (none for an unregistered
         device: it is registered at the next sync, and its first upload is then periodic).
         Every reading, registered or not, is also kept for the status page (`fleet_view`)."""
-        current = status.to_json()
+        document = status.to_json()
         printer_id = self.state.printer_id(device.id)
         if printer_id is None:
             with self.state.store.transaction() as db:
-                record_reading(db, device.id, current)
+                record_reading(db, device.id, document)
             return []
-        previous = self.state.last_status(device.id)
-        events = detect(previous, current, self.config.events)
+        stored = self.state.last_status(device.id)
+        previous = None if stored is None else DeviceStatus.from_json(stored)
+        events = detect(previous, status, self.config.events)
         _requested, types = self.state.transmission_types(device.id)
         application_ids, fig9_types = self.first_upload_activations(device.id)
         types = list(types) + [t for t in fig9_types if t not in types]
@@ -66,20 +72,20 @@ class StatusQueue:
         last_periodic = self.state.last_periodic(device.id)
         periodic = last_periodic is None or now - last_periodic >= \
             self.config.poll.periodic_upload or bool(application_ids)
-        entries: list[dict[str, Any]] = []
+        entries: list[StatusEntry] = []
         if types:
-            data = project(current, types)
-            read_at = current["read_at"]
+            data = project(status, types)
+            read_at = document["read_at"]
             for event in events:
                 entries.append(new_entry(printer_id, read_at, event.kind, data,
-                                         event_detail=event.detail or None))
+                                         event_detail=event.detail))
             if periodic:
                 entries.append(new_entry(printer_id, read_at, "periodic", data,
                                          application_ids=application_ids or None))
         with self.state.store.transaction() as db:
             self.outbox.put(entries, device_id=device.id, db=db)
-            self.state.set_last_status(device.id, baseline(previous, current),
+            self.state.set_last_status(device.id, baseline(previous, status).to_json(),
                                        status.read_at.timestamp(),
                                        periodic=periodic and bool(entries), db=db)
-            record_reading(db, device.id, current)
+            record_reading(db, device.id, document)
         return entries

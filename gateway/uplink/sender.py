@@ -9,16 +9,17 @@ import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from gateway.uplink.outbox import Outbox, Pending
-from protocols.cloud.client import (
-    CloudClient,
+from gateway.wake import first_of
+from protocols.cloud.client import CloudClient
+from protocols.cloud.errors import (
     CloudError,
     CloudProtocolError,
     CloudRejected,
     CloudUnavailable,
 )
+from protocols.cloud.models import ActivationResult, StatusBatchResult
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class FlushReport:
     rejected: int = 0
     failed: int = 0
     ignored_data_types: dict[str, set[str]] = field(default_factory=dict)
-    activations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    activations: dict[str, list[ActivationResult]] = field(default_factory=dict)
     error: str | None = None
     delivered_readings: dict[int, str] = field(default_factory=dict)
     """Per device row: the `read_at` of its newest entry the cloud now has (the status page's
@@ -114,7 +115,7 @@ class OutboxSender:
                     await on_report(report)
                 next_at = self.next_flush_at()
                 delay = None if next_at is None else max(0.0, next_at - self.outbox.clock())
-            await _wait_for_either(stop, wake, delay)
+            await first_of(stop, wake, seconds=delay)
 
     async def _send(self, client: CloudClient, batch: list[Pending],
                     report: FlushReport) -> bool:
@@ -151,9 +152,9 @@ class OutboxSender:
         return (await self._send(client, batch[:half], report)
                 and await self._send(client, batch[half:], report))
 
-    def _settle(self, batch: list[Pending], answer: dict[str, Any],
+    def _settle(self, batch: list[Pending], answer: StatusBatchResult,
                 report: FlushReport) -> bool:
-        results = {result["entry_id"]: result for result in answer["results"]}
+        results = {result.entry_id: result for result in answer.results}
         delivered: list[str] = []
         missing: list[str] = []
         for pending in batch:
@@ -161,28 +162,28 @@ class OutboxSender:
             if result is None:
                 missing.append(pending.entry_id)
                 continue
-            if result.get("activations"):
+            if result.activations:
                 report.activations.setdefault(pending.printer_id, []).extend(
-                    result["activations"])
-            if result["status"] == "rejected":
-                reason = result.get("reason") or {}
-                detail = str(reason.get("detail", ""))
-                if reason.get("pointer"):
-                    detail += f" (at {reason['pointer']})"
-                self.outbox.rejected(pending.entry_id, str(reason.get("code", "rejected")),
-                                     detail)
+                    result.activations)
+            if result.status == "rejected":
+                reason = result.reason
+                detail = reason.detail if reason is not None else ""
+                if reason is not None and reason.pointer:
+                    detail += f" (at {reason.pointer})"
+                self.outbox.rejected(pending.entry_id,
+                                     reason.code if reason is not None else "rejected", detail)
                 report.rejected += 1
                 continue
             delivered.append(pending.entry_id)
             if pending.device_id is not None:  # batches are in queue order: the last is newest
-                report.delivered_readings[pending.device_id] = pending.entry["read_at"]
-            if result["status"] == "duplicate":
+                report.delivered_readings[pending.device_id] = pending.entry.read_at
+            if result.status == "duplicate":
                 report.duplicate += 1
             else:
                 report.accepted += 1
-                if result.get("ignored_data_types"):
+                if result.ignored_data_types:
                     report.ignored_data_types.setdefault(pending.printer_id, set()).update(
-                        result["ignored_data_types"])
+                        result.ignored_data_types)
         self.outbox.delivered(delivered)
         if missing:
             self._fail(missing, CloudProtocolError(
@@ -199,13 +200,3 @@ class OutboxSender:
         report.error = str(exc)
         log.warning("%d status entries not delivered, next attempt in %.1f s: %s", len(ids),
                     next_at - self.outbox.clock(), exc)
-
-
-async def _wait_for_either(first: asyncio.Event, second: asyncio.Event,
-                           seconds: float | None) -> None:
-    waiters = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

@@ -2,7 +2,7 @@
 
 The patent's "support service valid setting" is IT's: `[services]` in the config says which
 contracted services may run on which devices (fleet default, per-model and per-device rules; see
-`gateway.settings.config.ServicesSettings` for the precedence).  FIG. 10 then decides, per
+`gateway.settings.services.ServicesSettings` for the precedence).  FIG. 10 then decides, per
 service the cloud lists for a printer, whether the gateway sends an activation notice (S0607):
 
 - S1003: the service is enabled locally;
@@ -24,9 +24,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from gateway.settings.config import Config, ServiceRule, ServicesSettings, model_matches
+from gateway.device.model import DeviceStatus
+from gateway.settings.globs import model_matches
+from gateway.settings.schema import Config
+from gateway.settings.services import ServiceRule, ServicesSettings
+from protocols.cloud.registration import Application
 
 
 @dataclass(frozen=True)
@@ -90,11 +93,12 @@ class ActivationDecision:
     """Send a deactivation notice: active in the cloud, disabled here."""
 
 
-def decide_activation(application: dict[str, Any], *, enabled: bool,
+def decide_activation(application: Application, *, enabled: bool,
                       installed_models: set[str]) -> ActivationDecision:
-    """FIG. 10 for one `Application` of the cloud document (see the module docstring)."""
-    application_id = application.get("application_id")
-    state = application.get("activation_state")
+    """FIG. 10 for one application of the cloud's application information (see the module
+    docstring)."""
+    application_id = application.application_id
+    state = application.activation_state
 
     def no(reason: str, detail: str, deactivate: bool = False) -> ActivationDecision:
         return ActivationDecision(False, reason, detail, enabled, deactivate)
@@ -108,7 +112,7 @@ def decide_activation(application: dict[str, Any], *, enabled: bool,
         return no("no-application-id", "no application ID: the contract is cancelled")
     if state in ("cancelled", "suspended"):
         return no(state, f"the contract is {state} in the cloud")
-    compatible = {normalise_model(m) for m in application.get("compatible_cartridge_models") or ()}
+    compatible = {normalise_model(m) for m in application.compatible_cartridge_models}
     if compatible and not compatible & installed_models:
         installed = ", ".join(sorted(installed_models)) or "none reported"
         return no("incompatible", f"supports cartridge models {', '.join(sorted(compatible))}; "
@@ -126,7 +130,7 @@ def normalise_model(part_number: str) -> str:
     return _SPACES.sub("", part_number).upper()
 
 
-def installed_models(status: dict[str, Any]) -> set[str]:
+def installed_models(status: DeviceStatus) -> set[str]:
     """The cartridge models installed in a device: its supplies' part numbers, normalised."""
-    parts = (supply.get("part_number") for supply in status.get("supplies") or [])
-    return {normalise_model(part) for part in parts if isinstance(part, str) and part.strip()}
+    parts = (supply.part_number for supply in status.supplies)
+    return {normalise_model(part) for part in parts if part is not None and part.strip()}

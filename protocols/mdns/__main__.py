@@ -21,10 +21,10 @@ from collections.abc import Sequence
 
 from zeroconf import IPVersion
 
-from protocols.mdns.browser import (
+from protocols.mdns.browser import MdnsBrowser
+from protocols.mdns.service import (
     SERVICE_TYPES,
     UNIVERSAL_SUBTYPES,
-    MdnsBrowser,
     MdnsEvent,
     MdnsService,
     normalise_type,

@@ -15,14 +15,27 @@ from __future__ import annotations
 import asyncio
 import importlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pyasn1.type import univ
 from pysnmp.proto import errind, rfc1902, rfc1905
 
 from protocols.snmp import gufo_backend
+from protocols.snmp.model import (
+    AUTH_PROTOCOLS,
+    NO_SUCH_NAME,
+    PRIV_PROTOCOLS,
+    TOO_BIG,
+    SnmpCredentials,
+    SnmpError,
+    SnmpTarget,
+    SnmpTimeout,
+    SnmpValue,
+    error_status_name,
+    oid_text,
+    oid_tuple,
+)
+from protocols.snmp.values import is_absent, to_python
 
 if TYPE_CHECKING:
     from pysnmp.hlapi.v3arch.asyncio import (
@@ -33,120 +46,10 @@ if TYPE_CHECKING:
         UsmUserData,
     )
 
-SnmpValue = int | bytes | str | None
-"""INTEGER, Counter, Gauge, TimeTicks → int; OCTET STRING → bytes; OID, IpAddress → str."""
-
-AUTH_PROTOCOLS = {
-    "MD5": "USM_AUTH_HMAC96_MD5",
-    "SHA": "USM_AUTH_HMAC96_SHA",
-    "SHA224": "USM_AUTH_HMAC128_SHA224",
-    "SHA256": "USM_AUTH_HMAC192_SHA256",
-    "SHA384": "USM_AUTH_HMAC256_SHA384",
-    "SHA512": "USM_AUTH_HMAC384_SHA512",
-}
-"""SNMPv3 authentication protocols by name → pysnmp's name for them."""
-PRIV_PROTOCOLS = {
-    "DES": "USM_PRIV_CBC56_DES",
-    "3DES": "USM_PRIV_CBC168_3DES",
-    "AES": "USM_PRIV_CFB128_AES",
-    "AES128": "USM_PRIV_CFB128_AES",
-    "AES192": "USM_PRIV_CFB192_AES",
-    "AES256": "USM_PRIV_CFB256_AES",
-}
-"""SNMPv3 privacy protocols by name → pysnmp's name for them."""
-
 
 def _hlapi() -> ModuleType:
     """pysnmp's high-level API, imported the first time it is needed."""
     return importlib.import_module("pysnmp.hlapi.v3arch.asyncio")
-
-
-class SnmpError(Exception):
-    """The agent answered with an error, or the request could not be made."""
-
-
-class SnmpTimeout(SnmpError):
-    """No answer within the timeout and retries: host down or silent, or wrong credentials."""
-
-
-@dataclass(frozen=True)
-class SnmpCredentials:
-    """How to talk to one agent.
-
-    `context` selects an SNMP context: with SNMPv3 it is the contextName; with v1/v2c it is sent
-    the way agents expect it, as community `COMMUNITY@CONTEXT` (HP keeps some data in `Jetdirect`).
-    """
-
-    version: Literal[1, 2, 3] = 2
-    community: str = "public"
-    user: str | None = None
-    auth_protocol: str = "SHA"
-    auth_key: str | None = None
-    priv_protocol: str = "AES"
-    priv_key: str | None = None
-    context: str = ""
-
-    def __post_init__(self) -> None:
-        if self.version not in (1, 2, 3):
-            raise ValueError(f"SNMP version must be 1, 2 or 3, not {self.version!r}")
-        if self.version == 3:
-            if not self.user:
-                raise ValueError("SNMPv3 needs a user name")
-            if self.auth_protocol.upper() not in AUTH_PROTOCOLS:
-                raise ValueError(f"unknown SNMPv3 auth protocol {self.auth_protocol!r}; "
-                                 f"use one of {', '.join(AUTH_PROTOCOLS)}")
-            if self.priv_protocol.upper() not in PRIV_PROTOCOLS:
-                raise ValueError(f"unknown SNMPv3 privacy protocol {self.priv_protocol!r}; "
-                                 f"use one of {', '.join(PRIV_PROTOCOLS)}")
-            if self.priv_key and not self.auth_key:
-                raise ValueError("SNMPv3 privacy (priv_key) needs authentication (auth_key) too")
-            for name, key in (("auth_key", self.auth_key), ("priv_key", self.priv_key)):
-                if key is not None and len(key) < 8:
-                    raise ValueError(f"SNMPv3 {name} must be at least 8 characters")
-
-    def with_context(self, context: str) -> SnmpCredentials:
-        return SnmpCredentials(self.version, self.community, self.user, self.auth_protocol,
-                               self.auth_key, self.priv_protocol, self.priv_key, context)
-
-    def __repr__(self) -> str:  # never show secrets in logs or tracebacks
-        who = f"user={self.user!r}" if self.version == 3 else "community=***"
-        return f"SnmpCredentials(v{self.version}, {who}, context={self.context!r})"
-
-
-@dataclass(frozen=True)
-class SnmpTarget:
-    host: str
-    port: int = 161
-    credentials: SnmpCredentials = SnmpCredentials()
-    timeout: float = 2.0
-    retries: int = 1
-
-
-# RFC 3416 error-status values, for messages people can act on.
-_ERROR_STATUS = ("noError", "tooBig", "noSuchName", "badValue", "readOnly", "genErr", "noAccess",
-                 "wrongType", "wrongLength", "wrongEncoding", "wrongValue", "noCreation",
-                 "inconsistentValue", "resourceUnavailable", "commitFailed", "undoFailed",
-                 "authorizationError", "notWritable", "inconsistentName")
-
-
-def error_status_name(status: int) -> str:
-    return _ERROR_STATUS[status] if 0 <= status < len(_ERROR_STATUS) else f"error-status {status}"
-
-
-def to_python(value: object) -> SnmpValue:
-    if isinstance(value, rfc1902.IpAddress):
-        return ".".join(str(b) for b in value.asOctets())
-    if isinstance(value, univ.OctetString):
-        return value.asOctets()
-    if isinstance(value, univ.Integer):
-        return int(value)
-    if isinstance(value, univ.ObjectIdentifier):
-        return ".".join(str(n) for n in value.asTuple())
-    return None
-
-
-def is_absent(value: object) -> bool:
-    return isinstance(value, (rfc1905.NoSuchObject, rfc1905.NoSuchInstance, rfc1905.EndOfMibView))
 
 
 class SnmpClient:
@@ -224,10 +127,8 @@ class SnmpClient:
                 privProtocol=getattr(hlapi.auth, PRIV_PROTOCOLS[credentials.priv_protocol.upper()])
                 if credentials.priv_key else hlapi.auth.USM_PRIV_NONE,
             )
-        community = credentials.community
-        if credentials.context:
-            community = f"{community}@{credentials.context}"
-        return hlapi.CommunityData(community, mpModel=0 if credentials.version == 1 else 1)
+        return hlapi.CommunityData(credentials.community_string,
+                                   mpModel=0 if credentials.version == 1 else 1)
 
     @staticmethod
     def _context(credentials: SnmpCredentials) -> ContextData:
@@ -269,7 +170,7 @@ class SnmpClient:
             status, index, values = await self._get_once(target, wanted)
             if status == 0:
                 return values
-            if status == 2 and 0 < index <= len(wanted):  # noSuchName (v1)
+            if status == NO_SUCH_NAME and 0 < index <= len(wanted):  # v1
                 del wanted[index - 1]
                 continue
             raise SnmpError(f"{target.host}:{target.port}: GET failed: "
@@ -299,7 +200,7 @@ class SnmpClient:
         GETBULK for v2c/v3, GETNEXT for v1.  An agent that answers with a non-increasing OID ends
         the walk there (what was read so far is kept) instead of looping.
         """
-        root_tuple = gufo_backend.oid_tuple(root)
+        root_tuple = oid_tuple(root)
         result: dict[str, SnmpValue] = {}
         current = root_tuple
         repetitions = self.max_repetitions
@@ -317,15 +218,15 @@ class SnmpClient:
             current = resume  # pysnmp goes on where gufo_snmp could not
         prefix_len = len(root_tuple)
         while True:
-            oid = ".".join(map(str, current))
+            oid = oid_text(current)
             if target.credentials.version == 1:
                 status, _, var_binds = await self._call("next_cmd", target, variables=[oid])
-                if status == 2:  # noSuchName: end of MIB view in v1
+                if status == NO_SUCH_NAME:  # the end of the MIB view in v1
                     return result
             else:
                 status, _, var_binds = await self._call("bulk_cmd", target, 0, repetitions,
                                                         variables=[oid])
-                if status == 1 and repetitions > 1:  # tooBig: ask for fewer rows
+                if status == TOO_BIG and repetitions > 1:  # ask for fewer rows
                     repetitions = max(1, repetitions // 2)
                     continue
             if status != 0:
@@ -340,7 +241,7 @@ class SnmpClient:
                     return result
                 current = name_tuple
                 if not is_absent(value):
-                    result[".".join(map(str, name_tuple))] = to_python(value)
+                    result[oid_text(name_tuple)] = to_python(value)
 
     async def walk_many(self, target: SnmpTarget, roots: Iterable[str]) -> dict[str, SnmpValue]:
         """Walk several subtrees concurrently and merge the results."""

@@ -1,7 +1,8 @@
 """Device-level operations on the project's contract MIB (`mibs/PRINTGW-CONTRACT-MIB.mib`).
 
-Read a printer's contract state, change it with one SNMP SET, and tell whether a state read back
-shows the change.  Nothing here knows why a change is made (the cloud's commands are the
+Read a printer's contract state (or decode it from values read otherwise: the gateway's polls walk
+it with the Printer-MIB), change it with one SNMP SET, and tell whether a state read back shows
+the change.  Nothing here knows why a change is made (the cloud's commands are the
 gateway's business): this is what any SNMP manager could do with the MIB.
 
 The objects written and their SNMP types: `pgwContractMode` INTEGER {nonContract(1),
@@ -13,11 +14,15 @@ at all (RFC 3416 §4.2.5).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from protocols.snmp import contract_mib as cm
-from protocols.snmp.client import SnmpClient, SnmpTarget
+from protocols.snmp.client import SnmpClient
+from protocols.snmp.model import SnmpTarget, SnmpValue
+
+T = TypeVar("T")
 
 MODE_NUMBERS = {name: number for number, name in cm.CONTRACT_MODE_VALUES.items()}
 """Contract mode names → pgwContractMode values."""
@@ -28,6 +33,9 @@ PANEL_MESSAGE_MAX_OCTETS = 255
 _MODE = f"{cm.pgwContractMode}.0"
 _PROHIBITED = f"{cm.pgwContractPrintingProhibited}.0"
 _PANEL = f"{cm.pgwPanelMessage}.0"
+
+Report = Callable[[str, str], None]
+"""(object, what is wrong with its value): a value that does not fit the MIB."""
 
 
 @dataclass(frozen=True)
@@ -84,19 +92,53 @@ class ContractChange:
 
 
 async def read_contract_state(client: SnmpClient, target: SnmpTarget) -> ContractState:
-    """GET the contract scalars.  A device that does not answer pgwContractMode (the mandatory
-    group) has no contract MIB.  Raises `SnmpError` (`SnmpTimeout`: no answer)."""
-    values = await client.get(target, [_MODE, _PROHIBITED, _PANEL])
-    mode = values.get(_MODE)
-    if not isinstance(mode, int) or mode not in cm.CONTRACT_MODE_VALUES:
+    """GET the contract scalars (`decode_contract_state`).  Raises `SnmpError` (`SnmpTimeout`:
+    no answer)."""
+    return decode_contract_state(await client.get(target, [_MODE, _PROHIBITED, _PANEL]))
+
+
+def decode_contract_state(values: Mapping[str, SnmpValue],
+                          report: Report | None = None) -> ContractState:
+    """The contract state in `values` (by numeric OID, as a GET or a walk gives them).  A device
+    that does not answer pgwContractMode (the mandatory group) with a known mode has no contract
+    MIB.  A value of the wrong type or out of range counts as not answered, and is told to
+    `report`."""
+    mode = _enumerated(values, _MODE, "pgwContractMode", cm.CONTRACT_MODE_VALUES, report)
+    if mode is None:
         return UNSUPPORTED
-    prohibited = values.get(_PROHIBITED)
     panel = values.get(_PANEL)
+    if panel is not None and not isinstance(panel, bytes):
+        _report(report, "pgwPanelMessage", f"expected bytes, got {_show(panel)}")
+        panel = None
     return ContractState(
-        supported=True, mode=cm.CONTRACT_MODE_VALUES[mode],
-        printing_prohibited=cm.TRUTH_VALUES.get(prohibited) if isinstance(prohibited, int)
-        else None,
-        panel_message=panel.decode("utf-8", "replace") if isinstance(panel, bytes) else None)
+        supported=True, mode=mode,
+        printing_prohibited=_enumerated(values, _PROHIBITED, "pgwContractPrintingProhibited",
+                                        cm.TRUTH_VALUES, report),
+        panel_message=panel.decode("utf-8", "replace") if panel is not None else None)
+
+
+def _enumerated(values: Mapping[str, SnmpValue], oid: str, name: str, meanings: Mapping[int, T],
+                report: Report | None) -> T | None:
+    """An enumerated INTEGER's meaning; None when absent, of another type or unknown."""
+    value = values.get(oid)
+    if value is None:
+        return None
+    if not isinstance(value, int):
+        _report(report, name, f"expected int, got {_show(value)}")
+        return None
+    if value not in meanings:
+        _report(report, name, f"value out of range: {value!r:.60}")
+        return None
+    return meanings[value]
+
+
+def _show(value: SnmpValue) -> str:
+    return f"{type(value).__name__} {value!r:.60}"
+
+
+def _report(report: Report | None, name: str, problem: str) -> None:
+    if report is not None:
+        report(name, problem)
 
 
 async def write_contract(client: SnmpClient, target: SnmpTarget, change: ContractChange) -> None:

@@ -31,13 +31,12 @@ import resource
 import socket
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from gufo.snmp import SnmpError as GufoError
 from gufo.snmp._fast import GetIter, SnmpV1ClientSocket, SnmpV2cClientSocket
 
-if TYPE_CHECKING:
-    from protocols.snmp.client import SnmpTarget, SnmpValue
+from protocols.snmp.model import NO_SUCH_NAME, TOO_BIG, SnmpTarget, SnmpValue, oid_tuple
 
 T = TypeVar("T")
 Socket = SnmpV1ClientSocket | SnmpV2cClientSocket
@@ -48,7 +47,6 @@ RECV_BUFFER = 1 << 18
 """Bytes of receive buffer per socket: a few GETBULK answers, should the loop fall behind."""
 PEEK_BYTES = 512
 """Enough of an answer for its header, whatever the community's length (at most 255)."""
-TOO_BIG, NO_SUCH_NAME = 1, 2
 
 
 class Unsure(Exception):
@@ -78,10 +76,6 @@ def raise_fd_limit() -> int:
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
             soft = wanted
     return soft
-
-
-def oid_tuple(oid: str) -> tuple[int, ...]:
-    return tuple(map(int, oid.strip(".").split(".")))
 
 
 # -- the answer's header: SEQUENCE { version, community, GetResponse-PDU { request-id,
@@ -223,9 +217,7 @@ class GufoReader:
 
     def _session(self, target: SnmpTarget, loop: asyncio.AbstractEventLoop) -> _Session:
         credentials = target.credentials
-        community = credentials.community
-        if credentials.context:
-            community = f"{community}@{credentials.context}"
+        community = credentials.community_string
         key = (target.host, target.port, credentials.version, community)
         session = self._sessions.get(key)
         if session is not None:
@@ -366,7 +358,7 @@ class GufoReader:
                         return None
                     current = (*current[:-1], int(last))
                 else:
-                    name = tuple(map(int, oid[skip:].split("."))) if oid[skip:] else ()
+                    name = oid_tuple(oid[skip:]) if oid[skip:] else ()
                     if name <= current:
                         return None
                     current, current_head = name, head if dot else None

@@ -12,7 +12,8 @@ import asyncio
 from dataclasses import dataclass, field
 
 from protocols.snmp import contract_mib, oids
-from protocols.snmp.client import SnmpClient, SnmpError, SnmpTarget, SnmpValue
+from protocols.snmp.client import SnmpClient
+from protocols.snmp.model import SnmpError, SnmpTarget, SnmpValue
 from protocols.snmp.vendors import Vendor, vendor_for
 
 SYSTEM_SCALARS = tuple(f"{oid}.0" for oid in (

@@ -27,12 +27,11 @@ from typing import Any
 import pytest
 
 from gateway.local import logs
-from gateway.settings.config import load_config, parse_config
-from tests.commands.test_relay import cloud_command, issue
+from gateway.settings.loading import load_config, parse_config
+from tests.support.command_helpers import cloud_command, issue
 from tests.support.paths import REPO
 from tests.support.printgw_cli import printgw
-from tests.support.uplink_harness import Daemon, Harness, uplink_setup
-from tests.uplink.test_uplink_faults import (
+from tests.support.uplink_checks import (
     assert_no_duplicates,
     black_level_read,
     gateway_db,
@@ -42,6 +41,7 @@ from tests.uplink.test_uplink_faults import (
     set_level_and_wait_for_a_poll,
     uploaded_entries,
 )
+from tests.support.uplink_harness import Daemon, Harness, uplink_setup
 
 UNIT = REPO / "config" / "printgw.service"
 

@@ -26,11 +26,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from protocols.hosts import free_port
 from simulator.fleet import addresses
 from tests.support.chromium import render
 from tests.support.paths import REPO
-from tests.support.ports import free_port
-from tests.support.sim_helpers import free_port as free_fleet_port
 
 ENV = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
 
@@ -138,7 +137,8 @@ async def demo(*args: str) -> AsyncIterator[Demo]:
 def fleet_args(first_ip: str, count: int) -> list[str]:
     ips = addresses(first_ip, count)
     return ["--count", str(count), "--first-ip", first_ip,
-            "--snmp-port", str(free_fleet_port(ips)), "--ipp-port", str(free_fleet_port(ips))]
+            "--snmp-port", str(free_port(*ips, udp=True)), "--ipp-port",
+            str(free_port(*ips, udp=True))]
 
 
 def option(args: list[str], name: str) -> int:

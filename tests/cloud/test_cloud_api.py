@@ -26,6 +26,8 @@ from cloud import times
 from cloud.app import ROUTES
 from cloud.cli import TOKEN_ENV
 from cloud.server import CloudServer
+from protocols.cloud.times import rfc3339
+from protocols.hosts import free_port
 from tests.support.cloud_helpers import (
     BOTH_BACKENDS,
     OPERATIONS,
@@ -39,7 +41,6 @@ from tests.support.cloud_helpers import (
     sqlite_url,
 )
 from tests.support.paths import REPO
-from tests.support.ports import free_port
 
 pytest_plugins = ("tests.support.cloud_helpers",)
 
@@ -54,7 +55,7 @@ REGISTRATION = {"serial": "CNB7K12345", "product_name": "HP Color LaserJet MFP M
 
 def entry(printer_id: str, data: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
     return {"entry_id": str(uuid.uuid4()), "printer_id": printer_id,
-            "read_at": times.iso(times.now()), "event": "periodic",
+            "read_at": rfc3339(times.now()), "event": "periodic",
             "data": data or {"counters.total": {"total": 1200}}, **extra}
 
 
@@ -271,7 +272,7 @@ async def test_status_batches(cloud: CloudServer, http: aiohttp.ClientSession,
         "max_capacity": 1, "unit": None, "class": "consumed", "over_capacity": False,
         "low_percent": None}]})
     foreign = entry(foreign_printer)
-    future = entry(printer_id, read_at=times.iso(times.now() + timedelta(hours=1)))
+    future = entry(printer_id, read_at=rfc3339(times.now() + timedelta(hours=1)))
     misspelt = {**entry(printer_id), "colour": "black"}
     body = {"statuses": [good, bad, foreign, future, good, misspelt]}
     key = {"Idempotency-Key": str(uuid.uuid4())}
@@ -317,7 +318,7 @@ async def test_status_batches(cloud: CloudServer, http: aiohttp.ClientSession,
                                     params={"data_type": "alerts"})
     assert [s["entry_id"] for s in alerts_only["statuses"]] == [good["entry_id"]]
     since = await operator.ok("listReceivedStatuses", path={"printer_id": printer_id},
-                              params={"since": times.iso(times.now() + timedelta(minutes=1))})
+                              params={"since": rfc3339(times.now() + timedelta(minutes=1))})
     assert since["statuses"] == []
     view = await operator.ok("getPrinter", path={"printer_id": printer_id})
     assert view["last_status_at"] == later["read_at"]
@@ -341,7 +342,7 @@ async def test_contract_state_from_statuses(operator: Operator, gateway: Gateway
     contract = {"supported": True, "mode": "contract-billing", "printing_prohibited": False,
                 "panel_message": None}
     older = entry(printer_id, {"contract": {**contract, "mode": "non-contract"}},
-                  read_at=times.iso(times.now() - timedelta(minutes=5)))
+                  read_at=rfc3339(times.now() - timedelta(minutes=5)))
     await gateway.upload([entry(printer_id, {"contract": contract}), older])
     view = await operator.ok("getPrinter", path={"printer_id": printer_id})
     assert view["contract"] == contract, "the latest reading wins, not the latest upload"
@@ -504,7 +505,7 @@ async def test_commands(operator: Operator, gateway: Gateway) -> None:
     assert [c["command_id"] for c in pending["commands"]] == [command["command_id"],
                                                               second["command_id"]]
     ack = {"command_id": command["command_id"]}
-    at = times.iso(times.now())
+    at = rfc3339(times.now())
     received = await gateway.ok("acknowledgeCommand", path=ack, json_body={
         "printer_id": printer_id, "stage": "received", "at": at})
     assert (received["state"], received["received_at"]) == ("received", at)
@@ -535,12 +536,12 @@ async def test_command_rules(operator: Operator, gateway: Gateway,
                                 json_body={"kind": "billing-start"})
     path = {"command_id": command["command_id"]}
     wrong_printer = await gateway.call("acknowledgeCommand", path=path, json_body={
-        "printer_id": other_printer, "stage": "received", "at": times.iso(times.now())})
+        "printer_id": other_printer, "stage": "received", "at": rfc3339(times.now())})
     assert wrong_printer.status == 422
     assert wrong_printer.body["errors"][0]["pointer"] == "/printer_id"
     foreign = await Gateway.enrol(http, cloud.url, operator, name="foreign")
     hidden = await foreign.call("acknowledgeCommand", path=path, json_body={
-        "printer_id": printer_id, "stage": "received", "at": times.iso(times.now())})
+        "printer_id": printer_id, "stage": "received", "at": rfc3339(times.now())})
     assert hidden.status == 404
     assert (await foreign.ok("listPendingCommands"))["commands"] == []
     assert (await gateway.ok("listPendingCommands", params={"printer_id": other_printer})

@@ -22,8 +22,9 @@ import aiohttp
 import pytest
 
 from cloud import times
-from cloud.contract_change import MESSAGES
+from cloud.contract_actions import MESSAGES
 from cloud.server import CloudServer
+from protocols.cloud.times import rfc3339
 from tests.support.cloud_helpers import Gateway, Operator, running_cloud, sqlite_url
 from tests.support.contract_helpers import OrderService, order_service
 
@@ -85,9 +86,9 @@ class ScriptedGateway:
             path = {"command_id": command["command_id"]}
             await self.gateway.ok("acknowledgeCommand", path=path, json_body={
                 "printer_id": command["printer_id"], "stage": "received",
-                "at": times.iso(times.now())})
+                "at": rfc3339(times.now())})
             ack: dict[str, Any] = {"printer_id": command["printer_id"], "stage": "completed",
-                                   "result": result, "at": times.iso(times.now())}
+                                   "result": result, "at": rfc3339(times.now())}
             if result == "done":
                 device.apply(command["kind"], command["parameters"])
                 self.log.append((self.names[command["printer_id"]], command["kind"]))
@@ -112,7 +113,7 @@ class ScriptedGateway:
             device.level = level
         await self.gateway.upload([{
             "entry_id": str(uuid.uuid4()), "printer_id": printer_id,
-            "read_at": times.iso(times.now()), "event": event,
+            "read_at": rfc3339(times.now()), "event": event,
             "data": {
                 "supplies.cartridge": [{
                     "index": "1.1",

@@ -18,7 +18,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from cloud.contract_change import Action, Ask, Close, Issue, Process, Record, new_change
+from cloud.contract_actions import Action, Ask, Close, Issue, Record
+from cloud.contract_change import Process, new_change
 
 OLD, NEW = "old-printer", "new-printer"
 

@@ -38,13 +38,13 @@ import pytest
 import pytest_asyncio
 
 from cloud import times
-from cloud.contract_change import MESSAGES
+from cloud.contract_actions import MESSAGES
 from cloud.contract_store import cartridge_reading
 from gateway.store import DATABASE_NAME
 from protocols.snmp import contract_mib as cm
-from simulator.fleet import VirtualPrinter
+from simulator.printer import VirtualPrinter
 from simulator.state import CONTRACT_MODES, PrinterError
-from tests.commands.test_relay import (
+from tests.support.command_helpers import (
     FAST,
     audit,
     cloud_command,

@@ -12,87 +12,40 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.app.daemon import Gateway
-from gateway.settings.config import load_config
+from gateway.settings.loading import load_config
 from gateway.store import DATABASE_NAME
+from protocols.cloud.models import Command
 from protocols.snmp import contract_mib as cm
-from simulator.fleet import V3User, VirtualPrinter
+from simulator.printer import VirtualPrinter
+from simulator.snmp_v3 import V3User
 from tests.support.cloud_helpers import Gateway as CloudGateway
+from tests.support.command_helpers import (
+    FAST,
+    audit,
+    cloud_command,
+    configure,
+    gateway_in_process,
+    issue,
+    printer_ids,
+    relay_setup,
+    relay_through,
+)
 from tests.support.sim_helpers import snmpget
-from tests.support.uplink_harness import Harness, uplink_setup
+from tests.support.uplink_harness import Harness
 
 pytestmark = pytest.mark.slow
 
-FAST = {"retry_initial": "0.3s", "retry_max": "1s"}
 V3 = V3User("gwadmin", "auth-secret-1", "priv-secret-1")
-
-
-def relay_setup(tmp: Path, first_ip: str, profiles: list[str],
-                **fleet_options: Any) -> contextlib.AbstractAsyncContextManager[Harness]:
-    """One printer per profile, the reference cloud behind a fault proxy, an enrolment token."""
-    return uplink_setup(tmp, first_ip, profiles, fleet_options=fleet_options)
-
-
-def configure(h: Harness, snmp: dict[str, Any] | None = None, **contract: Any) -> Path:
-    """The gateway's config with fast SNMP timeouts, `[contract]` as given."""
-    return h.write_config(snmp={"port": h.fleet.printers[0].snmp_port,
-                                "communities": ["public"], "timeout": "0.5s", "retries": 0,
-                                **(snmp or {})},
-                          contract=contract)
-
-
-@contextlib.asynccontextmanager
-async def gateway_in_process(h: Harness) -> AsyncIterator[Gateway]:
-    """The gateway of `h`'s config, its printers read and registered."""
-    async with Gateway(load_config(h.config_path)) as gateway:
-        await gateway.cycle(sync=True)
-        assert gateway.link is not None and gateway.link.status.connected
-        yield gateway
-
-
-async def printer_ids(h: Harness) -> dict[str, str]:
-    """Printer ID by profile key."""
-    printers = await h.printers()
-    return {p.profile.key: printers[p.state.serial]["printer_id"] for p in h.fleet.printers}
 
 
 def printer(h: Harness, profile: str) -> VirtualPrinter:
     return next(p for p in h.fleet.printers if p.profile.key == profile)
-
-
-async def issue(h: Harness, printer_id: str, kind: str, parameters: dict[str, Any] | None = None,
-                deadline: float | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"kind": kind}
-    if parameters is not None:
-        body["parameters"] = parameters
-    if deadline is not None:
-        body["deadline"] = (datetime.now(UTC) + timedelta(seconds=deadline)).isoformat()
-    return await h.operator.ok("createCommand", path={"printer_id": printer_id}, json_body=body)
-
-
-async def cloud_command(h: Harness, command_id: str) -> dict[str, Any]:
-    return await h.operator.ok("getCommand", path={"command_id": command_id})
-
-
-async def relay_through(gateway: Gateway) -> None:
-    """Fetch the change stream and wait until every command it brought is completed."""
-    assert gateway.link is not None and gateway.relay is not None
-    await gateway.link.poll_changes()
-    await asyncio.wait_for(gateway.relay.drain(), 30)
-
-
-def audit(data_dir: Path, command_id: str) -> list[sqlite3.Row]:
-    with contextlib.closing(sqlite3.connect(data_dir / DATABASE_NAME)) as db:
-        db.row_factory = sqlite3.Row
-        return db.execute("SELECT * FROM command_audit WHERE command_id = ? ORDER BY id",
-                          (command_id,)).fetchall()
 
 
 def acknowledgements(h: Harness, command_id: str) -> list[tuple[str, int]]:
@@ -203,8 +156,7 @@ async def test_deadline_other_gateways_printer_replay_and_immutable_audit(tmp_pa
             other = await CloudGateway.enrol(h.http, h.cloud.url, h.operator, name="other")
             foreign = await issue(h, await other.register(serial=mfp.state.serial + "X"),
                                   "contract-transition")
-            await gateway.relay.handle({k: foreign[k] for k in (
-                "command_id", "printer_id", "kind", "parameters", "issued_at", "deadline")})
+            await gateway.relay.handle(Command.from_json(foreign))
             await asyncio.wait_for(gateway.relay.drain(), 10)
             assert mfp.state.contract_mode == 1
             row = gateway.relay.log.get(foreign["command_id"])
@@ -220,8 +172,7 @@ async def test_deadline_other_gateways_printer_replay_and_immutable_audit(tmp_pa
             assert (await cloud_command(h, command["command_id"]))["state"] == "done"
             mfp.state.set_contract_mode(1)  # changed on the device since
             acks_before = len(acknowledgements(h, command["command_id"]))
-            await gateway.relay.handle({k: command[k] for k in (
-                "command_id", "printer_id", "kind", "parameters", "issued_at", "deadline")})
+            await gateway.relay.handle(Command.from_json(command))
             await asyncio.wait_for(gateway.relay.drain(), 10)
             assert mfp.state.contract_mode == 1  # not applied twice
             assert len(acknowledgements(h, command["command_id"])) == acks_before + 1

@@ -9,7 +9,7 @@ from gateway.device.reader import DeviceReader
 from gateway.device.snmp_mapping import apply_snmp
 from protocols.snmp import contract_mib as cm
 from protocols.snmp import oids
-from protocols.snmp.client import SnmpCredentials, SnmpTarget
+from protocols.snmp.model import SnmpCredentials, SnmpTarget
 from protocols.snmp.printer import PrinterReading
 from tests.support.paths import SNMP_FIXTURES
 from tests.support.sim_helpers import running_fleet

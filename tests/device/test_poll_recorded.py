@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from protocols.hosts import free_port
+from tests.support.paths import SNMP_FIXTURES
 from tests.support.printgw_cli import printgw
-from tests.support.snmpsim_agent import SNMP_FIXTURES, free_udp_port
 
 EXPECTED = sorted(SNMP_FIXTURES.glob("*.expected.json"))
 
@@ -89,7 +90,7 @@ def test_poll_meets_expected(recorded_printers: tuple[str, int], expected_file: 
 
 
 def test_unanswered_host_fails_clearly_within_timeout() -> None:
-    port = free_udp_port()
+    port = free_port(tcp=False, udp=True)
     started = time.monotonic()
     result = printgw("poll", "127.0.0.1", "--port", str(port), "--ipp-port", str(port),
                      "--timeout", "1", "--retries", "0", "--json")
@@ -105,7 +106,7 @@ def test_snmp_answers_while_ipp_is_down(recorded_printers: tuple[str, int]) -> N
     """One protocol failing costs nothing of what the other read."""
     host, port = recorded_printers
     result = printgw("poll", host, "--port", str(port), "--community", "canonprinter_lbp",
-                     "--ipp-port", str(free_udp_port()), "--timeout", "1", "--json")
+                     "--ipp-port", str(free_port(tcp=False, udp=True)), "--timeout", "1", "--json")
     assert result.returncode == 0, result.stderr
     status = json.loads(result.stdout)
     assert status["reachable"] == {"snmp": True, "ipp": False}

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from protocols.hosts import free_port
 from simulator.fleet import Fleet, FleetConfig
 from simulator.mdns import Advertiser
 from tests.support.ippeveprinter import (  # noqa: F401 - ippeve_fleet_fixture is the `ippeve_fleet` fixture
@@ -19,7 +20,6 @@ from tests.support.ippeveprinter import (  # noqa: F401 - ippeve_fleet_fixture i
     ippeve_fleet_fixture,
 )
 from tests.support.netns import netns_pair, read_until, require_netns
-from tests.support.ports import free_port
 from tests.support.printgw_cli import COMMAND
 from tests.support.sim_helpers import run, running_fleet
 
@@ -104,7 +104,7 @@ async def test_sweep_finds_the_printers_with_serials_and_honours_exclusions(
 
 
 async def test_v3_only_printers_are_found_with_the_right_user(tmp_path: Path) -> None:
-    from simulator.fleet import V3User
+    from simulator.snmp_v3 import V3User
     user = V3User("gw", "authpass-123", "privpass-123")
     async with running_fleet("127.0.53.1", 2, v3_users=[user], ipp=False) as fleet:
         base = ("--subnet", "127.0.53.0/29", "--port", str(fleet.config.snmp_port),

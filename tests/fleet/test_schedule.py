@@ -9,7 +9,7 @@ import pytest
 
 from gateway.device.model import DeviceStatus, State, Supply
 from gateway.fleet.schedule import JITTER, Outcome, Schedule, outcome_of
-from gateway.settings.config import PollSettings
+from gateway.settings.schema import PollSettings
 
 POLL = PollSettings(interval=60, unreachable_backoff_max=600, sleep_backoff_max=300,
                     concurrency=4)

@@ -30,11 +30,12 @@ from gateway.device.model import Alert, DeviceStatus, Identity, State, Supply
 from gateway.fleet.inventory import Sighting
 from gateway.fleet.readings import HISTORY_DAYS, HISTORY_STEP, record_reading
 from gateway.local.live_view import FleetView, colour_family
-from gateway.local.status_page import BAR_COLOURS, URL_FILE, StatusPage, start_status_page
-from gateway.settings.config import parse_config
+from gateway.local.page_html import BAR_COLOURS
+from gateway.local.status_page import URL_FILE, StatusPage, start_status_page
+from gateway.settings.loading import parse_config
 from gateway.store import DATABASE_NAME, Store
+from protocols.hosts import free_port
 from tests.support.chromium import png_size, render
-from tests.support.ports import free_port
 from tests.support.printgw_cli import COMMAND
 from tests.support.sim_helpers import run, running_fleet
 from tests.support.uplink_harness import Harness, uplink_setup
@@ -319,7 +320,7 @@ def add_device(gateway: Gateway, address: str, hostname: str) -> int:
                          level_state="some-remaining")],
         state=State(printer_state="stopped", reasons=["<reason>"],
                     alerts=[Alert(index="1", severity="critical", description="<i>jam</i>")]))
-    gateway.queue.record(device, status)
+    gateway.intake.record(device, status)
     return device.id
 
 
@@ -328,7 +329,7 @@ async def test_page_escapes_what_devices_send_and_answers_loopback_names_only(
     port = free_port()
     async with local_gateway(tmp_path, port) as gateway:
         device_id = add_device(gateway, "127.0.91.1", "<script>alert(1)</script>")
-        page = StatusPage(gateway)
+        page = StatusPage(gateway.runtime, gateway.store, gateway.metrics)
         base = await page.start()
         assert base == f"http://127.0.0.1:{port}/"
         try:
@@ -379,7 +380,8 @@ async def test_a_port_in_use_is_logged_and_the_daemon_runs_on(
             async with local_gateway(
                     tmp_path, port, discovery={"mdns": False, "static": [{"host": printer.ip}]},
                     snmp={"port": printer.snmp_port}, ipp={"port": printer.ipp_port}) as gateway:
-                assert await start_status_page(gateway) is None
+                assert await start_status_page(gateway.runtime, gateway.store,
+                                               gateway.metrics) is None
                 stop = asyncio.Event()
                 running = asyncio.create_task(gateway.run(stop))
                 view = FleetView(gateway.store, gateway.config)

@@ -15,15 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from gateway.settings.config import (
-    Config,
-    ConfigError,
-    changed_keys,
-    glob_common_match,
-    host_time_zone,
-    load_config,
-    parse_config,
-)
+from gateway.settings.globs import glob_common_match
+from gateway.settings.loading import ConfigError, changed_keys, load_config, parse_config
+from gateway.settings.schema import Config
+from gateway.settings.values import host_time_zone
 from tests.support.paths import REPO
 from tests.support.printgw_cli import printgw
 

@@ -1,4 +1,4 @@
-"""`printgw-sim` as a process: control API, and the gateway's own `printgw poll` against it."""
+"""The control API (in process, and `printgw-sim` as a process) and `printgw poll` against it."""
 
 from __future__ import annotations
 
@@ -10,15 +10,18 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 
+from protocols.hosts import free_port
 from protocols.snmp import contract_mib as cm
+from simulator.control_api import start_control_api
 from simulator.fleet import addresses
-from tests.support.sim_helpers import SNMP_ENV, free_port, run
+from tests.support.sim_helpers import SNMP_ENV, run, running_fleet
 
 
 @contextlib.asynccontextmanager
 async def sim_process(first_ip: str, count: int, *extra: str) -> AsyncIterator[dict]:
     ips = addresses(first_ip, count)
-    ports = {"snmp": free_port(ips), "ipp": free_port(ips), "control": free_port(["127.0.0.1"])}
+    ports = {"snmp": free_port(*ips, udp=True), "ipp": free_port(*ips, udp=True),
+             "control": free_port(udp=True)}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "simulator", "--count", str(count), "--first-ip", first_ip,
         "--snmp-port", str(ports["snmp"]), "--ipp-port", str(ports["ipp"]),
@@ -124,3 +127,42 @@ async def test_gateway_poll_reads_what_the_simulator_says() -> None:
         async with http.post(f"{api}/printers/0/replace", json={"supply": "black"}):
             pass
         check(await poll(), await state())
+
+
+async def test_control_api_levels_power_and_contract() -> None:
+    async with running_fleet("127.0.22.40", 2, profiles=["color-mfp"]) as fleet:
+        port = free_port()
+        runner = await start_control_api(fleet, "127.0.0.1", port)
+        api = f"http://127.0.0.1:{port}/printers"
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.post(f"{api}/0/level", json={"supply": "cyan", "percent": 4}) as r:
+                    assert r.status == 200
+                    cyan = (await r.json())["supplies"][1]
+                assert cyan["percent"] == 4
+                assert "toner-low-warning" in fleet.printers[0].state.reasons()
+                async with http.post(f"{api}/0/level", json={"supply": "cyan"}) as r:
+                    assert r.status == 400 and "percent" in (await r.json())["error"]
+                async with http.post(f"{api}/1/sleep") as r:
+                    assert (await r.json())["asleep"] is True
+                async with http.post(f"{api}/1/wake") as r:
+                    assert (await r.json())["asleep"] is False
+                async with http.post(f"{api}/1/errors", json={"error": "cover-open"}):
+                    pass
+                async with http.delete(f"{api}/1/errors") as r:
+                    assert (await r.json())["errors"] == []
+                async with http.post(f"{api}/0/contract",
+                                     json={"mode": "contract-billing", "panel_message": "Hi"}) as r:
+                    contract = (await r.json())["contract"]
+                assert contract["mode"] == "contract-billing" and contract["panel_message"] == "Hi"
+                async with http.post(f"{api}/0/contract", json={"mode": "bogus"}) as r:
+                    assert r.status == 400
+                async with http.post(f"{api}/0/contract", json={"mode": "non-contract"}):
+                    pass
+                async with http.post(f"{api}/0/replace",
+                                     json={"supply": "black", "cartridge_type": "contract"}):
+                    pass
+                async with http.post(f"{api}/0/print", json={"pages": 1}) as r:
+                    assert r.status == 409 and "not allowed" in (await r.json())["error"]
+        finally:
+            await runner.cleanup()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from protocols.snmp import contract_mib as cm
 from protocols.snmp import oids
-from simulator.fleet import V3User
+from simulator.snmp_v3 import V3User
 from tests.support.sim_helpers import run, running_fleet, target
 
 USER = V3User("gwadmin", "auth-secret-1", "priv-secret-1")

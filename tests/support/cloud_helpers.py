@@ -39,6 +39,7 @@ from cryptography.x509.oid import NameOID
 from cloud.schema import DOCUMENT, component, validator
 from cloud.server import CloudServer
 from protocols.cloud import operations
+from protocols.cloud.transport import operation_request
 
 pytest_plugins = ("tests.support.postgres",)
 
@@ -132,17 +133,9 @@ class Api:
                    json_body: Any = None, data: bytes | None = None,
                    headers: Mapping[str, str] | None = None,
                    params: Mapping[str, str | int] | None = None) -> Answer:
-        method, template, _ = OPERATIONS[operation_id]
-        url = self.base_url + template.format(**(path or {}))
-        sent = dict(headers or {})
-        if self.token is not None:
-            sent.setdefault("Authorization", f"Bearer {self.token}")
-        if json_body is not None:
-            data = json.dumps(json_body).encode()
-        if data is not None:
-            sent.setdefault("Content-Type", "application/json")
-        async with self.http.request(method, url, data=data, headers=sent,
-                                     params=params) as response:
+        async with operation_request(self.http, self.base_url, operation_id, token=self.token,
+                                     path=path, query=params, json_body=json_body, body=data,
+                                     headers=headers) as response:
             raw = await response.read()
             body = json.loads(raw) if raw else None
             check_answer(operation_id, response.status, response.content_type, body)

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from protocols.hosts import free_port
 from tests.support.paths import FIXTURES
-from tests.support.ports import free_port
 
 CONF_DIR = FIXTURES / "ipp" / "ippeveprinter"
 _START_TIMEOUT = 10.0

@@ -23,7 +23,7 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.support.ports import free_port
+from protocols.hosts import free_port
 
 ENV = "PRINTGW_TEST_POSTGRES_URL"
 ROLE = "printgw"

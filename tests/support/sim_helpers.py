@@ -1,7 +1,7 @@
-"""Helpers for the simulator tests: free ports, a running fleet, net-snmp and ipptool runners.
+"""Helpers for the simulator tests: a running fleet, net-snmp and ipptool runners.
 
-Tests use addresses in 127.0.20.0-127.0.29.255 and random high ports so that they do not collide
-with other test modules running in parallel.
+Tests use addresses in 127.0.20.0-127.0.29.255 and ports of the kernel's choosing so that they do
+not collide with other test modules running in parallel.
 """
 
 from __future__ import annotations
@@ -9,42 +9,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import random
-import socket
 from collections.abc import AsyncIterator
 
+from protocols.hosts import free_port
 from simulator.fleet import Fleet, FleetConfig
 
 SNMP_ENV = {**os.environ, "MIBS": "", "MIBDIRS": "/nonexistent"}
-
-
-def free_port(ips: list[str], tcp: bool = True) -> int:
-    """A port free for UDP (and TCP) on every address in `ips`."""
-    for _ in range(200):
-        port = random.randint(20000, 60000)
-        socks = []
-        try:
-            for ip in ips:
-                for kind in ((socket.SOCK_DGRAM, socket.SOCK_STREAM) if tcp
-                             else (socket.SOCK_DGRAM,)):
-                    s = socket.socket(socket.AF_INET, kind)
-                    socks.append(s)
-                    s.bind((ip, port))
-            return port
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port")
 
 
 @contextlib.asynccontextmanager
 async def running_fleet(first_ip: str, count: int = 1, **kwargs) -> AsyncIterator[Fleet]:
     from simulator.fleet import addresses
     ips = addresses(first_ip, count)
-    snmp_port = free_port(ips)
-    ipp_port = free_port(ips)
+    snmp_port = free_port(*ips, udp=True)
+    ipp_port = free_port(*ips, udp=True)
     fleet = Fleet(FleetConfig(count=count, first_ip=first_ip, snmp_port=snmp_port,
                               ipp_port=ipp_port, **kwargs))
     await fleet.start()

@@ -14,10 +14,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.paths import SNMP_FIXTURES
-from tests.support.ports import free_udp_port
-
-__all__ = ["SNMP_FIXTURES", "free_udp_port", "snmpsim"]
+from protocols.hosts import free_port
 
 
 def _answers(host: str, port: int, community: str) -> bool:
@@ -42,7 +39,7 @@ def snmpsim(recordings: Iterable[Path], workdir: Path, host: str = "127.0.0.1",
     data.mkdir(parents=True, exist_ok=True)
     for path in recordings:
         shutil.copy(path, data / path.name)
-    port = port or free_udp_port(host)
+    port = port or free_port(host, tcp=False, udp=True)
     command = [
         sys.executable, "-c",
         "import sys; from snmpsim.commands.responder import main; sys.exit(main())",

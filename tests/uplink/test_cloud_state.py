@@ -3,6 +3,7 @@ setting table, the transmission data type table and the previous reading per dev
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from gateway.fleet.inventory import Inventory, Sighting
 from gateway.store import Store
 from gateway.uplink.cloud_state import CloudState
 from gateway.uplink.services import decide_activation
+from protocols.cloud.models import ActivationResult
+from protocols.cloud.registration import Application
 
 
 class Clock:
@@ -34,12 +37,13 @@ def add_device(store: Store, serial: str, address: str = "192.0.2.10") -> int:
 
 
 def application(service_id: str, application_id: str | None, state: str = "inactive",
-                **extra) -> dict:
-    return {"service_id": service_id, "service_outline": f"{service_id} outline",
-            "application_id": application_id, "provider": "Example Supplies",
-            "application_date": "2025-06-30", "activation_state": state,
-            "compatible_cartridge_models": [], "data_types": ["supplies.level"],
-            "activation_by_first_upload": False, **extra}
+                **extra) -> Application:
+    return Application.from_json({
+        "service_id": service_id, "service_outline": f"{service_id} outline",
+        "application_id": application_id, "provider": "Example Supplies",
+        "application_date": "2025-06-30", "activation_state": state,
+        "compatible_cartridge_models": [], "data_types": ["supplies.level"],
+        "activation_by_first_upload": False, **extra})
 
 
 def test_link_values_survive_reopening(tmp_path: Path) -> None:
@@ -108,9 +112,9 @@ def test_support_service_setting_table_keeps_decisions_and_results(store: Store)
     assert (monitoring.decision, monitoring.decision_reason) == ("none", "no-application-id")
     json.dumps([app.to_json() for app in rows.values()])  # the status page shows them
 
-    result = {"service_id": "toner-delivery", "application_id": "abc123", "result": "activated",
-              "activation_state": "active", "activated_at": "2025-07-01T09:02:00Z",
-              "reason": None}
+    result = ActivationResult(service_id="toner-delivery", application_id="abc123",
+                              result="activated", activation_state="active",
+                              activated_at="2025-07-01T09:02:00Z", reason=None)
     assert state.record_activation(device, "toner-delivery", result)
     assert not state.record_activation(device, "no-such-service", result)
     toner = state.applications(device)[1]
@@ -135,18 +139,19 @@ def test_support_service_setting_table_keeps_decisions_and_results(store: Store)
     (toner,) = state.applications(device)
     assert (toner.enabled, toner.decision, toner.decision_deactivate) == (False, "deactivate",
                                                                           True)
-    state.record_activation(device, "toner-delivery", {**result, "result": "deactivated",
-                                                       "activation_state": "inactive"})
+    state.record_activation(device, "toner-delivery", dataclasses.replace(
+        result, result="deactivated", activation_state="inactive"))
     (toner,) = state.applications(device)
     assert (toner.activation_state, toner.notified_application_id) == ("inactive", None)
 
-    # the cloud's own activation time wins, null included; without one the kept one stays
+    # the cloud's own activation time wins, null included
+    state.record_activation(device, "toner-delivery", result)
     state.save_applications(device, [application("toner-delivery", "abc123",
                                                  activated_at=None)], {})
     assert state.applications(device)[0].activated_at is None
-    state.record_activation(device, "toner-delivery", result)
-    state.save_applications(device, [application("toner-delivery", "abc123", "active")], {})
-    assert state.applications(device)[0].activated_at == "2025-07-01T09:02:00Z"
+    state.save_applications(device, [application("toner-delivery", "abc123", "active",
+                                                 activated_at="2025-07-02T08:00:00Z")], {})
+    assert state.applications(device)[0].activated_at == "2025-07-02T08:00:00Z"
 
     # a new contract for the service: the old result does not belong to it
     renewed = [application("toner-delivery", "def456")]
@@ -164,12 +169,15 @@ def test_refused_activation_keeps_what_was_confirmed(store: Store) -> None:
     device = add_device(store, "SN1")
     app = application("toner-delivery", "abc123", "suspended")
     state.save_applications(device, [app], {})
-    refused = {"service_id": "toner-delivery", "application_id": "abc123", "result": "refused",
-               "activation_state": "suspended", "activated_at": None,
-               "reason": {"code": "application-suspended", "detail": "suspended"}}
+    refused = ActivationResult.from_json({
+        "service_id": "toner-delivery", "application_id": "abc123", "result": "refused",
+        "activation_state": "suspended", "activated_at": None,
+        "reason": {"code": "application-suspended", "detail": "suspended"}})
     state.record_activation(device, "toner-delivery", refused)
     (row,) = state.applications(device)
-    assert row.activation_result["reason"]["code"] == "application-suspended"
+    assert row.activation_result == refused
+    assert row.activation_result.reason is not None
+    assert row.activation_result.reason.code == "application-suspended"
     assert (row.activation_state, row.notified_application_id) == ("suspended", None)
 
 
@@ -224,7 +232,8 @@ def test_writes_join_the_callers_transaction(tmp_path: Path) -> None:
         assert state.transmission_types(device) == ([], [])
         with store.transaction() as db:
             state.set_last_status(device, {"host": "x"}, 1000.0, periodic=True, db=db)
-            state.record_activation(device, "none", {"result": "activated"}, db=db)
+            state.record_activation(device, "none", ActivationResult(
+                "none", "abc123", "activated", "active", reason=None), db=db)
     with Store.in_directory(tmp_path) as store:
         state = CloudState(store)
         assert state.last_status(device) == {"host": "x"}

@@ -5,6 +5,7 @@ FIG. 10's activation decision."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 from typing import Any
 
@@ -15,9 +16,10 @@ from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from gateway.device.model import DeviceStatus
+from gateway.device.model import Contract, Counters, DeviceStatus, Supply
 from gateway.device.reader import DeviceReader, IppEndpoint
-from gateway.settings.config import EventSettings, parse_config
+from gateway.settings.loading import parse_config
+from gateway.settings.schema import EventSettings
 from gateway.uplink.data_types import FIELDS, available, project
 from gateway.uplink.events import StatusEvent, baseline, detect
 from gateway.uplink.services import (
@@ -27,7 +29,9 @@ from gateway.uplink.services import (
     normalise_model,
 )
 from protocols.cloud import DATA_TYPES, load_schema
-from protocols.snmp.client import SnmpCredentials, SnmpTarget
+from protocols.cloud.models import EventDetail
+from protocols.cloud.registration import Application
+from protocols.snmp.model import SnmpCredentials, SnmpTarget
 from tests.support.paths import SNMP_FIXTURES
 from tests.support.sim_helpers import running_fleet
 
@@ -49,7 +53,7 @@ def schema_errors(check: Draft202012Validator, instance: Any) -> list[str]:
     return [f"{e.json_path}: {e.message}" for e in check.iter_errors(instance)]
 
 
-def check_projection(status: dict[str, Any]) -> None:
+def check_projection(status: DeviceStatus) -> None:
     """Every data type projects onto its schema, alone and all together."""
     data = project(status, DATA_TYPES)
     assert list(data) == list(DATA_TYPES)
@@ -60,7 +64,7 @@ def check_projection(status: dict[str, Any]) -> None:
         assert not schema_errors(STATUS_DATA, alone), data_type
 
 
-def check_unavailable(status: dict[str, Any]) -> dict[str, str | None]:
+def check_unavailable(status: DeviceStatus) -> dict[str, str | None]:
     reasons = available(status)
     assert list(reasons) == list(DATA_TYPES)
     unavailable = [{"data_type": t, "reason": r} for t, r in reasons.items() if r]
@@ -81,20 +85,18 @@ async def test_real_printers_readings_project_onto_the_schemas(
     host, port = recorded_printers
     async with DeviceReader() as reader:
         status = (await reader.read(host, SnmpTarget(host, port, SnmpCredentials(
-            version=2, community=name)), None)).to_json()
+            version=2, community=name)), None))
     check_projection(status)
     data = project(status, ["supplies.level", "state", "identity"])
-    assert [s["index"] for s in data["supplies.level"]] == [s["index"]
-                                                            for s in status["supplies"]]
+    assert [s["index"] for s in data["supplies.level"]] == [s.index for s in status.supplies]
     assert data["state"]["reachable"] == {"snmp": True}
-    assert data["identity"]["serial"] == status["identity"]["serial"]
+    assert data["identity"]["serial"] == status.identity.serial
     reasons = check_unavailable(status)
     for data_type in ("supplies.cartridge", "counters.contract", "contract"):
         assert "contract MIB" in reasons[data_type], data_type  # real printers lack it
     assert reasons["identity"] is None and reasons["state"] is None
     assert reasons["supplies.level"] is None
-    assert (reasons["supplies.model"] is None) == any(s["part_number"]
-                                                      for s in status["supplies"])
+    assert (reasons["supplies.model"] is None) == any(s.part_number for s in status.supplies)
 
 
 async def test_virtual_printers_over_snmp_and_ipp_project_onto_the_schemas() -> None:
@@ -107,8 +109,8 @@ async def test_virtual_printers_over_snmp_and_ipp_project_onto_the_schemas() -> 
         for printer in fleet.printers:
             snmp = SnmpTarget(printer.ip, printer.snmp_port, SnmpCredentials(version=2))
             ipp = IppEndpoint.for_host(printer.ip, printer.ipp_port)
-            readings[printer.state.name] = (await reader.read(printer.ip, snmp, ipp)).to_json()
-            ipp_only = (await reader.read(printer.ip, None, ipp)).to_json()
+            readings[printer.state.name] = await reader.read(printer.ip, snmp, ipp)
+            ipp_only = await reader.read(printer.ip, None, ipp)
             check_projection(ipp_only)
             assert check_unavailable(ipp_only)["contract"] == (
                 "the contract MIB is read over SNMP, which is not used for this device")
@@ -136,7 +138,7 @@ async def test_virtual_printers_over_snmp_and_ipp_project_onto_the_schemas() -> 
 
 
 def test_projection_is_exactly_the_requested_keys_with_nulls_where_unknown() -> None:
-    empty = DeviceStatus(host="192.0.2.1").to_json()
+    empty = DeviceStatus(host="192.0.2.1")
     check_projection(empty)
     data = project(empty, ["counters.color", "identity", "supplies.level"])
     assert list(data) == ["identity", "supplies.level", "counters.color"]  # catalogue order
@@ -147,8 +149,10 @@ def test_projection_is_exactly_the_requested_keys_with_nulls_where_unknown() -> 
     assert project(empty, []) == {}
     with pytest.raises(ValueError, match="toner"):
         project(empty, ["identity", "toner"])
-    # a previous reading stored before the cartridge fields existed projects with nulls
-    old = {"supplies": [{"index": "1.1", "kind": "toner"}], "state": {"reasons": None}}
+    # a previous reading stored before the cartridge fields existed reads back with nulls
+    old = DeviceStatus.from_json({"host": "192.0.2.1", "read_at": "2025-07-01T10:15:02Z",
+                                  "supplies": [{"index": "1.1", "kind": "toner"}],
+                                  "state": {"reasons": None}})
     data = project(old, ["supplies.cartridge", "state"])
     assert data["supplies.cartridge"] == [{"index": "1.1", "cartridge_type": None,
                                            "cartridge_id": None, "cartridge_new": None}]
@@ -158,15 +162,14 @@ def test_projection_is_exactly_the_requested_keys_with_nulls_where_unknown() -> 
 
 
 def test_unavailable_data_types_say_why() -> None:
-    status = DeviceStatus(host="192.0.2.1").to_json()
-    status["reachable"] = {"snmp": False, "ipp": True}
+    status = DeviceStatus(host="192.0.2.1", reachable={"snmp": False, "ipp": True})
     reasons = available(status)
     assert reasons["supplies.level"] == "the device reports no supplies"
     assert reasons["contract"] == "the contract MIB is read over SNMP, which did not answer"
     assert reasons["counters.total"] == "the device reports no total impression counter"
-    status["supplies"] = [{"index": "1.1", "part_number": None}]
-    status["counters"] = {"total": 5, "mono": 5, "color": None}
-    status["contract"] = {"supported": True}
+    status.supplies = [Supply(index="1.1", part_number=None)]
+    status.counters = Counters(total=5, mono=5, color=None)
+    status.contract = Contract(supported=True)
     reasons = available(status)
     assert reasons["supplies.model"] == "the device reports no part numbers for its supplies"
     assert reasons["supplies.cartridge"] == ("the device reports no cartridge type or ID for "
@@ -189,16 +192,18 @@ def supply(index: str = "1.1", percent: int | None = 50, **extra: Any) -> dict[s
 
 
 def reading(*supplies: dict[str, Any], state: str = "idle", alerts: tuple = (),
-            contract: bool = False, reachable: dict | None = None) -> dict[str, Any]:
-    return {"reachable": reachable or {"snmp": True},
-            "supplies": list(supplies),
-            "state": {"printer_state": state,
-                      "alerts": [{"index": i, "code": c} for i, c in alerts]},
-            "contract": {"supported": contract}}
+            contract: bool = False, reachable: dict | None = None) -> DeviceStatus:
+    return DeviceStatus.from_json({
+        "host": "192.0.2.1", "read_at": "2025-07-01T10:15:02Z",
+        "reachable": reachable or {"snmp": True},
+        "supplies": list(supplies),
+        "state": {"printer_state": state,
+                  "alerts": [{"index": i, "code": c} for i, c in alerts]},
+        "contract": {"supported": contract}})
 
 
 def kinds(events: list[StatusEvent]) -> list[tuple[str, dict[str, Any]]]:
-    return [(e.kind, e.detail) for e in events]
+    return [(e.kind, e.detail.to_json()) for e in events]
 
 
 @pytest.mark.parametrize(("before", "after", "expected"), [
@@ -241,8 +246,8 @@ def test_supplies_are_compared_by_index_in_order() -> None:
     custom = parse_config({"events": {"thresholds": [50], "level_jump": 10}}).events
     assert kinds(detect(reading(supply(percent=55)), reading(supply(percent=66)), custom)) == [
         ("supply-replaced", {"supply_index": "1.1"})]
-    assert detect(reading(supply(percent=55)), reading(supply(percent=0)), custom)[0].detail[
-        "threshold_percent"] == 50
+    assert detect(reading(supply(percent=55)), reading(supply(percent=0)), custom)[0].detail \
+        .threshold_percent == 50
 
 
 def test_contract_cartridge_installed_and_removed() -> None:
@@ -278,8 +283,8 @@ def test_alert_and_state_events() -> None:
                    ("unknown", "idle"): False}
     for (was, now), event in transitions.items():
         got = detect(reading(state=was), reading(state=now), SETTINGS)
-        assert (got == [StatusEvent("state-changed", {"previous_state": was})]) == event, (was,
-                                                                                           now)
+        assert (got == [StatusEvent("state-changed", EventDetail(previous_state=was))]) == event, (
+            was, now)
         assert event or got == []
 
 
@@ -297,18 +302,18 @@ def test_a_sleeping_printer_and_a_lost_protocol_are_not_news() -> None:
                     reachable={"snmp": True, "ipp": True}, contract=True)
     assert detect(awake, asleep, SETTINGS) == []
     memory = baseline(awake, asleep)
-    assert memory["supplies"][0]["level_percent"] == 30
-    assert memory["state"]["printer_state"] == "idle"
+    assert memory.supplies[0].level_percent == 30
+    assert memory.state.printer_state == "idle"
     assert kinds(detect(memory, woken, SETTINGS)) == [
         ("threshold-crossed", {"supply_index": "1.1", "threshold_percent": 20})]
-    assert asleep["supplies"][0]["level_percent"] is None  # the reading itself is untouched
+    assert asleep.supplies[0].level_percent is None  # the reading itself is untouched
 
     # SNMP times out once: IPP's view (other supply rows, its own alerts) is not a change
     ipp_only = reading(supply("ipp.1", 30), reachable={"snmp": False, "ipp": True})
     assert detect(awake, ipp_only, SETTINGS) == []
     memory = baseline(awake, ipp_only)
-    assert memory["supplies"] == awake["supplies"] and memory["contract"]["supported"]
-    assert memory["reachable"] == {"snmp": True, "ipp": True}
+    assert memory.supplies == awake.supplies and memory.contract.supported
+    assert memory.reachable == {"snmp": True, "ipp": True}
     assert detect(memory, awake, SETTINGS) == []
     assert kinds(detect(memory, woken, SETTINGS)) == [
         ("threshold-crossed", {"supply_index": "1.1", "threshold_percent": 20})]
@@ -319,7 +324,7 @@ LEVELS = st.one_of(st.integers(0, 100), st.none())
 
 
 @st.composite
-def statuses(draw: st.DrawFn) -> dict[str, Any]:
+def statuses(draw: st.DrawFn) -> DeviceStatus:
     indexes = draw(st.lists(st.sampled_from(["1.1", "1.2", "1.10", "ipp.1"]), unique=True))
     supplies = [supply(i, draw(LEVELS), **{
         "class": draw(st.sampled_from(["consumed", "filled"])),
@@ -338,28 +343,30 @@ def statuses(draw: st.DrawFn) -> dict[str, Any]:
 
 @settings(max_examples=300, deadline=None)
 @given(statuses(), statuses())
-def test_events_are_named_and_detailed_as_the_document_says(before: dict, after: dict) -> None:
+def test_events_are_named_and_detailed_as_the_document_says(before: DeviceStatus,
+                                                            after: DeviceStatus) -> None:
     assert detect(None, after, SETTINGS) == []
     assert detect(after, after, SETTINGS) == []
     kept = copy.deepcopy((before, after))
     for event in detect(before, after, SETTINGS):
         assert event.kind in EVENT_NAMES - {"periodic"}
-        assert not schema_errors(EVENT_DETAIL, event.detail), event
+        assert not schema_errors(EVENT_DETAIL, event.detail.to_json()), event
     assert (before, after) == kept  # readings are not modified
 
 
 @settings(max_examples=300, deadline=None)
 @given(statuses(), statuses())
-def test_alerts_raised_one_way_are_cleared_the_other(before: dict, after: dict) -> None:
+def test_alerts_raised_one_way_are_cleared_the_other(before: DeviceStatus,
+                                                      after: DeviceStatus) -> None:
     def alerts(events: list[StatusEvent], kind: str) -> list[str]:
-        return sorted(e.detail["alert_index"] for e in events if e.kind == kind)
+        return sorted(e.detail.alert_index or "" for e in events if e.kind == kind)
 
     forth, back = detect(before, after, SETTINGS), detect(after, before, SETTINGS)
     assert alerts(forth, "alert-raised") == alerts(back, "alert-cleared")
     assert alerts(forth, "alert-cleared") == alerts(back, "alert-raised")
-    if before["reachable"] == after["reachable"]:
-        old = {(a["index"], a["code"]) for a in before["state"]["alerts"]}
-        new = {(a["index"], a["code"]) for a in after["state"]["alerts"]}
+    if before.reachable == after.reachable:
+        old = {(a.index, a.code) for a in before.state.alerts}
+        new = {(a.index, a.code) for a in after.state.alerts}
         assert alerts(forth, "alert-raised") == sorted(i for i, _ in new - old)
     else:
         assert not alerts(forth, "alert-raised") and not alerts(forth, "alert-cleared")
@@ -393,7 +400,7 @@ def test_steady_use_reports_each_threshold_reached_once_in_order(steps: list[int
         levels.append(max(0, levels[-1] - step))
     reported = []
     for was, now in itertools.pairwise(levels):
-        reported += [e.detail["threshold_percent"] for e in detect(
+        reported += [e.detail.threshold_percent for e in detect(
             reading(supply(percent=was)), reading(supply(percent=now)), SETTINGS)
             if e.kind == "threshold-crossed"]
     assert reported == sorted(set(reported), reverse=True)
@@ -403,16 +410,18 @@ def test_steady_use_reports_each_threshold_reached_once_in_order(steps: list[int
 
 @settings(max_examples=200, deadline=None)
 @given(statuses(), statuses())
-def test_sleeping_in_between_changes_no_supply_event(before: dict, after: dict) -> None:
+def test_sleeping_in_between_changes_no_supply_event(before: DeviceStatus,
+                                                     after: DeviceStatus) -> None:
     """Levels reported unknown while asleep are remembered through `baseline`."""
-    after = {**after, "reachable": before["reachable"], "contract": before["contract"]}
+    after = dataclasses.replace(after, reachable=before.reachable, contract=before.contract)
     asleep = copy.deepcopy(before)
-    for item in asleep["supplies"]:
-        item.update(level_percent=None, level_state="unknown", raw_level=-2, max_capacity=-2)
+    for item in asleep.supplies:
+        item.level_percent, item.level_state, item.raw_level, item.max_capacity = (
+            None, "unknown", -2, -2)
     memory = baseline(before, asleep)
 
-    def supply_events(events: list[StatusEvent]) -> list[tuple[str, dict]]:
-        return [(e.kind, e.detail) for e in events if "supply_index" in e.detail]
+    def supply_events(events: list[StatusEvent]) -> list[tuple[str, EventDetail]]:
+        return [(e.kind, e.detail) for e in events if e.detail.supply_index is not None]
 
     assert supply_events(detect(before, asleep, SETTINGS)) == []
     assert supply_events(detect(memory, after, SETTINGS)) == supply_events(
@@ -459,11 +468,11 @@ def test_the_most_specific_enable_setting_decides() -> None:
     assert ServiceSettings.from_config(config.services).default is True
 
 
-def application(**changes: Any) -> dict[str, Any]:
+def application(**changes: Any) -> Application:
     """The document's example application (toner delivery, W2030A-W2033A), changed."""
     example = DOC["paths"]["/v1/printers/{printer_id}/applications"]["get"]["responses"]["200"][
         "content"]["application/json"]["examples"]["two-services"]["value"]["applications"][0]
-    return {**example, **changes}
+    return Application.from_json({**example, **changes})
 
 
 @pytest.mark.parametrize(("changes", "enabled", "installed", "expected"), [
@@ -501,7 +510,7 @@ def test_installed_models_are_the_supplies_part_numbers_normalised() -> None:
     status = reading(supply("1.1", part_number="w2030a"), supply("1.2", part_number=" W 2031A "),
                      supply("1.3", part_number=None), supply("1.4", part_number="  "))
     assert installed_models(status) == {"W2030A", "W2031A"}
-    assert installed_models({"supplies": []}) == set()
+    assert installed_models(reading()) == set()
     assert normalise_model("tn-2 10\t") == "TN-210"
 
 
@@ -514,7 +523,7 @@ async def test_real_printers_part_numbers_decide_compatibility(
         for name in ("jetdirect_m130nw", "xerox", "brother"):
             status = await reader.read(host, SnmpTarget(host, port, SnmpCredentials(
                 version=2, community=name)), None)
-            installed[name] = installed_models(status.to_json())
+            installed[name] = installed_models(status)
     assert installed["jetdirect_m130nw"] == {"CF217A", "CF219A"}
     assert {"006R01509", "008R13061"} <= installed["xerox"]
     assert installed["brother"] == set()

@@ -1,578 +1,192 @@
 """The gateway's cloud client (`protocols/cloud/client.py`) against a small, honest cloud on
-loopback that checks every request it receives against the document (`FakeCloud` below): each
-gateway operation, TLS and the plain-HTTP rule, every kind of bad answer, the push channel."""
+loopback that checks every request it receives against the document (`FakeCloud`, in
+`tests/support/fake_cloud.py`): each gateway operation, TLS and the plain-HTTP rule, every kind of
+bad answer, the push channel."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import datetime as dt
-import gzip
 import ipaddress
 import json
 import logging
 import ssl
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import WSCloseCode, web
+from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from protocols.cloud.client import (
-    CloudClient,
+from protocols.cloud.client import PRINTGW_VERSION, CloudClient
+from protocols.cloud.errors import (
     CloudProtocolError,
     CloudRejected,
     CloudUnavailable,
     parse_retry_after,
 )
-from tests.protocols.cloud.test_cloud_schema import DOC, OPERATIONS, validator_for
-from tests.support.ports import free_port
+from protocols.cloud.models import (
+    CommandAcknowledgement,
+    EntryResult,
+    PrinterChanged,
+    PushHello,
+    PushMessage,
+    StatusCounts,
+    StatusEntry,
+)
+from protocols.cloud.registration import (
+    Activation,
+    ApplicationInformation,
+    ConnectionDestinationRequest,
+    EnrolmentRequest,
+    PrinterRegistration,
+    TransmissionDataTypesReport,
+    UnavailableDataType,
+)
+from protocols.hosts import free_port
+from tests.support.fake_cloud import (
+    COMMAND_ID,
+    ENROLMENT_TOKEN,
+    GATEWAY_OPERATIONS,
+    KNOWN_PRINTER,
+    TOKEN,
+    FakeCloud,
+    Handler,
+    now_iso,
+    problem,
+    serving,
+)
 
 MiB = 1024 * 1024
-TOKEN = "pgwg_Yh3kQ9wN2rV7mZ1xC5bT8pL4sD6fG0aJ"
-ENROLMENT_TOKEN = "pgwe_5s1vQ2m0c8Yk3Jd7XbT4"
-KNOWN_PRINTER = "9b2e4c71-0f3d-4a8e-b6c5-1d7a2e9f4b30"
-KNOWN_SERIAL = "CNB7K12345"
-COMMAND_ID = "5f3c2a10-7e4b-4c9d-8a61-2b0e9d7f3c58"
-GATEWAY_OPERATIONS = [op_id for op_id, (_, _, op) in OPERATIONS.items()
-                      if "operator" not in op["tags"]]
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-BODY = web.RequestKey("body", Any)
-"""The request's JSON body, checked by `FakeCloud._check`."""
-DECODED = web.RequestKey("decoded", bytes)
-"""The request's body as sent, decompressed."""
-
-
-# -- the document as the fake cloud reads it -------------------------------------------------------
-
-def _escape(segment: str) -> str:
-    return segment.replace("~", "~0").replace("/", "~1")
-
-
-def _deref(node: Any) -> Any:
-    while isinstance(node, dict) and "$ref" in node:
-        target: Any = DOC
-        for raw in node["$ref"].removeprefix("#/").split("/"):
-            segment = raw.replace("~1", "/").replace("~0", "~")
-            target = target[int(segment)] if isinstance(target, list) else target[segment]
-        node = target
-    return node
-
-
-def _parameters(operation_id: str) -> list[tuple[str, dict[str, Any], str]]:
-    """(in, parameter, pointer of its schema) of every parameter of the operation."""
-    path, method, op = OPERATIONS[operation_id]
-    found = []
-    for owner, params in (("path", DOC["paths"][path].get("parameters", [])),
-                          ("op", op.get("parameters", []))):
-        for i, param in enumerate(params):
-            base = (f"/paths/{_escape(path)}/parameters/{i}" if owner == "path"
-                    else f"/paths/{_escape(path)}/{method}/parameters/{i}")
-            if "$ref" in param:
-                base = param["$ref"].removeprefix("#")
-            found.append((_deref(param)["in"], _deref(param), base + "/schema"))
-    return found
-
-
-def _body_schema(operation_id: str) -> str | None:
-    path, method, op = OPERATIONS[operation_id]
-    if "requestBody" not in op:
-        return None
-    return f"/paths/{_escape(path)}/{method}/requestBody/content/application~1json/schema"
-
-
-def _pointer(error: Any) -> str:
-    return "".join("/" + _escape(str(p)) for p in error.absolute_path)
-
-
-def problem(status: int, name: str, detail: str, *, errors: list[dict[str, str]] | None = None,
-            headers: dict[str, str] | None = None) -> web.Response:
-    body: dict[str, Any] = {"type": f"https://printgw.example/problems/{name}",
-                            "title": name.replace("-", " ").capitalize(), "status": status,
-                            "detail": detail}
-    if errors:
-        body["errors"] = errors
-    return web.json_response(body, status=status, headers=headers,
-                             content_type="application/problem+json")
-
-
-def now_iso(offset: float = 0.0) -> str:
-    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset)
-    return when.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-@dataclass
-class Seen:
-    """A request as the fake cloud received it (body decompressed)."""
-
-    operation: str
-    headers: dict[str, str]
-    query: dict[str, str]
-    body: bytes
-    raw: bytes
-
-
-# -- the fake cloud --------------------------------------------------------------------------------
-
-class FakeCloud:
-    """The gateway operations of the document, in memory, with every request checked against it.
-
-    A request that breaks the document is answered as the reference cloud would (401, 400, 415,
-    422 with pointers) and remembered in `invalid`: the fixture fails the test when any was seen.
-    `overrides[operationId]` replaces an operation's handler (for bad answers); `push_then`
-    decides what the push channel does after its replay.
-    """
-
-    def __init__(self) -> None:
-        self.url = ""
-        self.invalid: list[str] = []
-        self.seen: list[Seen] = []
-        self.overrides: dict[str, Handler] = {}
-        self.printers: dict[str, str] = {KNOWN_SERIAL: KNOWN_PRINTER}
-        self.current: dict[str, list[str]] = {}
-        self.statuses: dict[str, dict[str, Any]] = {}
-        self.batches: dict[str, tuple[bytes, dict[str, Any]]] = {}
-        self.enrolment: tuple[str | None, dict[str, Any]] | None = None
-        self.acks: dict[tuple[str, str], dict[str, Any]] = {}
-        self.command = {"command_id": COMMAND_ID, "printer_id": KNOWN_PRINTER,
-                        "kind": "panel-message",
-                        "parameters": {"message": "Please install the contract cartridge."},
-                        "issued_at": "2025-07-01T12:00:01Z", "deadline": "2099-07-02T12:00:01Z"}
-        self.changes = [
-            {"type": "application-info-changed", "cursor": "c_01",
-             "occurred_at": "2025-07-01T12:00:00Z", "printer_id": KNOWN_PRINTER, "revision": 8},
-            {"type": "command", "cursor": "c_02", "occurred_at": "2025-07-01T12:00:01Z",
-             "command": self.command},
-            {"type": "control-info-changed", "cursor": "c_03",
-             "occurred_at": "2025-07-01T12:00:02Z", "printer_id": KNOWN_PRINTER, "revision": 9},
-        ]
-        self.push_then: Callable[[web.WebSocketResponse], Awaitable[None]] = _close_going_away
-        self.push_reads = True
-        self.app = web.Application(middlewares=[self._check])
-        for operation_id in GATEWAY_OPERATIONS:
-            path, method, _ = OPERATIONS[operation_id]
-            self.app.router.add_route(method.upper(), path, self._dispatch(operation_id),
-                                      name=operation_id)
-
-    def _dispatch(self, operation_id: str) -> Handler:
-        default: Handler = getattr(self, "op_" + operation_id)
-
-        async def handle(request: web.Request) -> web.StreamResponse:
-            return await self.overrides.get(operation_id, default)(request)
-        return handle
-
-    def _invalid(self, operation_id: str, status: int, name: str, detail: str,
-                 errors: list[dict[str, str]] | None = None) -> web.Response:
-        self.invalid.append(f"{operation_id}: {detail} {errors or ''}")
-        return problem(status, name, detail, errors=errors)
-
-    @web.middleware
-    async def _check(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Authentication, parameters and body, as the document says."""
-        operation_id = request.match_info.route.name
-        assert operation_id is not None
-        _, _, op = OPERATIONS[operation_id]
-        secured = op.get("security", DOC["security"]) != []
-        if secured and request.headers.get("Authorization") != f"Bearer {TOKEN}":
-            return self._invalid(operation_id, 401, "unauthenticated", "No valid bearer token.")
-        if not secured and "Authorization" in request.headers:
-            self.invalid.append(f"{operation_id}: a token sent to an unauthenticated operation")
-        for where, param, schema in _parameters(operation_id):
-            source = {"path": request.match_info, "query": request.query,
-                      "header": request.headers}[where]
-            name = param["name"]
-            if name not in source:
-                if param.get("required"):
-                    return self._invalid(operation_id, 400, "malformed-request",
-                                         f"Missing {where} parameter {name}.")
-                continue
-            value: Any = source[name]
-            if _deref({"$ref": "#" + schema}).get("type") == "integer":
-                try:
-                    value = int(value)
-                except ValueError:
-                    return self._invalid(operation_id, 400, "malformed-request",
-                                         f"{name} is not an integer.")
-            errors = list(validator_for(schema).iter_errors(value))
-            if errors:
-                return self._invalid(operation_id, 400, "malformed-request",
-                                     f"Bad {where} parameter {name}: {errors[0].message}")
-        raw = await request.read()
-        body = raw
-        if request.headers.get("Content-Encoding", "identity") == "gzip":
-            try:
-                body = gzip.decompress(raw)
-            except (OSError, EOFError):
-                return self._invalid(operation_id, 400, "malformed-request", "Unreadable gzip.")
-        elif request.headers.get("Content-Encoding", "identity") != "identity":
-            return self._invalid(operation_id, 415, "unsupported-media-type", "Unknown coding.")
-        self.seen.append(Seen(operation_id, dict(request.headers), dict(request.query), body,
-                              raw))
-        request[DECODED] = body
-        schema = _body_schema(operation_id)
-        if schema is not None:
-            if request.content_type != "application/json":
-                return self._invalid(operation_id, 415, "unsupported-media-type",
-                                     f"Not JSON: {request.content_type}.")
-            try:
-                document = json.loads(body)
-            except ValueError as exc:
-                return self._invalid(operation_id, 400, "malformed-request", str(exc))
-            errors = [{"pointer": _pointer(e), "detail": e.message}
-                      for e in validator_for(schema).iter_errors(document)]
-            if errors:
-                return self._invalid(operation_id, 422, "validation-failed",
-                                     f"{len(errors)} fields are invalid.", errors)
-            request[BODY] = document
-        return await handler(request)
-
-    def _printer(self, request: web.Request) -> str | None:
-        printer_id = request.match_info["printer_id"]
-        return printer_id if printer_id in self.printers.values() else None
-
-    @staticmethod
-    def _not_found(what: str) -> web.Response:
-        return problem(404, "not-found", f"No {what} is registered by this gateway.")
-
-    def _applications(self, printer_id: str) -> list[dict[str, Any]]:
-        return [{"service_id": "toner-delivery",
-                 "service_outline": "Automatic toner delivery when a cartridge runs low",
-                 "application_id": f"app-{printer_id[:8]}", "provider": "Example Office Supplies",
-                 "application_date": "2025-06-30", "activation_state": "inactive",
-                 "compatible_cartridge_models": ["W2030A"],
-                 "data_types": ["supplies.level", "supplies.model"],
-                 "activation_by_first_upload": True}]
-
-    def _control(self, printer_id: str) -> dict[str, Any]:
-        requested = [t for app in self._applications(printer_id) for t in app["data_types"]]
-        current = self.current.get(printer_id, [])
-        return {"printer_id": printer_id, "revision": 6, "requested_data_types": requested,
-                "current_data_types": current,
-                "difference": {"added": [t for t in requested if t not in current],
-                               "removed": [t for t in current if t not in requested]}}
-
-    # the operations --------------------------------------------------------------------------
-
-    async def op_resolveConnectionDestination(self, request: web.Request) -> web.Response:
-        origin = f"{request.scheme}://{request.host}"
-        return web.json_response({"region": request[BODY]["region"], "base_url": origin,
-                                  "push_url": origin.replace("http", "ws", 1) + "/v1/push",
-                                  "valid_until": now_iso(86400)})
-
-    async def op_enrolGateway(self, request: web.Request) -> web.Response:
-        key = request.headers.get("Idempotency-Key")
-        if self.enrolment is not None:
-            if key is not None and self.enrolment[0] == key:
-                return web.json_response(self.enrolment[1], status=200)
-            return problem(401, "enrolment-token-invalid", "The enrolment token is spent.")
-        if request[BODY]["enrolment_token"] != ENROLMENT_TOKEN:
-            return problem(401, "enrolment-token-invalid", "Unknown enrolment token.")
-        credential = {"gateway_id": str(uuid.uuid4()), "token_type": "Bearer", "token": TOKEN,
-                      "region": "jp", "issued_at": now_iso(), "expires_at": None}
-        self.enrolment = (key, credential)
-        return web.json_response(credential, status=201)
-
-    async def op_registerPrinter(self, request: web.Request) -> web.Response:
-        serial = request[BODY]["serial"]
-        created = serial not in self.printers
-        printer_id = self.printers.setdefault(serial, str(uuid.uuid4()))
-        return web.json_response({"printer_id": printer_id, "serial": serial, "created": created,
-                                  "registered_at": "2025-07-01T09:01:00Z"},
-                                 status=201 if created else 200)
-
-    async def op_getApplicationInformation(self, request: web.Request) -> web.Response:
-        printer_id = self._printer(request)
-        if printer_id is None:
-            return self._not_found("such printer")
-        return web.json_response({"printer_id": printer_id, "revision": 4,
-                                  "applications": self._applications(printer_id)})
-
-    async def op_notifyActivation(self, request: web.Request) -> web.Response:
-        printer_id = self._printer(request)
-        if printer_id is None:
-            return self._not_found("such printer")
-        known = {a["application_id"] for a in self._applications(printer_id)}
-        results = []
-        for notice in request[BODY]["activations"]:
-            ok = notice["application_id"] in known
-            results.append({**notice, "result": "activated" if ok else "refused",
-                            "activation_state": "active" if ok else "inactive",
-                            "activated_at": now_iso() if ok else None,
-                            "reason": None if ok else {"code": "application-unknown",
-                                                       "detail": "No such application ID."}})
-        return web.json_response({"printer_id": printer_id, "revision": 5, "results": results})
-
-    async def op_getDeviceControlInformation(self, request: web.Request) -> web.Response:
-        printer_id = self._printer(request)
-        if printer_id is None:
-            return self._not_found("such printer")
-        return web.json_response(self._control(printer_id))
-
-    async def op_reportTransmissionDataTypes(self, request: web.Request) -> web.Response:
-        printer_id = self._printer(request)
-        if printer_id is None:
-            return self._not_found("such printer")
-        self.current[printer_id] = request[BODY]["transmission_data_types"]
-        return web.json_response(self._control(printer_id))
-
-    async def op_uploadStatuses(self, request: web.Request) -> web.Response:
-        key = request.headers["Idempotency-Key"]
-        body = request[DECODED]
-        if key in self.batches:
-            stored_body, stored = self.batches[key]
-            if stored_body != body:
-                return problem(422, "idempotency-key-reuse", "Another body with this key.")
-            return web.json_response(stored)
-        results = []
-        for entry in request[BODY]["statuses"]:
-            if entry["printer_id"] not in self.printers.values():
-                results.append({"entry_id": entry["entry_id"], "status": "rejected",
-                                "reason": {"code": "unknown-printer", "detail": "Not ours."}})
-            elif entry["entry_id"] in self.statuses:
-                results.append({"entry_id": entry["entry_id"], "status": "duplicate"})
-            else:
-                self.statuses[entry["entry_id"]] = entry
-                requested = self._control(entry["printer_id"])["requested_data_types"]
-                result = {"entry_id": entry["entry_id"], "status": "accepted",
-                          "ignored_data_types": sorted(set(entry["data"]) - set(requested))}
-                if "application_ids" in entry:
-                    result["activations"] = self._first_upload(entry)
-                results.append(result)
-        counts = {s: sum(r["status"] == s for r in results)
-                  for s in ("accepted", "duplicate", "rejected")}
-        answer = {"received_at": now_iso(), "counts": counts, "results": results}
-        self.batches[key] = (body, answer)
-        return web.json_response(answer)
-
-    def _first_upload(self, entry: dict[str, Any]) -> list[dict[str, Any]]:
-        """FIG. 9: the entry's application IDs activate the services that allow it."""
-        applications = {a["application_id"]: a for a in self._applications(entry["printer_id"])}
-        results = []
-        for application_id in entry["application_ids"]:
-            application = applications.get(application_id)
-            ok = application is not None and application["activation_by_first_upload"]
-            results.append({
-                "service_id": application["service_id"] if application else "unknown",
-                "application_id": application_id, "result": "activated" if ok else "refused",
-                "activation_state": "active" if ok else "inactive",
-                "activated_at": now_iso() if ok else None,
-                "reason": None if ok else {"code": "application-unknown",
-                                           "detail": "No such application ID."}})
-        return results
-
-    def _after(self, cursor: str | None) -> list[dict[str, Any]] | None:
-        """The changes after `cursor`; None when the cursor is not one of the stream's."""
-        if cursor is None:
-            return list(self.changes)
-        cursors = [c["cursor"] for c in self.changes]
-        return self.changes[cursors.index(cursor) + 1:] if cursor in cursors else None
-
-    async def op_pollChanges(self, request: web.Request) -> web.Response:
-        cursor = request.query.get("cursor")
-        changes = self._after(cursor)
-        if changes is None:
-            return problem(410, "cursor-expired", "The cursor is no longer retained.")
-        limit = int(request.query.get("limit", "100"))
-        page = changes[:limit]
-        return web.json_response({"changes": page,
-                                  "next_cursor": page[-1]["cursor"] if page else cursor,
-                                  "has_more": len(changes) > limit, "poll_interval_seconds": 30})
-
-    def _command_status(self) -> dict[str, Any]:
-        received = self.acks.get((COMMAND_ID, "received"))
-        completed = self.acks.get((COMMAND_ID, "completed"))
-        return {**self.command,
-                "state": completed["result"] if completed else
-                ("received" if received else "pending"),
-                "received_at": (received or completed or {}).get("at"),
-                "completed_at": completed["at"] if completed else None,
-                "reason": completed.get("reason") if completed else None,
-                "contract_state": completed["contract_state"] if completed else None}
-
-    async def op_listPendingCommands(self, request: web.Request) -> web.Response:
-        printer = request.query.get("printer_id")
-        status = self._command_status()
-        pending = status["state"] in ("pending", "received") and printer in (None, KNOWN_PRINTER)
-        return web.json_response({"commands": [status] if pending else []})
-
-    async def op_acknowledgeCommand(self, request: web.Request) -> web.Response:
-        if request.match_info["command_id"] != COMMAND_ID:
-            return self._not_found("such command")
-        ack = request[BODY]
-        self.acks.setdefault((COMMAND_ID, ack["stage"]), ack)
-        return web.json_response(self._command_status())
-
-    async def op_openPushChannel(self, request: web.Request) -> web.StreamResponse:
-        changes = self._after(request.query.get("cursor"))
-        if changes is None:
-            return problem(410, "cursor-expired", "The cursor is no longer retained.")
-        ws = web.WebSocketResponse(protocols=("printgw.v1",), heartbeat=None)
-        await ws.prepare(request)
-        if self.push_reads:  # answers the client's pings (and takes its close frame)
-            reader = asyncio.create_task(_drain(ws))
-        await ws.send_json({"type": "hello", "cursor": request.query.get("cursor"),
-                            "heartbeat_seconds": 30, "server_time": now_iso()})
-        for change in changes:
-            await ws.send_json(change)
-        await self.push_then(ws)
-        if self.push_reads:
-            await reader
-        return ws
-
-
-async def _drain(ws: web.WebSocketResponse) -> None:
-    async for _ in ws:
-        pass
-
-
-async def _close_going_away(ws: web.WebSocketResponse) -> None:
-    await ws.close(code=WSCloseCode.GOING_AWAY, message=b"restart")
-
-
-@contextlib.asynccontextmanager
-async def serving(app: web.Application, ssl_context: ssl.SSLContext | None = None
-                  ) -> AsyncIterator[int]:
-    """Serve `app` on 127.0.0.1 (a port of the kernel's choosing); yields the port."""
-    runner = web.AppRunner(app, shutdown_timeout=0.25, auto_decompress=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
-    await site.start()
-    try:
-        yield runner.addresses[0][1]
-    finally:
-        await runner.cleanup()
-
-
 @pytest.fixture
-async def cloud() -> AsyncIterator[FakeCloud]:
-    fake = FakeCloud()
-    async with serving(fake.app) as port:
-        fake.url = f"http://127.0.0.1:{port}"
-        yield fake
-    assert not fake.invalid, fake.invalid
-
-
-@pytest.fixture
-async def client(cloud: FakeCloud) -> AsyncIterator[CloudClient]:
-    async with CloudClient(cloud.url, token=TOKEN, timeout=5.0) as c:
+async def client(fake_cloud: FakeCloud) -> AsyncIterator[CloudClient]:
+    async with CloudClient(fake_cloud.url, token=TOKEN, timeout=5.0) as c:
         yield c
 
 
-def registration(serial: str) -> dict[str, Any]:
-    return {"serial": serial, "product_name": "HP Color LaserJet MFP M479fdw",
-            "manufacturer": "HP", "shipping_destination": "JP", "time_zone": "Asia/Tokyo",
-            "device_type": "mfp", "uuid": None, "mac": "3c:52:82:0a:1b:2c",
-            "firmware": "002.2208A", "sys_object_id": "1.3.6.1.4.1.11.2.3.9.1"}
+def registration(serial: str) -> PrinterRegistration:
+    return PrinterRegistration(
+        serial=serial, product_name="HP Color LaserJet MFP M479fdw", manufacturer="HP",
+        shipping_destination="JP", time_zone="Asia/Tokyo", device_type="mfp", uuid=None,
+        mac="3c:52:82:0a:1b:2c", firmware="002.2208A", sys_object_id="1.3.6.1.4.1.11.2.3.9.1")
+
+
+def enrolment(name: str, *, hostname: str | None = None) -> EnrolmentRequest:
+    return EnrolmentRequest(ENROLMENT_TOKEN, name, software_version=PRINTGW_VERSION,
+                            hostname=hostname)
 
 
 def status_entry(printer_id: str, *, entry_id: str | None = None,
-                 supplies: int = 1) -> dict[str, Any]:
-    return {"entry_id": entry_id or str(uuid.uuid4()), "printer_id": printer_id,
-            "read_at": "2025-07-01T10:15:02Z", "event": "periodic",
-            "data": {"supplies.level": [
-                {"index": f"1.{i + 1}", "level_percent": 40, "level_state": "known",
-                 "raw_level": 4000, "max_capacity": 10000, "unit": "impressions",
-                 "class": "consumed", "over_capacity": False, "low_percent": 10}
-                for i in range(supplies)],
-                "counters.total": {"total": 152334}}}
+                 supplies: int = 1) -> StatusEntry:
+    return StatusEntry(
+        entry_id=entry_id or str(uuid.uuid4()), printer_id=printer_id,
+        read_at="2025-07-01T10:15:02Z", event="periodic",
+        data={"supplies.level": [
+            {"index": f"1.{i + 1}", "level_percent": 40, "level_state": "known",
+             "raw_level": 4000, "max_capacity": 10000, "unit": "impressions",
+             "class": "consumed", "over_capacity": False, "low_percent": 10}
+            for i in range(supplies)],
+            "counters.total": {"total": 152334}})
 
 
 # -- every operation -------------------------------------------------------------------------------
 
-async def test_the_bootstrap_calls_carry_no_token(cloud: FakeCloud) -> None:
-    async with CloudClient(cloud.url, timeout=5.0) as bootstrap:
+async def test_the_bootstrap_calls_carry_no_token(fake_cloud: FakeCloud) -> None:
+    async with CloudClient(fake_cloud.url, timeout=5.0) as bootstrap:
         destination = await bootstrap.resolve_connection_destination(
-            "jp", country="JP", gateway_version="0.1.0")
-        assert destination["base_url"] == cloud.url
-        regional = bootstrap.with_base_url(destination["base_url"])
+            ConnectionDestinationRequest("jp", country="JP", gateway_version="0.1.0"))
+        assert destination.base_url == fake_cloud.url
+        regional = bootstrap.with_base_url(destination.base_url)
         async with regional:
             key = "enrol-0001-0f8fad5b"
-            credential = await regional.enrol(ENROLMENT_TOKEN, "tokyo-office-gw1",
-                                              hostname="printgw-01.office.lan",
-                                              idempotency_key=key)
-            assert credential["token"] == TOKEN
-            again = await regional.enrol(ENROLMENT_TOKEN, "tokyo-office-gw1",
-                                         idempotency_key=key)
+            credential = await regional.enrol(
+                enrolment("tokyo-office-gw1", hostname="printgw-01.office.lan"),
+                idempotency_key=key)
+            assert credential.token == TOKEN
+            assert TOKEN not in repr(credential)
+            again = await regional.enrol(enrolment("tokyo-office-gw1"), idempotency_key=key)
             assert again == credential, "a retry with the same key gets the same credential"
             with pytest.raises(CloudRejected) as spent:
-                await regional.enrol(ENROLMENT_TOKEN, "tokyo-office-gw1")
+                await regional.enrol(enrolment("tokyo-office-gw1"))
             assert spent.value.status == 401 and spent.value.code == "enrolment-token-invalid"
-            gateway = regional.with_token(credential["token"])
+            gateway = regional.with_token(credential.token)
             async with gateway:
-                assert (await gateway.get_applications(KNOWN_PRINTER))["printer_id"] == \
+                assert (await gateway.get_applications(KNOWN_PRINTER)).printer_id == \
                     KNOWN_PRINTER
-    assert [s.operation for s in cloud.seen] == [
+    assert [s.operation for s in fake_cloud.seen] == [
         "resolveConnectionDestination", "enrolGateway", "enrolGateway", "enrolGateway",
         "getApplicationInformation"]
-    assert all("Authorization" not in s.headers for s in cloud.seen[:4])
-    assert cloud.seen[1].headers["Idempotency-Key"] == key
-    assert all(s.headers["User-Agent"].startswith("printgw/") for s in cloud.seen)
+    assert all("Authorization" not in s.headers for s in fake_cloud.seen[:4])
+    assert fake_cloud.seen[1].headers["Idempotency-Key"] == key
+    assert all(s.headers["User-Agent"].startswith("printgw/") for s in fake_cloud.seen)
 
 
-async def test_the_sequence_per_device(cloud: FakeCloud, client: CloudClient) -> None:
+async def test_the_sequence_per_device(fake_cloud: FakeCloud, client: CloudClient) -> None:
     """S0603 to S0611, the upload, the polling fall-back and command acknowledgements, each
     request checked against the document by the fake cloud."""
     first = await client.register_printer(registration("SER-0001"))
-    assert first["created"] is True
-    printer = first["printer_id"]
+    assert first.created is True
+    printer = first.printer_id
     second = await client.register_printer(registration("SER-0001"))
-    assert second == {**first, "created": False}
+    assert second == replace(first, created=False)
 
     applications = await client.get_applications(printer)
-    application = applications["applications"][0]
+    application = applications.applications[0]
+    assert application.application_id is not None
     results = await client.notify_activation(printer, [
-        {"service_id": application["service_id"],
-         "application_id": application["application_id"]},
-        {"service_id": "remote-monitoring", "application_id": "nope", "action": "activate"}])
-    assert [r["result"] for r in results["results"]] == ["activated", "refused"]
-    assert results["results"][1]["reason"]["code"] == "application-unknown"
+        Activation(application.service_id, application.application_id),
+        Activation("remote-monitoring", "nope", action="activate")])
+    assert [r.result for r in results.results] == ["activated", "refused"]
+    refusal = results.results[1].reason
+    assert refusal is not None and refusal.code == "application-unknown"
 
     control = await client.get_control_information(printer)
-    assert control["difference"]["added"] == ["supplies.level", "supplies.model"]
-    reported = await client.report_transmission_data_types(printer, {
-        "based_on_revision": control["revision"], "transmission_data_types": ["supplies.level"],
-        "unavailable": [{"data_type": "supplies.model", "reason": "No part numbers."}]})
-    assert reported["current_data_types"] == ["supplies.level"]
+    assert control.added == ("supplies.level", "supplies.model")
+    reported = await client.report_transmission_data_types(printer, TransmissionDataTypesReport(
+        ("supplies.level",), based_on_revision=control.revision,
+        unavailable=(UnavailableDataType("supplies.model", "No part numbers."),)))
+    assert reported.current_data_types == ("supplies.level",)
 
     entry = status_entry(printer)
     answer = await client.upload_statuses([entry], "batch-key-0001")
-    assert answer["results"] == [{"entry_id": entry["entry_id"], "status": "accepted",
-                                  "ignored_data_types": ["counters.total"]}]
+    assert answer.results == (EntryResult(entry.entry_id, "accepted",
+                                          ignored_data_types=("counters.total",)),)
 
     page = await client.poll_changes(None, limit=2)
-    assert [c["cursor"] for c in page["changes"]] == ["c_01", "c_02"] and page["has_more"]
-    rest = await client.poll_changes(page["next_cursor"], wait=1)
-    assert [c["type"] for c in rest["changes"]] == ["control-info-changed"]
+    assert [c.cursor for c in page.changes] == ["c_01", "c_02"] and page.has_more
+    rest = await client.poll_changes(page.next_cursor, wait=1)
+    assert [type(c) for c in rest.changes] == [PrinterChanged]
+    assert rest.changes[0].to_json()["type"] == "control-info-changed"
 
     pending = await client.list_pending_commands(printer_id=KNOWN_PRINTER)
-    assert [c["command_id"] for c in pending["commands"]] == [COMMAND_ID]
-    received = await client.acknowledge_command(COMMAND_ID, {
-        "printer_id": KNOWN_PRINTER, "stage": "received", "at": now_iso()})
-    assert received["state"] == "received"
-    done = await client.acknowledge_command(COMMAND_ID, {
-        "printer_id": KNOWN_PRINTER, "stage": "completed", "result": "done", "at": now_iso(),
-        "contract_state": {"supported": True, "mode": "contract-non-billing",
-                           "printing_prohibited": False, "panel_message": None}})
-    assert done["state"] == "done"
-    assert (await client.list_pending_commands())["commands"] == []
+    assert [c.command.command_id for c in pending] == [COMMAND_ID]
+    received = await client.acknowledge_command(COMMAND_ID, CommandAcknowledgement(
+        printer_id=KNOWN_PRINTER, stage="received", at=now_iso()))
+    assert received.state == "received"
+    done = await client.acknowledge_command(COMMAND_ID, CommandAcknowledgement(
+        printer_id=KNOWN_PRINTER, stage="completed", result="done", at=now_iso(),
+        contract_state={"supported": True, "mode": "contract-non-billing",
+                        "printing_prohibited": False, "panel_message": None}))
+    assert done.state == "done"
+    assert await client.list_pending_commands() == ()
 
-    operations = {s.operation for s in cloud.seen}
+    operations = {s.operation for s in fake_cloud.seen}
     assert operations == set(GATEWAY_OPERATIONS) - {
         "resolveConnectionDestination", "enrolGateway", "openPushChannel"}
-    assert all(s.headers["Authorization"] == f"Bearer {TOKEN}" for s in cloud.seen)
+    assert all(s.headers["Authorization"] == f"Bearer {TOKEN}" for s in fake_cloud.seen)
 
 
 async def test_a_rejected_request_names_the_operation_and_the_fields(
-        cloud: FakeCloud, client: CloudClient) -> None:
+        fake_cloud: FakeCloud, client: CloudClient) -> None:
     with pytest.raises(CloudRejected) as unknown:
         await client.get_control_information(str(uuid.uuid4()))
     assert unknown.value.status == 404 and unknown.value.code == "not-found"
@@ -582,7 +196,7 @@ async def test_a_rejected_request_names_the_operation_and_the_fields(
         return problem(422, "validation-failed", "2 fields are invalid.", errors=[
             {"pointer": "/time_zone", "detail": "Not an IANA time zone: Tokyo."},
             {"pointer": "/colour", "detail": "Unknown field."}])
-    cloud.overrides["registerPrinter"] = invalid
+    fake_cloud.overrides["registerPrinter"] = invalid
     with pytest.raises(CloudRejected) as rejected:
         await client.register_printer(registration("SER-0002"))
     error = rejected.value
@@ -600,32 +214,32 @@ async def test_a_rejected_request_names_the_operation_and_the_fields(
 # -- the upload body -------------------------------------------------------------------------------
 
 async def test_uploads_are_deterministic_and_large_ones_gzipped(
-        cloud: FakeCloud, client: CloudClient) -> None:
+        fake_cloud: FakeCloud, client: CloudClient) -> None:
     small = status_entry(KNOWN_PRINTER)
     await client.upload_statuses([small], "small-batch-0001")
-    assert "Content-Encoding" not in cloud.seen[-1].headers
-    assert cloud.seen[-1].raw == json.dumps({"statuses": [small]}, sort_keys=True,
-                                            separators=(",", ":")).encode()
+    assert "Content-Encoding" not in fake_cloud.seen[-1].headers
+    assert fake_cloud.seen[-1].raw == json.dumps({"statuses": [small.to_json()]},
+                                            sort_keys=True, separators=(",", ":")).encode()
 
     entries = [status_entry(KNOWN_PRINTER, supplies=4) for _ in range(20)]
     first = await client.upload_statuses(entries, "large-batch-0001")
-    sent = cloud.seen[-1]
+    sent = fake_cloud.seen[-1]
     assert sent.headers["Content-Encoding"] == "gzip"
     assert len(sent.raw) < len(sent.body) / 4
-    assert first["counts"] == {"accepted": 20, "duplicate": 0, "rejected": 0}
+    assert first.counts == StatusCounts(accepted=20, duplicate=0, rejected=0)
 
-    shuffled = [dict(reversed(list(e.items()))) for e in entries]
+    shuffled = [replace(e, data=dict(reversed(list(e.data.items())))) for e in entries]
     replay = await client.upload_statuses(shuffled, "large-batch-0001")
-    assert cloud.seen[-1].raw == sent.raw, "a retry is the same request, byte for byte"
+    assert fake_cloud.seen[-1].raw == sent.raw, "a retry is the same request, byte for byte"
     assert replay == first, "... so the cloud answers it from the stored response"
 
     again = await client.upload_statuses(entries, "large-batch-0002")
-    assert again["counts"] == {"accepted": 0, "duplicate": 20, "rejected": 0}
+    assert again.counts == StatusCounts(accepted=0, duplicate=20, rejected=0)
 
     unicode_entry = status_entry(KNOWN_PRINTER)
-    unicode_entry["data"]["supplies.level"][0]["unit"] = "枚"
+    unicode_entry.data["supplies.level"][0]["unit"] = "枚"
     await client.upload_statuses([unicode_entry], "unicode-batch-01")
-    assert "枚".encode() in cloud.seen[-1].body
+    assert "枚".encode() in fake_cloud.seen[-1].body
 
 
 # -- secure by default -----------------------------------------------------------------------------
@@ -704,17 +318,18 @@ async def test_tls_verifies_the_certificate_unless_told_otherwise(tmp_path: Path
                                match=r"certificate of 127\.0\.0\.1:.* not trusted"):
                 await strict.get_applications(KNOWN_PRINTER)
         async with CloudClient(url, token=TOKEN, ca_file=str(ca_file), timeout=5.0) as trusted:
-            assert (await trusted.get_applications(KNOWN_PRINTER))["revision"] == 4
+            assert (await trusted.get_applications(KNOWN_PRINTER)).revision == 4
             async with contextlib.aclosing(trusted.push(None)) as messages:
-                assert (await anext(messages))["type"] == "hello"
+                assert isinstance(await anext(messages), PushHello)
         async with CloudClient(url, token=TOKEN, verify_tls=False, timeout=5.0) as lax:
-            assert (await lax.get_applications(KNOWN_PRINTER))["revision"] == 4
+            assert (await lax.get_applications(KNOWN_PRINTER)).revision == 4
     assert not fake.invalid
     with pytest.raises(ValueError, match="cannot use the CA file"):
         CloudClient(url, ca_file=str(tmp_path / "missing.pem"))
 
 
-async def test_the_token_never_shows(cloud: FakeCloud, caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_token_never_shows(fake_cloud: FakeCloud,
+                                     caplog: pytest.LogCaptureFixture) -> None:
     """Not in `repr`, not in any error (nor its cause), not in the log: whatever went wrong."""
     caplog.set_level(logging.DEBUG)
 
@@ -723,20 +338,20 @@ async def test_the_token_never_shows(cloud: FakeCloud, caplog: pytest.LogCapture
         return web.json_response({})
 
     errors: list[BaseException] = []
-    async with CloudClient(cloud.url, token=TOKEN, timeout=0.5) as c:
+    async with CloudClient(fake_cloud.url, token=TOKEN, timeout=0.5) as c:
         assert TOKEN not in repr(c) and TOKEN not in repr(c.with_token(TOKEN))
         with pytest.raises(CloudRejected) as not_found:
             await c.get_control_information(str(uuid.uuid4()))
         errors.append(not_found.value)
-        cloud.overrides["getApplicationInformation"] = _text("{not json")
+        fake_cloud.overrides["getApplicationInformation"] = _text("{not json")
         with pytest.raises(CloudProtocolError) as garbage:
             await c.get_applications(KNOWN_PRINTER)
         errors.append(garbage.value)
-        cloud.overrides["getApplicationInformation"] = slow
+        fake_cloud.overrides["getApplicationInformation"] = slow
         with pytest.raises(CloudUnavailable) as timed_out:
             await c.get_applications(KNOWN_PRINTER)
         errors.append(timed_out.value)
-        cloud.push_then = _reset
+        fake_cloud.push_then = _reset
         with pytest.raises(CloudUnavailable) as dropped:
             await _collect(c.push(None), [])
         errors.append(dropped.value)
@@ -745,14 +360,14 @@ async def test_the_token_never_shows(cloud: FakeCloud, caplog: pytest.LogCapture
             await c.get_applications(KNOWN_PRINTER)
         errors.append(refused.value)
     wrong = "pgwg_a-wrong-token-never-to-be-seen-01"
-    async with CloudClient(cloud.url, token=wrong) as c:
+    async with CloudClient(fake_cloud.url, token=wrong) as c:
         with pytest.raises(CloudRejected) as unauthenticated:
             await c.get_applications(KNOWN_PRINTER)
         errors.append(unauthenticated.value)
         with pytest.raises(CloudRejected) as push_unauthenticated:
             await anext(c.push(None))
         errors.append(push_unauthenticated.value)
-    cloud.invalid.clear()  # the wrong token was the point
+    fake_cloud.invalid.clear()  # the wrong token was the point
     for secret in (TOKEN, wrong):
         for error in errors:
             for exc in (error, error.__cause__, error.__context__):
@@ -818,10 +433,10 @@ BAD_ANSWERS: dict[str, tuple[Handler, type[Exception], str]] = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_ANSWERS))
-async def test_a_bad_answer_is_the_right_error(cloud: FakeCloud, client: CloudClient,
+async def test_a_bad_answer_is_the_right_error(fake_cloud: FakeCloud, client: CloudClient,
                                                case: str) -> None:
     handler, error, message = BAD_ANSWERS[case]
-    cloud.overrides["getApplicationInformation"] = handler
+    fake_cloud.overrides["getApplicationInformation"] = handler
     started = time.monotonic()
     with pytest.raises(error, match=message) as raised:
         await client.get_applications(KNOWN_PRINTER)
@@ -830,37 +445,38 @@ async def test_a_bad_answer_is_the_right_error(cloud: FakeCloud, client: CloudCl
     assert "\n" not in str(raised.value)
 
 
-async def test_formats_in_answers_are_checked(cloud: FakeCloud, client: CloudClient) -> None:
+async def test_formats_in_answers_are_checked(fake_cloud: FakeCloud, client: CloudClient) -> None:
     async def no_offset(request: web.Request) -> web.Response:
-        status = cloud._command_status()
+        status = fake_cloud._command_status()
         return web.json_response({"commands": [{**status, "issued_at": "2025-07-01T12:00:01"}]})
-    cloud.overrides["listPendingCommands"] = no_offset
+    fake_cloud.overrides["listPendingCommands"] = no_offset
     with pytest.raises(CloudProtocolError, match="field /commands/0/issued_at: "
                                                  "'2025-07-01T12:00:01' is not a 'date-time'"):
         await client.list_pending_commands()
 
 
 async def test_fields_the_document_does_not_know_are_ignored(
-        cloud: FakeCloud, client: CloudClient) -> None:
-    cloud.overrides["getApplicationInformation"] = _json({**GOOD_APPLICATIONS, "new": [1]})
-    assert (await client.get_applications(KNOWN_PRINTER))["new"] == [1]
+        fake_cloud: FakeCloud, client: CloudClient) -> None:
+    fake_cloud.overrides["getApplicationInformation"] = _json({**GOOD_APPLICATIONS, "new": [1]})
+    answer = await client.get_applications(KNOWN_PRINTER)
+    assert answer == ApplicationInformation.from_json(GOOD_APPLICATIONS)
 
 
-async def test_a_redirect_is_not_followed(cloud: FakeCloud, client: CloudClient) -> None:
+async def test_a_redirect_is_not_followed(fake_cloud: FakeCloud, client: CloudClient) -> None:
     async def redirect(request: web.Request) -> web.Response:
-        raise web.HTTPFound(f"{cloud.url}/v1/printers/{KNOWN_PRINTER}/control-information")
-    cloud.overrides["getApplicationInformation"] = redirect
+        raise web.HTTPFound(f"{fake_cloud.url}/v1/printers/{KNOWN_PRINTER}/control-information")
+    fake_cloud.overrides["getApplicationInformation"] = redirect
     with pytest.raises(CloudProtocolError, match="unexpected answer HTTP 302 Found"):
         await client.get_applications(KNOWN_PRINTER)
-    assert [s.operation for s in cloud.seen] == ["getApplicationInformation"]
+    assert [s.operation for s in fake_cloud.seen] == ["getApplicationInformation"]
 
 
 @pytest.mark.parametrize(("status", "header", "expected"), [
     (503, "30", 30.0), (429, "0", 0.0), (503, None, None), (429, "soon", None)])
-async def test_retry_after_is_read(cloud: FakeCloud, client: CloudClient, status: int,
+async def test_retry_after_is_read(fake_cloud: FakeCloud, client: CloudClient, status: int,
                                    header: str | None, expected: float | None) -> None:
     headers = {"Retry-After": header} if header is not None else {}
-    cloud.overrides["uploadStatuses"] = _problem(
+    fake_cloud.overrides["uploadStatuses"] = _problem(
         status, "unavailable" if status == 503 else "rate-limited", "Later.", **headers)
     with pytest.raises(CloudUnavailable) as raised:
         await client.upload_statuses([status_entry(KNOWN_PRINTER)], "retry-after-01")
@@ -881,7 +497,7 @@ def test_retry_after_as_an_http_date() -> None:
     assert parse_retry_after("Tue, 99 Foo 2025") is None
 
 
-async def test_a_huge_answer_is_not_read(cloud: FakeCloud) -> None:
+async def test_a_huge_answer_is_not_read(fake_cloud: FakeCloud) -> None:
     """50 MiB streamed without a length: the client stops at its 8 MiB limit and hangs up."""
     written = 0
     finished = asyncio.Event()
@@ -900,19 +516,19 @@ async def test_a_huge_answer_is_not_read(cloud: FakeCloud) -> None:
         finally:
             finished.set()
         return response
-    cloud.overrides["getApplicationInformation"] = huge
+    fake_cloud.overrides["getApplicationInformation"] = huge
     started = time.monotonic()
-    async with CloudClient(cloud.url, token=TOKEN, timeout=20) as c:
+    async with CloudClient(fake_cloud.url, token=TOKEN, timeout=20) as c:
         with pytest.raises(CloudProtocolError, match=f"larger than {8 * MiB} bytes"):
             await c.get_applications(KNOWN_PRINTER)
         assert time.monotonic() - started < 5.0
         await asyncio.wait_for(finished.wait(), 10)
         assert written < 40 * MiB, "the client hung up instead of reading on"
-        assert (await c.list_pending_commands())["commands"], "the client still works"
+        assert await c.list_pending_commands(), "the client still works"
 
 
 async def test_a_declared_huge_answer_is_refused_before_reading(
-        cloud: FakeCloud, client: CloudClient) -> None:
+        fake_cloud: FakeCloud, client: CloudClient) -> None:
     async def declared(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "application/json",
                                                "Content-Length": str(50 * MiB)})
@@ -921,14 +537,14 @@ async def test_a_declared_huge_answer_is_refused_before_reading(
             await response.write(b"{" * 1024)
             await asyncio.sleep(5)
         return response
-    cloud.overrides["getApplicationInformation"] = declared
+    fake_cloud.overrides["getApplicationInformation"] = declared
     started = time.monotonic()
     with pytest.raises(CloudProtocolError, match="larger than 8388608 bytes"):
         await client.get_applications(KNOWN_PRINTER)
     assert time.monotonic() - started < 2.0
 
 
-async def test_a_slow_cloud_times_out(cloud: FakeCloud) -> None:
+async def test_a_slow_cloud_times_out(fake_cloud: FakeCloud) -> None:
     async def no_answer(request: web.Request) -> web.Response:
         await asyncio.sleep(10)
         return web.json_response(GOOD_APPLICATIONS)
@@ -942,9 +558,9 @@ async def test_a_slow_cloud_times_out(cloud: FakeCloud) -> None:
                 await asyncio.sleep(0.2)
         return response
 
-    async with CloudClient(cloud.url, token=TOKEN, timeout=0.5) as c:
+    async with CloudClient(fake_cloud.url, token=TOKEN, timeout=0.5) as c:
         for handler in (no_answer, trickle):
-            cloud.overrides["getApplicationInformation"] = handler
+            fake_cloud.overrides["getApplicationInformation"] = handler
             started = time.monotonic()
             with pytest.raises(CloudUnavailable, match=r"no answer from 127\.0\.0\.1:\d+ "
                                                        r"within 0\.5 s"):
@@ -952,7 +568,8 @@ async def test_a_slow_cloud_times_out(cloud: FakeCloud) -> None:
             assert time.monotonic() - started < 2.0
 
 
-async def test_a_dropped_connection_is_unavailable(cloud: FakeCloud, client: CloudClient) -> None:
+async def test_a_dropped_connection_is_unavailable(fake_cloud: FakeCloud,
+                                                   client: CloudClient) -> None:
     async def mid_body(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "application/json",
                                                "Content-Length": "1000"})
@@ -967,10 +584,10 @@ async def test_a_dropped_connection_is_unavailable(cloud: FakeCloud, client: Clo
         request.transport.abort()
         return web.Response()
 
-    cloud.overrides["getApplicationInformation"] = mid_body
+    fake_cloud.overrides["getApplicationInformation"] = mid_body
     with pytest.raises(CloudUnavailable, match=r"the answer from 127\.0\.0\.1:.* broke off"):
         await client.get_applications(KNOWN_PRINTER)
-    cloud.overrides["getApplicationInformation"] = before_answer
+    fake_cloud.overrides["getApplicationInformation"] = before_answer
     with pytest.raises(CloudUnavailable, match="closed the connection without answering"):
         await client.get_applications(KNOWN_PRINTER)
 
@@ -979,14 +596,14 @@ async def test_no_cloud_at_all_is_unavailable() -> None:
     port = free_port()
     async with CloudClient(f"http://127.0.0.1:{port}", timeout=5.0) as c:
         with pytest.raises(CloudUnavailable, match=f"cannot connect to 127.0.0.1:{port}"):
-            await c.resolve_connection_destination("jp")
+            await c.resolve_connection_destination(ConnectionDestinationRequest("jp"))
     async with CloudClient("https://printgw-test.invalid", timeout=5.0) as c:
         with pytest.raises(CloudUnavailable, match=r"printgw-test\.invalid"):
-            await c.resolve_connection_destination("jp")
+            await c.resolve_connection_destination(ConnectionDestinationRequest("jp"))
 
 
-async def test_a_closed_client_says_so(cloud: FakeCloud) -> None:
-    c = CloudClient(cloud.url, token=TOKEN)
+async def test_a_closed_client_says_so(fake_cloud: FakeCloud) -> None:
+    c = CloudClient(fake_cloud.url, token=TOKEN)
     await c.close()
     with pytest.raises(RuntimeError, match="closed"):
         await c.get_applications(KNOWN_PRINTER)
@@ -994,13 +611,14 @@ async def test_a_closed_client_says_so(cloud: FakeCloud) -> None:
 
 # -- the push channel ------------------------------------------------------------------------------
 
-async def _collect(messages: AsyncIterator[dict[str, Any]], into: list[dict[str, Any]]) -> None:
+async def _collect(messages: AsyncIterator[PushMessage], into: list[dict[str, Any]]) -> None:
+    """Each message as the JSON it came as (the typed message's `to_json()`)."""
     async for message in messages:
-        into.append(message)
+        into.append(message.to_json())
 
 
 async def test_push_replays_after_the_cursor_then_reports_the_drop(
-        cloud: FakeCloud, client: CloudClient) -> None:
+        fake_cloud: FakeCloud, client: CloudClient) -> None:
     received: list[dict[str, Any]] = []
     with pytest.raises(CloudUnavailable, match="openPushChannel: the channel closed: the cloud "
                                                "is going away"):
@@ -1009,12 +627,12 @@ async def test_push_replays_after_the_cursor_then_reports_the_drop(
     assert [m["type"] for m in received] == ["hello", "command", "control-info-changed"]
     assert received[0]["cursor"] == "c_01"
     assert received[1]["command"]["command_id"] == COMMAND_ID
-    seen = cloud.seen[-1]
+    seen = fake_cloud.seen[-1]
     assert seen.operation == "openPushChannel" and seen.query == {"cursor": "c_01"}
     assert seen.headers["Sec-WebSocket-Protocol"] == "printgw.v1"
 
 
-async def test_push_outlives_the_request_timeout(cloud: FakeCloud) -> None:
+async def test_push_outlives_the_request_timeout(fake_cloud: FakeCloud) -> None:
     """The request time limit is for HTTP calls: a quiet, healthy channel stays open."""
     async def quiet(ws: web.WebSocketResponse) -> None:
         await asyncio.sleep(1.5)
@@ -1022,23 +640,23 @@ async def test_push_outlives_the_request_timeout(cloud: FakeCloud) -> None:
                             "occurred_at": now_iso(), "printer_id": KNOWN_PRINTER,
                             "revision": 10})
         await ws.close()
-    cloud.push_then = quiet
+    fake_cloud.push_then = quiet
     received: list[dict[str, Any]] = []
-    async with CloudClient(cloud.url, token=TOKEN, timeout=0.5) as c:
+    async with CloudClient(fake_cloud.url, token=TOKEN, timeout=0.5) as c:
         with pytest.raises(CloudUnavailable, match="closed by the cloud"):
             async with contextlib.aclosing(c.push("c_03", heartbeat=0.4)) as messages:
                 await _collect(messages, received)
     assert [m["type"] for m in received] == ["hello", "control-info-changed"]
 
 
-async def test_push_notices_a_dead_link(cloud: FakeCloud, client: CloudClient) -> None:
+async def test_push_notices_a_dead_link(fake_cloud: FakeCloud, client: CloudClient) -> None:
     """The cloud stops answering (no pong): the channel is declared dead after 1.5 heartbeats."""
     release = asyncio.Event()
 
     async def frozen(ws: web.WebSocketResponse) -> None:
         await release.wait()
-    cloud.push_then = frozen
-    cloud.push_reads = False  # the client's pings go unanswered
+    fake_cloud.push_then = frozen
+    fake_cloud.push_reads = False  # the client's pings go unanswered
     received: list[dict[str, Any]] = []
     started = time.monotonic()
     try:
@@ -1057,8 +675,8 @@ async def _reset(ws: web.WebSocketResponse) -> None:
     ws._req.transport.abort()
 
 
-async def test_push_notices_a_reset_connection(cloud: FakeCloud, client: CloudClient) -> None:
-    cloud.push_then = _reset
+async def test_push_notices_a_reset_connection(fake_cloud: FakeCloud, client: CloudClient) -> None:
+    fake_cloud.push_then = _reset
     with pytest.raises(CloudUnavailable, match="the connection was lost"):
         async with contextlib.aclosing(client.push("c_03")) as messages:
             await asyncio.wait_for(_collect(messages, []), 10)
@@ -1067,11 +685,11 @@ async def test_push_notices_a_reset_connection(cloud: FakeCloud, client: CloudCl
 @pytest.mark.parametrize(("code", "error", "expected"), [
     (4410, CloudRejected, "cursor-expired"), (1008, CloudRejected, "policy-violation"),
     (1011, CloudUnavailable, "internal error of the cloud")])
-async def test_push_close_codes(cloud: FakeCloud, client: CloudClient, code: int,
+async def test_push_close_codes(fake_cloud: FakeCloud, client: CloudClient, code: int,
                                 error: type[Exception], expected: str) -> None:
     async def close(ws: web.WebSocketResponse) -> None:
         await ws.close(code=code)
-    cloud.push_then = close
+    fake_cloud.push_then = close
     with pytest.raises(error) as raised:
         async with contextlib.aclosing(client.push(None)) as messages:
             await _collect(messages, [])
@@ -1081,26 +699,26 @@ async def test_push_close_codes(cloud: FakeCloud, client: CloudClient, code: int
         assert expected in str(raised.value)
 
 
-async def test_push_refused_at_the_handshake(cloud: FakeCloud, client: CloudClient) -> None:
+async def test_push_refused_at_the_handshake(fake_cloud: FakeCloud, client: CloudClient) -> None:
     with pytest.raises(CloudRejected) as expired:
         await anext(client.push("c_unknown"))
     assert expired.value.status == 410 and expired.value.code == "cursor-expired"
-    cloud.overrides["openPushChannel"] = _problem(503, "unavailable", "Later.",
+    fake_cloud.overrides["openPushChannel"] = _problem(503, "unavailable", "Later.",
                                                   **{"Retry-After": "12"})
     with pytest.raises(CloudUnavailable) as unavailable:
         await anext(client.push(None))
     assert unavailable.value.retry_after == 12.0
-    async with CloudClient(cloud.url, token="pgwg_wrong-token-000000000000") as wrong:
+    async with CloudClient(fake_cloud.url, token="pgwg_wrong-token-000000000000") as wrong:
         with pytest.raises(CloudRejected) as unauthenticated:
             await anext(wrong.push(None))
     assert unauthenticated.value.status == 401
-    cloud.invalid.clear()  # the wrong token was the point
-    cloud.overrides["openPushChannel"] = _json(GOOD_APPLICATIONS)
+    fake_cloud.invalid.clear()  # the wrong token was the point
+    fake_cloud.overrides["openPushChannel"] = _json(GOOD_APPLICATIONS)
     with pytest.raises(CloudProtocolError, match="not a WebSocket handshake"):
         await anext(client.push(None))
 
 
-async def test_push_checks_each_message(cloud: FakeCloud, client: CloudClient) -> None:
+async def test_push_checks_each_message(fake_cloud: FakeCloud, client: CloudClient) -> None:
     async def garbage(ws: web.WebSocketResponse) -> None:
         await ws.send_json({"type": "command", "cursor": "c_09", "occurred_at": now_iso()})
         await asyncio.sleep(1)
@@ -1111,7 +729,7 @@ async def test_push_checks_each_message(cloud: FakeCloud, client: CloudClient) -
 
     for behaviour, message in ((garbage, "a push message does not match the document"),
                                (binary, "a binary frame")):
-        cloud.push_then = behaviour
+        fake_cloud.push_then = behaviour
         received: list[dict[str, Any]] = []
         with pytest.raises(CloudProtocolError, match=message):
             async with contextlib.aclosing(client.push("c_03")) as messages:
@@ -1119,7 +737,7 @@ async def test_push_checks_each_message(cloud: FakeCloud, client: CloudClient) -
         assert [m["type"] for m in received] == ["hello"]
 
 
-async def test_push_without_the_subprotocol_is_refused(cloud: FakeCloud,
+async def test_push_without_the_subprotocol_is_refused(fake_cloud: FakeCloud,
                                                        client: CloudClient) -> None:
     async def other(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -1128,6 +746,6 @@ async def test_push_without_the_subprotocol_is_refused(cloud: FakeCloud,
                             "server_time": now_iso()})
         await ws.close()
         return ws
-    cloud.overrides["openPushChannel"] = other
+    fake_cloud.overrides["openPushChannel"] = other
     with pytest.raises(CloudProtocolError, match=r"did not agree to the printgw\.v1 subprotocol"):
         await anext(client.push(None))

@@ -6,25 +6,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 import pytest
-from jsonschema import Draft202012Validator, FormatChecker
 from openapi_spec_validator import validate as validate_openapi
 from openapi_spec_validator.validation import OpenAPIV31SpecValidator
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
 
 from gateway.device.model import Alert, Contract, Counters, DeviceStatus, Identity, State, Supply
 from protocols.cloud import DATA_TYPES, load_schema
-
-DOC = load_schema()
-BASE = "urn:printgw:cloud-openapi"
-METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+from tests.support.cloud_document import (
+    DOC,
+    OPERATIONS,
+    at,
+    deref,
+    operations,
+    pointer,
+    schema_validator,
+    validator_for,
+)
 
 STEPS = {
     "S0601-S0602 connection destination": ["resolveConnectionDestination"],
@@ -53,73 +53,6 @@ CATALOGUE = ("identity", "supplies.level", "supplies.kind", "supplies.color", "s
 
 # -- helpers ---------------------------------------------------------------------------------------
 
-def _escape(segment: str) -> str:
-    return segment.replace("~", "~0").replace("/", "~1")
-
-
-def _pointer(*segments: str | int) -> str:
-    return "".join("/" + _escape(str(s)) for s in segments)
-
-
-def _at(pointer: str) -> Any:
-    node: Any = DOC
-    for raw in pointer.split("/")[1:]:
-        segment = raw.replace("~1", "/").replace("~0", "~")
-        node = node[int(segment)] if isinstance(node, list) else node[segment]
-    return node
-
-
-def _deref(node: Any) -> Any:
-    while isinstance(node, dict) and "$ref" in node:
-        node = _at(node["$ref"].removeprefix("#"))
-    return node
-
-
-def _operations() -> Iterator[tuple[str, str, dict[str, Any]]]:
-    for path, item in DOC["paths"].items():
-        for method in METHODS:
-            if method in item:
-                yield path, method, item[method]
-
-
-OPERATIONS = {op["operationId"]: (path, method, op) for path, method, op in _operations()}
-
-
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
-_FORMATS = FormatChecker()
-
-
-@_FORMATS.checks("date-time", raises=ValueError)
-def _date_time(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    if not _RFC3339.match(value):
-        return False
-    datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return True
-
-
-@_FORMATS.checks("uri")
-def _uri(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    parts = urlsplit(value)
-    return bool(parts.scheme) and (bool(parts.netloc) or parts.scheme in ("urn", "about", "tag"))
-
-
-REGISTRY = Registry().with_resource(BASE, DRAFT202012.create_resource(DOC))
-
-
-def validator_for(pointer: str) -> Draft202012Validator:
-    """A 2020-12 validator for the schema at `pointer`, its $refs resolved through the document."""
-    return Draft202012Validator({"$ref": f"{BASE}#{quote(pointer, safe='/~')}"},
-                                registry=REGISTRY, format_checker=_FORMATS)
-
-
-def schema_validator(name: str) -> Draft202012Validator:
-    return validator_for(_pointer("components", "schemas", name))
-
-
 _NOT_SCHEMAS = {"examples", "example", "enum", "const", "default", "discriminator",
                 "x-enum-descriptions", "x-problem-types"}
 
@@ -127,39 +60,39 @@ _NOT_SCHEMAS = {"examples", "example", "enum", "const", "default", "discriminato
 def _examples() -> Iterator[tuple[str, str, Any]]:
     """(where, schema pointer, instance) for every example in the document."""
 
-    def in_schema(node: Any, pointer: str) -> Iterator[tuple[str, str, Any]]:
+    def in_schema(node: Any, where: str) -> Iterator[tuple[str, str, Any]]:
         if isinstance(node, dict):
             for i, example in enumerate(node.get("examples", []) if isinstance(
                     node.get("examples"), list) else []):
-                yield f"{pointer}/examples/{i}", pointer, example
+                yield f"{where}/examples/{i}", where, example
             for key, child in node.items():
                 if key not in _NOT_SCHEMAS:
-                    yield from in_schema(child, pointer + _pointer(key))
+                    yield from in_schema(child, where + pointer(key))
         elif isinstance(node, list):
             for i, child in enumerate(node):
-                yield from in_schema(child, pointer + _pointer(i))
+                yield from in_schema(child, where + pointer(i))
 
-    def walk(node: Any, pointer: str) -> Iterator[tuple[str, str, Any]]:
+    def walk(node: Any, where: str) -> Iterator[tuple[str, str, Any]]:
         if isinstance(node, list):
             for i, child in enumerate(node):
-                yield from walk(child, pointer + _pointer(i))
+                yield from walk(child, where + pointer(i))
             return
         if not isinstance(node, dict):
             return
         if "schema" in node and isinstance(node["schema"], dict):
-            schema = pointer + "/schema"
+            schema = where + "/schema"
             if "example" in node:
-                yield pointer + "/example", schema, node["example"]
+                yield where + "/example", schema, node["example"]
             for name, example in (node.get("examples") or {}).items():
-                yield f"{pointer}/examples/{name}", schema, _deref(example)["value"]
+                yield f"{where}/examples/{name}", schema, deref(example)["value"]
             yield from in_schema(node["schema"], schema)
         for key, child in node.items():
             if key == "schema" or (key == "examples" and "schema" in node):
                 continue
-            if pointer == "/components" and key == "schemas":
+            if where == "/components" and key == "schemas":
                 yield from in_schema(child, "/components/schemas")
             else:
-                yield from walk(child, pointer + _pointer(key))
+                yield from walk(child, where + pointer(key))
 
     yield from walk(DOC, "")
 
@@ -198,7 +131,7 @@ def test_load_schema_returns_a_copy() -> None:
 
 
 def test_every_step_of_spec_6_has_an_operation() -> None:
-    ids = [op["operationId"] for _, _, op in _operations()]
+    ids = [op["operationId"] for _, _, op in operations()]
     assert len(ids) == len(set(ids)), "operationIds must be unique"
     missing = {step: [i for i in wanted if i not in ids] for step, wanted in STEPS.items()}
     assert not {step: m for step, m in missing.items() if m}
@@ -230,9 +163,9 @@ def test_the_data_type_catalogue() -> None:
 
 
 def _value_fields(data_type: str) -> set[str]:
-    schema = _deref(DOC["components"]["schemas"]["DeviceStatusData"]["properties"][data_type])
+    schema = deref(DOC["components"]["schemas"]["DeviceStatusData"]["properties"][data_type])
     if schema.get("type") == "array":
-        schema = _deref(schema["items"])
+        schema = deref(schema["items"])
     return set(schema["properties"])
 
 
@@ -297,10 +230,10 @@ def test_a_full_device_status_projects_onto_the_value_schemas() -> None:
 
 def test_the_main_requests_and_responses_have_examples() -> None:
     with_request_example = {
-        op["operationId"] for _, _, op in _operations()
+        op["operationId"] for _, _, op in operations()
         if any("examples" in media or "example" in media
                for media in op.get("requestBody", {}).get("content", {}).values())}
-    bodies = {op["operationId"] for _, _, op in _operations() if "requestBody" in op}
+    bodies = {op["operationId"] for _, _, op in operations() if "requestBody" in op}
     assert bodies <= with_request_example
     assert len(EXAMPLES) >= 50
 
@@ -314,7 +247,7 @@ def test_every_example_obeys_its_schema(where: str, schema: str, example: Any) -
 
 def test_the_validation_is_not_vacuous() -> None:
     """What the schemas must refuse, they refuse (so the example test means something)."""
-    batch = _deref(OPERATIONS["uploadStatuses"][2]["requestBody"]["content"][
+    batch = deref(OPERATIONS["uploadStatuses"][2]["requestBody"]["content"][
         "application/json"]["examples"]["two-entries"])["value"]
     entries = schema_validator("StatusBatch")
     assert entries.is_valid(batch)
@@ -336,14 +269,14 @@ def test_the_validation_is_not_vacuous() -> None:
 
     ack = schema_validator("CommandAcknowledgement")
     printer = "9b2e4c71-0f3d-4a8e-b6c5-1d7a2e9f4b30"
-    at = "2025-07-01T12:00:05Z"
-    assert not ack.is_valid({"printer_id": printer, "stage": "completed", "at": at})
+    moment = "2025-07-01T12:00:05Z"
+    assert not ack.is_valid({"printer_id": printer, "stage": "completed", "at": moment})
     assert not ack.is_valid({"printer_id": printer, "stage": "completed", "result": "failed",
-                             "at": at, "contract_state": {"supported": False, "mode": None,
+                             "at": moment, "contract_state": {"supported": False, "mode": None,
                                                           "printing_prohibited": None,
                                                           "panel_message": None}})
     assert not ack.is_valid({"printer_id": printer, "stage": "received", "result": "done",
-                             "at": at})
+                             "at": moment})
 
     command = schema_validator("CommandRequest")
     assert command.is_valid({"kind": "withdrawal"})
@@ -352,7 +285,7 @@ def test_the_validation_is_not_vacuous() -> None:
     assert not command.is_valid({"kind": "billing-start", "priority": 1})
 
     application = schema_validator("Application")
-    cancelled = _deref(OPERATIONS["getApplicationInformation"][2]["responses"]["200"]["content"][
+    cancelled = deref(OPERATIONS["getApplicationInformation"][2]["responses"]["200"]["content"][
         "application/json"]["examples"]["two-services"])["value"]["applications"][1]
     assert cancelled["application_id"] is None and application.is_valid(cancelled)
     assert not application.is_valid({**cancelled, "application_id": ""})
@@ -369,18 +302,18 @@ def test_every_error_answer_is_a_problem_document(operation_id: str) -> None:
     responses = op["responses"]
     for code, response in responses.items():
         if code[0] in "45":
-            content = _deref(response).get("content", {})
+            content = deref(response).get("content", {})
             assert list(content) == ["application/problem+json"], (operation_id, code)
             assert content["application/problem+json"]["schema"] == PROBLEM, (operation_id, code)
     assert "429" in responses and "5XX" in responses, operation_id
-    assert "Retry-After" in _deref(responses["429"])["headers"]
+    assert "Retry-After" in deref(responses["429"])["headers"]
     if op.get("security", DOC["security"]):
         assert {"401", "403"} <= set(responses), operation_id
     if "{" in path and not (method == "put" and path.endswith("}")):  # PUT here creates
         assert "404" in responses, operation_id
     if "requestBody" in op:
         assert {"400", "413", "422"} <= set(responses), operation_id
-    if any(_deref(p)["in"] == "query" for p in op.get("parameters", [])):
+    if any(deref(p)["in"] == "query" for p in op.get("parameters", [])):
         assert "400" in responses, operation_id
 
 
@@ -389,7 +322,7 @@ def test_problem_examples_use_the_documented_types() -> None:
     types = problem["x-problem-types"]
     seen = 0
     for _, schema, example in EXAMPLES:
-        if _at(schema) == PROBLEM:
+        if at(schema) == PROBLEM:
             name = example["type"].rsplit("/", 1)[-1]
             assert types.get(name) == example["status"], example
             seen += 1
@@ -407,7 +340,7 @@ def test_push_messages_are_documented() -> None:
     changes = [m["$ref"] for m in schemas["ChangeEvent"]["oneOf"]]
     assert set(changes) == set(refs) - {"#/components/schemas/PushHello"}
     for ref in refs:
-        assert _deref({"$ref": ref})["examples"], ref
+        assert deref({"$ref": ref})["examples"], ref
     push = OPERATIONS["openPushChannel"][2]
     assert push["x-websocket"]["server-to-gateway"] == {"$ref": "#/components/schemas/PushMessage"}
     assert "101" in push["responses"]

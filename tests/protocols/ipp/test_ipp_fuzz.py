@@ -22,8 +22,9 @@ from protocols.device_id import (
     device_id_serial,
     parse_device_id,
 )
-from protocols.ipp.client import IppProtocolError, IppReading, parse_printer_supply, parse_response
-from tests.support.ippeveprinter import FIXTURES
+from protocols.ipp.model import IppProtocolError, IppReading, parse_printer_supply
+from protocols.ipp.parser import parse_response
+from tests.support.paths import FIXTURES
 
 FUZZ = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

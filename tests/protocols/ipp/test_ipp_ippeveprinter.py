@@ -16,23 +16,23 @@ from aiohttp import web
 
 from gateway.device.ipp_mapping import apply_ipp
 from gateway.device.model import DeviceStatus
-from protocols.ipp.client import (
+from protocols.hosts import free_port
+from protocols.ipp.client import get_printer_attributes
+from protocols.ipp.model import (
     MULTI_VALUED,
     REQUESTED_ATTRIBUTES,
     IppError,
     IppReading,
     IppTlsError,
     IppUnreachable,
-    get_printer_attributes,
 )
 from tests.support.ippeveprinter import (  # noqa: F401 - ippeve_fleet_fixture is the `ippeve_fleet` fixture
     CONF_DIR,
-    FIXTURES,
     IppEveFleet,
     IppEvePrinter,
-    free_port,
     ippeve_fleet_fixture,
 )
+from tests.support.paths import FIXTURES
 
 
 @dataclass

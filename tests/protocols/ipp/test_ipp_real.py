@@ -11,8 +11,9 @@ import pytest
 
 from gateway.device.ipp_mapping import apply_ipp
 from gateway.device.model import DeviceStatus, Supply
-from protocols.ipp.client import IppReading, parse_response
-from tests.support.ippeveprinter import FIXTURES
+from protocols.ipp.model import IppReading
+from protocols.ipp.parser import parse_response
+from tests.support.paths import FIXTURES
 
 REAL = FIXTURES / "ipp" / "real"
 EXPECTED: dict[str, dict[str, Any]] = {

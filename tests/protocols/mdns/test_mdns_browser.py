@@ -16,18 +16,16 @@ import pytest
 from zeroconf import IPVersion, ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
 
-from protocols.mdns.browser import (
+from protocols.mdns.browser import MdnsBrowser, browse
+from protocols.mdns.interfaces import interface_addresses
+from protocols.mdns.service import (
     SERVICE_TYPES,
     UNIVERSAL_SUBTYPES,
-    MdnsBrowser,
     MdnsEvent,
     MdnsService,
-    TxtRecord,
-    browse,
-    interface_addresses,
     normalise_type,
-    normalise_uuid,
 )
+from protocols.mdns.txt import TxtRecord, normalise_uuid
 from simulator.mdns import IPP_TYPE, PDL_PORT, PDL_TYPE, Advertiser
 from tests.support.sim_helpers import running_fleet
 

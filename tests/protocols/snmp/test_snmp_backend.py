@@ -14,19 +14,15 @@ from typing import Any
 
 import pytest
 
+from protocols.hosts import free_port
 from protocols.snmp import oids
-from protocols.snmp.client import (
-    SnmpClient,
-    SnmpCredentials,
-    SnmpError,
-    SnmpTarget,
-    SnmpTimeout,
-)
+from protocols.snmp.client import SnmpClient
 from protocols.snmp.gufo_backend import GufoReader, response_header
+from protocols.snmp.model import SnmpCredentials, SnmpError, SnmpTarget, SnmpTimeout
 from protocols.snmp.printer import PrinterReading, read_printer
 from simulator import ber
-from tests.support.ports import free_udp_port
-from tests.support.snmpsim_agent import SNMP_FIXTURES, snmpsim
+from tests.support.paths import SNMP_FIXTURES
+from tests.support.snmpsim_agent import snmpsim
 
 RECORDINGS = sorted(SNMP_FIXTURES.glob("*.snmprec"))
 HOSTS = (f"127.0.{105 + n // 250}.{n % 250 + 1}" for n in itertools.count(10))
@@ -120,7 +116,7 @@ async def agent_at() -> AsyncIterator[StartAgent]:
     async def start(mib: dict[Oid, bytes], script: Script | None = None) -> tuple[Agent, str,
                                                                                     int]:
         host = next(HOSTS)
-        port = free_udp_port(host)
+        port = free_port(host, tcp=False, udp=True)
         transport, agent = await asyncio.get_running_loop().create_datagram_endpoint(
             lambda: Agent(mib, script), local_addr=(host, port))
         transports.append(transport)
@@ -396,7 +392,7 @@ async def test_a_table_that_grew_is_read_whole(agent_at: StartAgent) -> None:
 async def test_no_answer_is_a_timeout_after_the_retries() -> None:
     """Nothing listens (the kernel answers ICMP port unreachable): a timeout, as with pysnmp."""
     host = next(HOSTS)
-    port = free_udp_port(host)
+    port = free_port(host, tcp=False, udp=True)
     client = SnmpClient()
     loop = asyncio.get_running_loop()
     try:

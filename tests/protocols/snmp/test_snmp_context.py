@@ -11,8 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.paths import SNMP_FIXTURES
 from tests.support.printgw_cli import printgw
-from tests.support.snmpsim_agent import SNMP_FIXTURES, snmpsim
+from tests.support.snmpsim_agent import snmpsim
 
 
 @pytest.fixture(scope="module")

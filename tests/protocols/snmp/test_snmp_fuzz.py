@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from gateway.device.model import DeviceStatus
 from gateway.device.snmp_mapping import apply_snmp
 from protocols.snmp import oids
-from protocols.snmp.client import SnmpClient, SnmpCredentials, SnmpTarget
+from protocols.snmp.client import SnmpClient
+from protocols.snmp.model import SnmpCredentials, SnmpTarget
 from protocols.snmp.printer import PrinterReading, read_printer
 
 GARBAGE = st.one_of(

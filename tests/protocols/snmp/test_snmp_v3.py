@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.paths import SNMP_FIXTURES
 from tests.support.printgw_cli import printgw
-from tests.support.snmpsim_agent import SNMP_FIXTURES, snmpsim
+from tests.support.snmpsim_agent import snmpsim
 
 AUTH_KEY = "auth-secret-1"
 PRIV_KEY = "priv-secret-2"

@@ -19,12 +19,14 @@ import pytest
 from pyasn1.codec.ber import decoder, encoder
 from pysnmp.proto import api
 
+from protocols.hosts import free_port
 from protocols.snmp import oids
-from protocols.snmp.client import SnmpClient, SnmpCredentials, SnmpTarget
+from protocols.snmp.client import SnmpClient
+from protocols.snmp.model import SnmpCredentials, SnmpTarget
 from protocols.snmp.sweep import SweepHit, SweepProgress, sweep
-from simulator.fleet import V3User
+from simulator.snmp_v3 import V3User
 from tests.support.sim_helpers import running_fleet
-from tests.support.snmpsim_agent import free_udp_port, snmpsim
+from tests.support.snmpsim_agent import snmpsim
 
 PUBLIC = SnmpCredentials(community="public")
 ALICE = V3User("alice", "alice-auth-key", "alice-priv-key")
@@ -132,7 +134,7 @@ def switch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]
     recording = workdir / "switch.snmprec"
     recording.write_text(SWITCH_RECORDING)
     with snmpsim([recording], workdir, host="127.0.13.5",
-                 port=free_udp_port("127.0.13.5")) as endpoint:
+                 port=free_port("127.0.13.5", tcp=False, udp=True)) as endpoint:
         yield endpoint
 
 

@@ -1,0 +1,130 @@
+"""The daemon's side of the cloud link: connecting (with back-off while the cloud cannot be
+reached), delivering the outbox and acting on what an upload's answer says, and, once connected,
+the change stream and the command relay all along.
+
+The cloud being unreachable never stops polling: readings of registered devices keep going into
+the outbox and are delivered when it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from gateway.commands.relay import CommandRelay
+from gateway.device.model import DeviceStatus
+from gateway.fleet.inventory import Device
+from gateway.fleet.readings import record_uploads
+from gateway.local import logs
+from gateway.local.metrics import GatewayMetrics
+from gateway.settings.schema import Config
+from gateway.store import Store
+from gateway.uplink.cloud_state import CloudState
+from gateway.uplink.link import CloudLink, NotEnrolled
+from gateway.uplink.outbox import Outbox
+from gateway.uplink.sender import FlushReport, OutboxSender
+from gateway.wake import first_of
+from protocols.cloud.client import CloudError
+
+log = logging.getLogger(__name__)
+
+CONNECT_RETRY_MAX = 300.0
+
+
+class CloudUplink:
+    """The cloud link, the outbox sender and the relay, as the daemon drives them."""
+
+    def __init__(self, config: Callable[[], Config], link: CloudLink, state: CloudState,
+                 outbox: Outbox, store: Store, metrics: GatewayMetrics,
+                 relay: CommandRelay | None) -> None:
+        self.config = config
+        self.link = link
+        self.state = state
+        self.outbox = outbox
+        self.store = store
+        self.metrics = metrics
+        self.relay = relay
+        self.sender: OutboxSender | None = None
+        self.wake_sender = asyncio.Event()
+        """Set when a reading queued something."""
+
+    @property
+    def connected(self) -> bool:
+        return self.link.status.connected
+
+    async def connect(self) -> bool:
+        """Connect the cloud link once; False (logged) when the cloud cannot be reached now."""
+        try:
+            await self.link.connect()
+        except (CloudError, NotEnrolled) as exc:
+            self.link.record_error(f"cannot connect: {exc}")
+            return False
+        logs.protect(self.state.get("token"))
+        if self.sender is None:
+            link = self.link
+            self.sender = OutboxSender(self.outbox, lambda: link.client,
+                                       batch_size=self.config().cloud.batch_size)
+        return True
+
+    async def sync(self, answered: list[tuple[Device, DeviceStatus]], sync: bool | None) -> int:
+        """FIG. 7 for every device when due (or asked); else register the new ones only."""
+        if sync is None:
+            sync = self.link.sync_due()
+        if sync:
+            return await self.link.sync_all(answered)
+        fresh = [(d, s) for d, s in answered if self.state.printer_id(d.id) is None]
+        return await self.link.sync_all(fresh) if fresh else 0
+
+    async def deliver(self) -> int:
+        """Send what the outbox holds now; returns the number of entries the cloud has now."""
+        if self.sender is None:
+            return 0
+        report = await self.sender.flush()
+        await self.after_flush(report)
+        return report.accepted + report.duplicate
+
+    async def after_flush(self, report: FlushReport) -> None:
+        """What an upload's answer asks for: counted, the page's "last upload" of each device,
+        the error kept for the status page, FIG. 9 results recorded, stale transmission data
+        type tables fetched again."""
+        self.metrics.flushed(report)
+        record_uploads(self.store, report.delivered_readings)
+        if report.error:
+            self.link.record_error(f"uploading statuses: {report.error}")
+        for printer_id, results in report.activations.items():
+            self.link.record_first_upload_activations(printer_id, results)
+        for printer_id in report.ignored_data_types:
+            try:
+                await self.link.refresh_control_information(printer_id)
+            except CloudError as exc:  # fetched again at the next sync
+                self.link.record_error(f"control information of {printer_id}: {exc}")
+
+    async def run(self, stop: asyncio.Event,
+                  on_connected: Callable[[], Awaitable[None]]) -> None:
+        """Connect (retrying with back-off until `stop`), call `on_connected` (awaited), then
+        follow the change stream and deliver the outbox until `stop`; the delivery under way
+        is finished first."""
+        delay = 1.0
+        while not await self.connect():
+            await first_of(stop, seconds=delay)
+            if stop.is_set():
+                return
+            delay = min(CONNECT_RETRY_MAX, delay * 2)
+        await on_connected()
+        if self.relay is not None:
+            await self.relay.resume()
+        changes = asyncio.create_task(self.link.follow_changes(stop), name="changes")
+        try:
+            assert self.sender is not None
+            await self.sender.run(stop, self.wake_sender, on_report=self.after_flush)
+        finally:
+            changes.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await changes
+
+    async def close(self) -> None:
+        if self.relay is not None:
+            await self.relay.close()
+        await self.link.close()

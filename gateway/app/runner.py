@@ -1,0 +1,76 @@
+"""`printgw run` in a process: one cycle (`--once`), or the daemon with its signals — SIGTERM and
+SIGINT stop it (a second one at once), SIGHUP reloads the config file — and systemd told READY,
+RELOADING and STOPPING."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+
+from gateway import __version__
+from gateway.app.daemon import Gateway
+from gateway.app.systemd import sd_notify
+from gateway.local import logs
+from gateway.settings.schema import Config
+
+log = logging.getLogger(__name__)
+
+
+async def run_gateway(config: Config, once: bool = False, *, config_path: Path | None = None,
+                      log_overrides: logs.LogOverrides | None = None) -> int:
+    """`printgw run`: 0 when done (for `--once`: everything queued was delivered), 1 when the
+    cloud could not take it all now (it stays in the outbox for the next run).  SIGHUP reloads
+    `config_path` (logging as `[logging]` and `log_overrides` say)."""
+    async with Gateway(config) as gateway:
+        if once:
+            return await _once(gateway)
+        stop = asyncio.Event()
+
+        def on_stop() -> None:
+            if stop.is_set():
+                log.info("stopping now (second signal)")
+                gateway.hurry()
+                return
+            sd_notify("STOPPING=1")
+            stop.set()
+
+        def on_reload() -> None:
+            if config_path is None:
+                log.warning("reload: no config file to read again")
+                return
+            sd_notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
+            log.info("reload: reading %s", config_path)
+            now_in_force = gateway.reload(config_path)
+            if now_in_force is not None:
+                logs.configure(now_in_force, log_overrides or logs.LogOverrides())
+            sd_notify("READY=1")
+
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_stop)
+        loop.add_signal_handler(signal.SIGHUP, on_reload)
+        log.info("printgw %s running (data in %s)", __version__, config.gateway.data_dir)
+        sd_notify("READY=1")
+        await gateway.run(stop)
+        log.info("printgw stopped")
+    return 0
+
+
+async def _once(gateway: Gateway) -> int:
+    report = await gateway.run_once()
+    print(f"printgw: {report.read}/{report.devices} devices read, {report.synced} "
+          f"synchronised, {report.queued} statuses queued, {report.delivered} delivered, "
+          f"{report.outbox_depth} in the outbox")
+    link = gateway.link
+    if link is not None and (not link.status.connected or report.outbox_depth):
+        if report.outbox_depth:
+            print(f"printgw: {report.outbox_depth} statuses stay in the outbox for the "
+                  "next run (retried with back-off)", file=sys.stderr)
+        if link.status.last_error:
+            print(f"printgw: cloud: {link.status.last_error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,1 @@
+"""Where a discovery run finds devices: one module per source, each adding `Candidate`s."""

@@ -1,0 +1,78 @@
+"""The SNMP sweep: which addresses of a subnet answer SNMP, and with which credentials.
+
+The same probe then tells which credentials, if any, answer at the addresses the other sources
+found (`probe_unswept`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gateway.fleet.sources.candidate import Candidate, Candidates
+from gateway.settings.discovery import Credentials, Subnet
+from gateway.settings.schema import Config
+from protocols.snmp.client import SnmpClient
+from protocols.snmp.model import SnmpCredentials
+from protocols.snmp.sweep import SweepHit, SweepProgress, sweep
+
+ProgressCallback = Callable[[str, int, int], None]
+"""(phase, done, total): e.g. ("sweep 10.0.0.0/24", 120, 254), ("identify", 3, 50)."""
+
+
+@dataclass
+class SubnetSweep:
+    """What sweeping one subnet came to, for the run's report."""
+
+    swept: int = 0
+    answered: int = 0
+    """Addresses whose SNMP agent answered (printers or not)."""
+    excluded: int = 0
+
+
+class SnmpSweep:
+    """Sweeps with the `[discovery.sweep]` settings, reporting progress per phase."""
+
+    def __init__(self, config: Config, client: SnmpClient, progress: ProgressCallback) -> None:
+        self.config = config
+        self.client = client
+        self.progress = progress
+
+    async def sweep_subnet(self, subnet: Subnet, candidates: Candidates) -> SubnetSweep:
+        """Sweep `subnet` with its credentials; each printer that answers is a candidate."""
+        network = subnet.cidr
+        hosts = [str(ip) for ip in network.hosts()] or [str(network.network_address)]
+        addresses = [a for a in hosts if not self.config.excluded(a)]
+        hits = await self._sweep(addresses, self.config.credentials(subnet), f"sweep {network}")
+        for hit in hits:
+            if hit.is_printer:
+                candidate = candidates.setdefault(hit.address, Candidate(hit.address))
+                candidate.sources.add("snmp-sweep")
+                candidate.hit = hit
+                candidate.scope = subnet
+        return SubnetSweep(swept=len(addresses), answered=len(hits),
+                           excluded=len(hosts) - len(addresses))
+
+    async def probe_unswept(self, candidates: Candidates) -> None:
+        """Which SNMP credentials, if any, answer at addresses found by mDNS or the static list."""
+        by_scope: dict[int, tuple[Credentials | None, list[str]]] = {}
+        for c in candidates.values():  # SNMP is read over IPv4 only
+            if c.hit is None and not c.ipp_only and ":" not in c.address:
+                by_scope.setdefault(id(c.scope), (c.scope, []))[1].append(c.address)
+        for scope, addresses in by_scope.values():
+            hits = await self._sweep(addresses, self.config.credentials(scope), "SNMP probe")
+            for hit in hits:
+                candidates[hit.address].hit = hit  # keyed by address: never an ipp_only one
+
+    async def _sweep(self, addresses: list[str], credentials: list[SnmpCredentials],
+                     phase: str) -> list[SweepHit]:
+        if not addresses or not credentials:
+            return []
+        settings = self.config.discovery.sweep
+
+        def on_progress(p: SweepProgress) -> None:
+            self.progress(phase, p.probed, p.total)
+
+        return await sweep(addresses, credentials, port=self.config.snmp.port,
+                           timeout=settings.timeout, retries=settings.retries, rate=settings.rate,
+                           window=settings.window, progress=on_progress, client=self.client)

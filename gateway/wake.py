@@ -1,0 +1,16 @@
+"""Waiting for the first of several events, with a time limit: how every loop of the gateway
+sleeps until there is something to do."""
+
+from __future__ import annotations
+
+import asyncio
+
+
+async def first_of(*events: asyncio.Event, seconds: float | None) -> None:
+    """Wait until one of `events` is set or `seconds` have passed (None: no limit)."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,0 +1,115 @@
+"""What an IPP reading of a printer is: the attributes asked for, the reading, the errors.
+
+Kept apart from the HTTP client (`protocols.ipp.client`) and the response parser
+(`protocols.ipp.parser`), which both speak in these terms, as do the gateway's mappings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+REQUESTED_ATTRIBUTES: tuple[str, ...] = (
+    "printer-make-and-model",
+    "printer-info",
+    "printer-name",
+    "printer-location",
+    "printer-device-id",
+    "printer-uuid",
+    "printer-serial-number",
+    "printer-firmware-name",
+    "printer-firmware-string-version",
+    "printer-firmware-version",
+    "printer-state",
+    "printer-state-reasons",
+    "printer-state-message",
+    "printer-alert",
+    "printer-alert-description",
+    "printer-supply",
+    "printer-supply-description",
+    "printer-supply-info-uri",
+    "marker-names",
+    "marker-colors",
+    "marker-types",
+    "marker-levels",
+    "marker-high-levels",
+    "marker-low-levels",
+    "printer-up-time",
+    "printer-more-info",
+    "printer-uri-supported",
+    "printer-is-accepting-jobs",
+    "printer-impressions-completed",
+    "printer-impressions-completed-col",
+    "printer-media-sheets-completed",
+    "printer-geo-location",
+    "printer-organization",
+)
+"""Asked for by name: some printers (and ippeveprinter) only send e.g. the serial when named."""
+
+MULTI_VALUED: frozenset[str] = frozenset({
+    "printer-firmware-name",
+    "printer-firmware-string-version",
+    "printer-firmware-version",
+    "printer-state-reasons",
+    "printer-alert",
+    "printer-alert-description",
+    "printer-supply",
+    "printer-supply-description",
+    "marker-names",
+    "marker-colors",
+    "marker-types",
+    "marker-levels",
+    "marker-high-levels",
+    "marker-low-levels",
+    "printer-uri-supported",
+    "printer-organization",
+})
+"""1setOf attributes among those requested: always lists in `IppReading.attributes`, even with one
+value.  Other attributes are a scalar with one value and a list with several."""
+
+
+class IppError(Exception):
+    """Reading a printer over IPP failed."""
+
+
+class IppUnreachable(IppError):
+    """No answer: the connection failed or timed out."""
+
+
+class IppTlsError(IppError):
+    """The TLS handshake failed, typically on a certificate that is not trusted."""
+
+
+class IppProtocolError(IppError):
+    """The printer answered, but not with a usable IPP response."""
+
+
+@dataclass
+class IppReading:
+    uri: str
+    version: tuple[int, int]
+    """The IPP version that answered."""
+    status_code: int
+    attributes: dict[str, Any]
+    """The printer-attributes group; 1setOf values as lists (see `MULTI_VALUED`)."""
+    problems: list[str] = field(default_factory=list)
+    """Attributes that could not be decoded, and why."""
+
+
+def parse_printer_supply(value: str | bytes | None) -> dict[str, str]:
+    """One `printer-supply` value (PWG 5100.13): `type=toner;maxcapacity=100;level=75;…`.
+
+    Keys are lower-cased; a value may itself contain `=`; segments without `=` are dropped.
+    Never raises: anything that is not text gives `{}`.
+    """
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return {}
+    supply: dict[str, str] = {}
+    for segment in value.split(";"):
+        key, equals, item = segment.partition("=")
+        key = key.strip().lower()
+        if key and equals and key not in supply:
+            supply[key] = item.strip()
+    return supply

@@ -1,0 +1,314 @@
+"""A tolerant IPP response parser: one broken attribute is skipped, the rest is kept.
+
+pyipp's parser stops at the first malformed attribute (a bad value length, an enum it does not
+know, a truncated body) and loses everything; real printers send such answers.  Here each broken
+attribute is reported as a problem and the rest of the answer is kept.
+"""
+
+from __future__ import annotations
+
+import codecs
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from protocols.ipp.model import MULTI_VALUED, IppProtocolError
+
+_TAG_OPERATION = 0x01
+_TAG_END = 0x03
+_TAG_PRINTER = 0x04
+_DELIMITER_MAX = 0x0F
+_OUT_OF_BAND_MAX = 0x1F  # unsupported, unknown, no-value, …: the attribute has no value
+_TAG_INTEGER = 0x21
+_TAG_BOOLEAN = 0x22
+_TAG_ENUM = 0x23
+_TAG_OCTET_STRING = 0x30
+_TAG_DATE = 0x31
+_TAG_RESOLUTION = 0x32
+_TAG_RANGE = 0x33
+_TAG_BEGIN_COLLECTION = 0x34
+_TAG_TEXT_LANG = 0x35
+_TAG_NAME_LANG = 0x36
+_TAG_END_COLLECTION = 0x37
+_TAG_TEXT = 0x41
+_TAG_NAME = 0x42
+_TAG_MEMBER_NAME = 0x4A
+_CHARSET_TEXT_TAGS = frozenset({_TAG_TEXT, _TAG_NAME, _TAG_TEXT_LANG, _TAG_NAME_LANG})
+_ASCII_TAGS = frozenset(range(0x44, 0x4A))  # keyword, uri, uriScheme, charset, language, mime
+_FIXED_SIZES = {_TAG_INTEGER: 4, _TAG_ENUM: 4, _TAG_BOOLEAN: 1, _TAG_DATE: 11,
+                _TAG_RESOLUTION: 9, _TAG_RANGE: 8}
+
+
+class _BadValue(ValueError):
+    """One value that cannot be decoded; its attribute is dropped, the rest of the body is kept."""
+
+
+@dataclass(slots=True)
+class _Field:
+    """One tag-length-value item of the body, framing checked, value not decoded yet."""
+
+    offset: int
+    tag: int
+    name: bytes
+    value: bytes
+
+
+@dataclass
+class _Attribute:
+    name: str
+    values: list[Any] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class _Collection:
+    """A collection being read: its members so far and the name of the member being read."""
+
+    members: dict[str, Any] = field(default_factory=dict)
+    member: str | None = None
+
+
+def parse_response(body: bytes) -> tuple[int, tuple[int, int], dict[str, Any], list[str]]:
+    """Decode an IPP response: `(status_code, version, printer attributes, problems)`.
+
+    Tolerant: an attribute that cannot be decoded (bad length, undecodable text, broken
+    collection) is dropped with a problem, and the rest is kept; a truncated body keeps what came
+    before the cut.  Raises `IppProtocolError` only for a body that is not an IPP response at all.
+    """
+    if len(body) < 9:
+        raise IppProtocolError(f"not an IPP response: only {len(body)} bytes")
+    version = (body[0], body[1])
+    if version[0] not in (1, 2):
+        raise IppProtocolError(f"not an IPP response: version bytes {bytes(body[:2]).hex()}")
+    status = struct.unpack_from(">H", body, 2)[0]
+    if body[8] > _DELIMITER_MAX:
+        raise IppProtocolError(f"not an IPP response: byte 8 is 0x{body[8]:02x}, not a group tag")
+    parser = _Parser(bytes(body))
+    parser.run()
+    return status, version, parser.printer, parser.problems
+
+
+class _Parser:
+    """Walks the body's attribute groups and keeps the printer-attributes group."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.problems: list[str] = []
+        self.printer: dict[str, Any] = {}
+        self.charset = "utf-8"
+        self.group = 0
+        self.attribute: _Attribute | None = None
+        self.stack: list[_Collection] = []
+        """Collections open in the current attribute, innermost last."""
+
+    def run(self) -> None:
+        for item in self._fields():
+            if item.tag <= _DELIMITER_MAX:
+                self._close_attribute()
+                if item.tag == _TAG_END:
+                    return
+                self.group = item.tag
+            else:
+                self._field(item)
+        if self.attribute is not None:
+            # More of its values may have been cut off: a partial marker list would misalign.
+            self.attribute.error = self.attribute.error or "the body ends inside it"
+        self._close_attribute()
+
+    def _fields(self) -> Iterator[_Field]:
+        """The body's items; stops with a problem where the framing runs past the end."""
+        body, offset, size = self.body, 8, len(self.body)
+        while offset < size:
+            tag = body[offset]
+            if tag <= _DELIMITER_MAX:
+                yield _Field(offset, tag, b"", b"")
+                if tag == _TAG_END:
+                    return
+                offset += 1
+                continue
+            if offset + 3 > size:
+                break
+            name_end = offset + 3 + (body[offset + 1] << 8 | body[offset + 2])
+            if name_end + 2 > size:
+                break
+            value_end = name_end + 2 + (body[name_end] << 8 | body[name_end + 1])
+            if value_end > size:
+                break
+            yield _Field(offset, tag, body[offset + 3:name_end], body[name_end + 2:value_end])
+            offset = value_end
+        if offset < len(body):
+            self.problems.append(f"body truncated: item at byte {offset} runs past the end "
+                                 f"({len(body)} bytes); rest lost")
+        else:
+            self.problems.append("body ends without end-of-attributes tag")
+
+    def _field(self, item: _Field) -> None:
+        if item.name:
+            self._close_attribute()
+            try:
+                name = item.name.decode("ascii")
+            except UnicodeDecodeError:
+                name = item.name.decode("ascii", "replace")
+                self.attribute = _Attribute(name, error="attribute name is not ASCII")
+                return
+            self.attribute = _Attribute(name)
+        elif self.attribute is None:
+            self.problems.append(f"byte {item.offset}: value without an attribute name, skipped")
+            return
+        if self.attribute.error is None:
+            try:
+                self._value(item)
+            except _BadValue as exc:
+                self.attribute.error = f"byte {item.offset}: {exc}"
+
+    def _value(self, item: _Field) -> None:
+        if item.tag == _TAG_BEGIN_COLLECTION:
+            self.stack.append(_Collection())
+        elif item.tag == _TAG_MEMBER_NAME:
+            self._member_name(item)
+        elif item.tag == _TAG_END_COLLECTION:
+            self._end_collection()
+        else:
+            self._add(_decode(item.tag, item.value, self.charset))
+
+    def _member_name(self, item: _Field) -> None:
+        if not self.stack:
+            raise _BadValue("memberAttrName outside a collection")
+        self.stack[-1].member = _decode(item.tag, item.value, self.charset)
+
+    def _end_collection(self) -> None:
+        if not self.stack:
+            raise _BadValue("endCollection without begCollection")
+        self._add(self.stack.pop().members)
+
+    def _add(self, value: Any) -> None:
+        """Add a value to the innermost open collection member, or else to the attribute."""
+        if self.stack:
+            collection = self.stack[-1]
+            if collection.member is None:
+                raise _BadValue("collection value without a member name")
+            _append(collection.members, collection.member, value)
+        else:
+            assert self.attribute is not None
+            self.attribute.values.append(value)
+
+    def _close_attribute(self) -> None:
+        attribute, self.attribute = self.attribute, None
+        if attribute is None:
+            return
+        if self.stack:
+            self.stack.clear()
+            attribute.error = attribute.error or "collection not closed"
+        if attribute.error:
+            self.problems.append(f"{attribute.name}: {attribute.error}; attribute skipped")
+        elif self.group == _TAG_OPERATION:
+            self._operation_attribute(attribute)
+        elif self.group == _TAG_PRINTER:
+            self._printer_attribute(attribute)
+
+    def _operation_attribute(self, attribute: _Attribute) -> None:
+        if attribute.name == "attributes-charset" and attribute.values:
+            charset = attribute.values[0]
+            try:
+                # A text encoding Python knows (not "rot13"); b"" would skip that check.
+                b"\0\0\0\0".decode(str(charset))
+                self.charset = codecs.lookup(str(charset)).name
+            except (LookupError, ValueError):  # ValueError: a name with a NUL in it
+                self.problems.append(f"attributes-charset: unknown charset {charset!r}, "
+                                     "reading text as UTF-8")
+
+    def _printer_attribute(self, attribute: _Attribute) -> None:
+        if attribute.name in self.printer:
+            self.problems.append(f"{attribute.name}: sent twice; second one skipped")
+            return
+        values = attribute.values
+        if attribute.name in MULTI_VALUED:
+            # An out-of-band value (no-value, unknown) alone means "no values".
+            self.printer[attribute.name] = [] if values == [None] else values
+        else:
+            self.printer[attribute.name] = values[0] if len(values) == 1 else values
+
+
+def _append(members: dict[str, Any], name: str, value: Any) -> None:
+    """A member's first value is a scalar; further values (1setOf members) make it a list."""
+    if name not in members:
+        members[name] = value
+    elif isinstance(members[name], list):
+        members[name].append(value)
+    else:
+        members[name] = [members[name], value]
+
+
+def _decode(tag: int, raw: bytes, charset: str) -> Any:
+    """One value by its tag (RFC 8010 §3.9); raises `_BadValue`."""
+    expected = _FIXED_SIZES.get(tag)
+    if expected is not None and len(raw) != expected:
+        raise _BadValue(f"value tag 0x{tag:02x} needs {expected} bytes, got {len(raw)}")
+    if tag <= _OUT_OF_BAND_MAX:
+        return None
+    if tag in (_TAG_INTEGER, _TAG_ENUM):
+        return struct.unpack(">i", raw)[0]
+    if tag == _TAG_BOOLEAN:
+        if raw[0] > 1:
+            raise _BadValue(f"boolean value {raw[0]}")
+        return raw[0] == 1
+    if tag == _TAG_DATE:
+        return _date(raw)
+    if tag == _TAG_RESOLUTION:
+        return struct.unpack(">iib", raw)
+    if tag == _TAG_RANGE:
+        return struct.unpack(">ii", raw)
+    if tag in (_TAG_TEXT_LANG, _TAG_NAME_LANG):
+        return _text(_without_language(raw), charset)
+    if tag in _CHARSET_TEXT_TAGS:
+        return _text(raw, charset)
+    if tag in _ASCII_TAGS or tag == _TAG_MEMBER_NAME:
+        return _text(raw, "utf-8")
+    if tag == _TAG_OCTET_STRING:
+        return _octets(raw)
+    return raw
+
+
+def _text(raw: bytes, charset: str) -> str:
+    try:
+        return raw.decode(charset)
+    except UnicodeDecodeError as exc:
+        raise _BadValue(f"text is not valid {charset}: {raw[:40]!r}") from exc
+
+
+def _octets(raw: bytes) -> str | bytes:
+    """octetString: text in practice (printer-supply), binary sometimes: kept as bytes then."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw
+
+
+def _without_language(raw: bytes) -> bytes:
+    """textWithLanguage: 2-byte language length, language, 2-byte text length, text."""
+    if len(raw) < 4:
+        raise _BadValue("textWithLanguage value too short")
+    language_end = 2 + int.from_bytes(raw[:2], "big")
+    if language_end + 2 > len(raw):
+        raise _BadValue("textWithLanguage language length runs past the value")
+    text_end = language_end + 2 + int.from_bytes(raw[language_end:language_end + 2], "big")
+    if text_end != len(raw):
+        raise _BadValue("textWithLanguage text length does not match the value")
+    return raw[language_end + 2:]
+
+
+def _date(raw: bytes) -> datetime:
+    """RFC 2579 DateAndTime with time zone, as IPP sends it."""
+    year, month, day, hour, minute, second, decis, sign, tz_h, tz_m = struct.unpack(
+        ">HBBBBBBcBB", raw)
+    if sign not in (b"+", b"-"):
+        raise _BadValue(f"dateTime with time-zone sign {sign!r}")
+    offset = timedelta(hours=tz_h, minutes=tz_m) * (1 if sign == b"+" else -1)
+    try:
+        zone = UTC if not offset else timezone(offset)
+        return datetime(year, month, day, hour, minute, min(second, 59), decis * 100_000,
+                        tzinfo=zone)
+    except ValueError as exc:
+        raise _BadValue(f"dateTime out of range: {exc}") from exc
