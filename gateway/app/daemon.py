@@ -33,6 +33,7 @@ from gateway.fleet.poller import Poller
 from gateway.fleet.schedule import Schedule
 from gateway.local import logs
 from gateway.local.metrics import GatewayMetrics
+from gateway.settings.discovery import DiscoverySettings
 from gateway.settings.live import LiveConfig
 from gateway.settings.schema import Config
 from gateway.store import Store
@@ -41,6 +42,10 @@ from gateway.uplink.link import CloudLink
 from gateway.uplink.outbox import Outbox
 from gateway.uplink.pipeline import UploadPipeline
 from gateway.uplink.services import ServiceSettings
+
+REDISCOVER = ("snmp", *(f"discovery.{key}" for key in DiscoverySettings.model_fields
+                        if key != "interval"))
+"""Settings whose change makes the daemon discover again at once."""
 
 
 class Gateway:
@@ -55,25 +60,27 @@ class Gateway:
         self.outbox = Outbox(self.store, max_entries=config.cloud.outbox_max_entries)
         self.metrics = GatewayMetrics()
         self.reader = DeviceReader()
-        self.credentials = CredentialResolver(config)
-        self.poller = Poller(config, self.reader, self.credentials, config.poll.concurrency,
-                             self.metrics)
+        self.credentials = CredentialResolver(live)
+        self.poller = Poller(live.section(lambda c: c.ipp), self.reader, self.credentials,
+                             config.poll.concurrency, self.metrics)
         self.schedule = Schedule(config.poll)
-        self.link = (CloudLink(config, self.state, self.inventory,
-                               ServiceSettings.from_config(config))
+        self.link = (CloudLink(live.section(lambda c: c.gateway), live.section(lambda c: c.cloud),
+                               self.state, self.inventory, ServiceSettings.from_config(config))
                      if config.cloud.url is not None else None)
         self.relay: CommandRelay | None = None
         if self.link is not None and config.contract.enabled:
             link, reader = self.link, self.reader
-            self.relay = CommandRelay(config, self.state, self.inventory, self.credentials,
-                                      lambda: link.client, lambda: reader.snmp)
+            self.relay = CommandRelay(live.section(lambda c: c.contract), self.state,
+                                      self.inventory, self.credentials, lambda: link.client,
+                                      lambda: reader.snmp)
             link.on_command = self.relay.handle
         self.uplink = (None if self.link is None else
                        CloudUplink(live, self.link, self.state, self.outbox, self.store,
                                    self.metrics, self.relay))
-        self.intake = ReadingIntake(UploadPipeline(config, self.state, self.outbox), self.state,
-                                    self.link, asyncio.Event() if self.uplink is None
-                                    else self.uplink.wake_sender)
+        pipeline = UploadPipeline(live.section(lambda c: c.events),
+                                  live.section(lambda c: c.poll), self.state, self.outbox)
+        wake_sender = asyncio.Event() if self.uplink is None else self.uplink.wake_sender
+        self.intake = ReadingIntake(pipeline, self.state, self.link, wake_sender)
         self.polling = PollLoop(live, self.inventory, self.poller, self.schedule, self.intake,
                                 self.link)
         self.discovery = DiscoveryLoop(live, self.inventory, self.reader,
@@ -92,13 +99,14 @@ class Gateway:
         return self.live()
 
     def _react_to_reloads(self) -> None:
+        """What must act on a reload besides reading the new settings where they are used."""
         live = self.live
-        live.on_change((), self.poller.reconfigure)
-        live.on_change((), self.credentials.reconfigure)
+        live.on_change(("poll.concurrency",), lambda c: self.poller.limit(c.poll.concurrency))
         live.on_change(("poll",), lambda c: self.schedule.configure(c.poll, time.monotonic()))
+        live.on_change(("snmp", "discovery", "contract"), lambda c: self.credentials.forget_all())
         live.on_change(("cloud.outbox_max_entries",),
                        lambda c: setattr(self.outbox, "max_entries", c.cloud.outbox_max_entries))
-        live.on_change(("discovery", "snmp"), lambda c: self.discovery.run_again(now=True))
+        live.on_change(REDISCOVER, lambda c: self.discovery.run_again(now=True))
         live.on_change((), lambda c: self.discovery.run_again(now=False))
         live.on_change((), lambda c: self.polling.devices_changed())
         if self.uplink is not None:

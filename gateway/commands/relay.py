@@ -46,7 +46,7 @@ from gateway.commands.log import CommandLog, acknowledgement
 from gateway.commands.plan import CommandOutcome, NotApplicable, plan
 from gateway.fleet.credentials import CredentialResolver
 from gateway.fleet.inventory import Device, Inventory
-from gateway.settings.schema import Config
+from gateway.settings.schema import ContractSettings
 from gateway.uplink.cloud_state import CloudState
 from protocols.cloud.client import CloudClient
 from protocols.cloud.errors import CloudError, CloudRejected
@@ -77,10 +77,11 @@ def _seconds(text: str) -> float:
 
 
 class CommandRelay:
-    def __init__(self, config: Config, state: CloudState, inventory: Inventory,
+    def __init__(self, contract: Callable[[], ContractSettings], state: CloudState,
+                 inventory: Inventory,
                  credentials: CredentialResolver, client: Callable[[], CloudClient],
                  snmp: Callable[[], SnmpClient], clock: Callable[[], float] = time.time) -> None:
-        self.config = config
+        self.contract = contract
         self.state = state
         self.inventory = inventory
         self.credentials = credentials
@@ -182,7 +183,7 @@ class CommandRelay:
         overtakes one that waits to try again; the lock is FIFO and the tasks reach it in the
         order `_start` created them."""
         command_id = row["command_id"]
-        contract = self.config.contract
+        contract = self.contract()
         deadline = _seconds(row["deadline"])
         give_up = min(deadline, row["received_at"] + contract.retry_for)
         delay = min(contract.retry_initial, contract.retry_max)

@@ -11,6 +11,8 @@ Writes (the contract MIB's SETs) use the separate write credentials of `[contrac
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gateway.fleet.inventory import Device
 from gateway.settings.schema import Config
 from protocols.snmp.model import SnmpCredentials, SnmpTarget
@@ -19,13 +21,13 @@ from protocols.snmp.model import SnmpCredentials, SnmpTarget
 class CredentialResolver:
     """The SNMP targets to try for a device, and the memory of the ones that answered."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Callable[[], Config]) -> None:
         self.config = config
+        """The config in force: `[snmp]`, the scopes of `[discovery]`, `[contract]`."""
         self._answered: dict[int, SnmpCredentials] = {}
 
-    def reconfigure(self, config: Config) -> None:
+    def forget_all(self) -> None:
         """New settings (a reload): the credentials are tried afresh."""
-        self.config = config
         self._answered.clear()
 
     def read_targets(self, device: Device, address: str) -> list[SnmpTarget]:
@@ -37,7 +39,7 @@ class CredentialResolver:
         known = self._answered.get(device.id)
         if known is not None:
             return [self._target(device, address, known)]
-        tried = self.config.credentials(self.config.scope_for(address))
+        tried = self.config().credentials(self.config().scope_for(address))
         if device.snmp_version == 3:
             candidates = [c for c in tried if c.version == 3 and c.user == device.snmp_user] or [
                 c for c in tried if c.version == 3]
@@ -49,10 +51,10 @@ class CredentialResolver:
         """`read` with the write credentials of `[contract]`: `v3_user` for a device read over
         SNMPv3 (or when it is the only one), else `write_community` (v2c); None without
         either."""
-        contract = self.config.contract
+        contract = self.config().contract
         if contract.v3_user is not None and (device.snmp_version == 3
                                              or contract.write_community is None):
-            writer = self.config.snmp.v3_users[contract.v3_user].credentials(contract.v3_user)
+            writer = self.config().snmp.v3_users[contract.v3_user].credentials(contract.v3_user)
         elif contract.write_community is not None:
             writer = SnmpCredentials(version=2,
                                      community=contract.write_community.get_secret_value())
@@ -69,6 +71,6 @@ class CredentialResolver:
         self._answered.pop(device.id, None)
 
     def _target(self, device: Device, address: str, credentials: SnmpCredentials) -> SnmpTarget:
-        snmp = self.config.snmp
+        snmp = self.config().snmp
         return SnmpTarget(address, device.snmp_port or snmp.port, credentials, snmp.timeout,
                           snmp.retries)

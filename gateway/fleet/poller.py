@@ -16,7 +16,7 @@ from gateway.device.model import DeviceStatus
 from gateway.device.reader import DeviceReader, DeviceUnreachable, IppEndpoint
 from gateway.fleet.credentials import CredentialResolver
 from gateway.fleet.inventory import Device
-from gateway.settings.schema import Config
+from gateway.settings.discovery import IppSettings
 from protocols.snmp.model import SnmpTarget
 
 log = logging.getLogger(__name__)
@@ -33,9 +33,10 @@ class PollMetrics(Protocol):
 class Poller:
     """Reads inventory devices with a concurrency limit; a device that answers nothing is None."""
 
-    def __init__(self, config: Config, reader: DeviceReader, credentials: CredentialResolver,
-                 concurrency: int = 32, metrics: PollMetrics | None = None) -> None:
-        self.config = config
+    def __init__(self, ipp: Callable[[], IppSettings], reader: DeviceReader,
+                 credentials: CredentialResolver, concurrency: int = 32,
+                 metrics: PollMetrics | None = None) -> None:
+        self.ipp = ipp
         self.reader = reader
         self.credentials = credentials
         self.metrics = metrics
@@ -44,15 +45,13 @@ class Poller:
         self._concurrency = concurrency
         self._semaphore = asyncio.Semaphore(concurrency)
 
-    def reconfigure(self, config: Config) -> None:
-        """New settings (a reload): the concurrency limit holds for the readings started from now
-        on.  (The credential resolver is reconfigured by its owner.)"""
-        self.config = config
-        self._concurrency = config.poll.concurrency
-        self._semaphore = asyncio.Semaphore(self._concurrency)
+    def limit(self, concurrency: int) -> None:
+        """A new concurrency limit (a reload): it holds for the readings started from now on."""
+        self._concurrency = concurrency
+        self._semaphore = asyncio.Semaphore(concurrency)
 
     def _ipp(self, device: Device, address: str) -> IppEndpoint:
-        ipp = self.config.ipp
+        ipp = self.ipp()
         uri = device.ipp_uri or IppEndpoint.for_host(address, ipp.port, ipp.path).uri
         return IppEndpoint(uri, ipp.verify_tls, ipp.timeout)
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from gateway import __version__
 from gateway.device.model import DeviceStatus
 from gateway.fleet.inventory import Device, Inventory
-from gateway.settings.schema import Config
+from gateway.settings.schema import CloudSettings, GatewaySettings
 from gateway.uplink.cloud_state import CloudState
 from gateway.uplink.data_types import available
 from gateway.uplink.services import ServiceSettings, decide_activation, installed_models
@@ -79,11 +79,12 @@ class LinkState:
 
 
 class CloudLink:
-    def __init__(self, config: Config, state: CloudState, inventory: Inventory,
-                 services: ServiceSettings) -> None:
-        if config.cloud.url is None:
+    def __init__(self, gateway: Callable[[], GatewaySettings], cloud: Callable[[], CloudSettings],
+                 state: CloudState, inventory: Inventory, services: ServiceSettings) -> None:
+        if cloud().url is None:
             raise ValueError("no [cloud] url in the config")
-        self.config = config
+        self.gateway = gateway
+        self.cloud = cloud
         self.state = state
         self.inventory = inventory
         self.services = services
@@ -102,7 +103,7 @@ class CloudLink:
     # -- connection ------------------------------------------------------------------------------
 
     def _client_for(self, url: str) -> CloudClient:
-        cloud = self.config.cloud
+        cloud = self.cloud()
         return CloudClient(url, verify_tls=cloud.verify_tls,
                            ca_file=str(cloud.ca_file) if cloud.ca_file else None,
                            proxy=cloud.proxy, timeout=cloud.timeout)
@@ -120,10 +121,10 @@ class CloudLink:
                 await self._connect()
 
     async def _connect(self) -> None:
-        region = self.config.gateway.region
+        region = self.gateway().region
         base_url = self.state.get("base_url")
         if base_url is None or self.state.get("region") != region:
-            async with self._client_for(str(self.config.cloud.url)) as entry:
+            async with self._client_for(str(self.cloud().url)) as entry:
                 destination = await entry.resolve_connection_destination(
                     ConnectionDestinationRequest(region, gateway_version=__version__))
             base_url = destination.base_url
@@ -139,7 +140,7 @@ class CloudLink:
         self.status.connected = True
 
     async def _enrol(self, client: CloudClient) -> str:
-        secret = self.config.cloud.enrolment_token
+        secret = self.cloud().enrolment_token
         if secret is None:
             raise NotEnrolled("the gateway is not enrolled with the cloud yet: set "
                               "cloud.enrolment_token (a one-time token from the cloud operator)")
@@ -148,7 +149,7 @@ class CloudLink:
         # stored must get the same answer, so the request's idempotency key derives from it.
         key = hashlib.sha256(f"printgw-enrol:{token}".encode()).hexdigest()
         credential = await client.enrol(
-            EnrolmentRequest(token, self.config.gateway.name, software_version=__version__,
+            EnrolmentRequest(token, self.gateway().name, software_version=__version__,
                              hostname=socket.gethostname()), idempotency_key=key)
         self.state.set("gateway_id", credential.gateway_id)
         self.state.set("token", credential.token)
@@ -170,7 +171,7 @@ class CloudLink:
         serial = identity.serial or device.serial
         if not serial:
             return None
-        gateway = self.config.gateway
+        gateway = self.gateway()
         return PrinterRegistration(
             serial=serial,
             product_name=identity.model or device.model or "unknown",
@@ -303,7 +304,7 @@ class CloudLink:
     def sync_due(self, now: float | None = None) -> bool:
         last = self.state.get("last_sync")
         now = time.time() if now is None else now
-        return last is None or now - float(last) >= self.config.cloud.sync_interval
+        return last is None or now - float(last) >= self.cloud().sync_interval
 
     # -- the change stream (FIG. 8) --------------------------------------------------------------
 
@@ -339,7 +340,7 @@ class CloudLink:
         """Push while the WebSocket is up, poll while it is down, until `stop` is set."""
         delay = PUSH_RETRY_MIN
         while not stop.is_set():
-            if self.config.cloud.push:
+            if self.cloud().push:
                 try:
                     await self._pending_commands()
                     await self._push()
@@ -354,7 +355,7 @@ class CloudLink:
             if stop.is_set():
                 break
             self.status.channel = "polling"
-            await self._poll_for(delay if self.config.cloud.push else None, stop)
+            await self._poll_for(delay if self.cloud().push else None, stop)
             delay = min(PUSH_RETRY_MAX, delay * 2)
         self.status.channel = "down"
 
@@ -370,7 +371,7 @@ class CloudLink:
     async def _poll_for(self, duration: float | None, stop: asyncio.Event) -> None:
         """Poll the change stream every `changes_poll_interval` for `duration` seconds (with
         jitter), or until stopped when `duration` is None."""
-        interval = self.config.cloud.changes_poll_interval
+        interval = self.cloud().changes_poll_interval
         end = None if duration is None else time.monotonic() + duration * random.uniform(0.5, 1)
         while not stop.is_set():
             await self.poll_changes()

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from gateway.device.model import DeviceStatus
 from gateway.fleet.inventory import Device
 from gateway.fleet.readings import record_reading
-from gateway.settings.schema import Config
+from gateway.settings.schema import EventSettings, PollSettings
 from gateway.uplink.cloud_state import CloudState
 from gateway.uplink.data_types import project
 from gateway.uplink.events import baseline, detect
@@ -34,9 +34,10 @@ from protocols.cloud.models import StatusEntry
 class UploadPipeline:
     """Turns each reading of a device into the status entries it must upload, in the outbox."""
 
-    def __init__(self, config: Config, state: CloudState, outbox: Outbox,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.config = config
+    def __init__(self, events: Callable[[], EventSettings], poll: Callable[[], PollSettings],
+                 state: CloudState, outbox: Outbox, clock: Callable[[], float] = time.time) -> None:
+        self.events = events
+        self.poll = poll
         self.state = state
         self.outbox = outbox
         self.clock = clock
@@ -64,14 +65,14 @@ class UploadPipeline:
             return []
         stored = self.state.last_status(device.id)
         previous = None if stored is None else DeviceStatus.from_json(stored)
-        events = detect(previous, status, self.config.events)
+        events = detect(previous, status, self.events())
         _requested, types = self.state.transmission_types(device.id)
         application_ids, fig9_types = self.first_upload_activations(device.id)
         types = list(types) + [t for t in fig9_types if t not in types]
         now = self.clock()
         last_periodic = self.state.last_periodic(device.id)
         periodic = last_periodic is None or now - last_periodic >= \
-            self.config.poll.periodic_upload or bool(application_ids)
+            self.poll().periodic_upload or bool(application_ids)
         entries: list[StatusEntry] = []
         if types:
             data = project(status, types)

@@ -6,6 +6,7 @@ from typing import Any
 
 from gateway.fleet.credentials import CredentialResolver
 from gateway.fleet.inventory import Device
+from gateway.settings.live import LiveConfig
 from gateway.settings.loading import parse_config
 from gateway.settings.schema import Config
 from protocols.snmp.model import SnmpTarget
@@ -37,7 +38,7 @@ def who(targets: list[SnmpTarget]) -> list[str]:
 
 
 def test_the_configured_credentials_of_the_devices_version_in_order() -> None:
-    resolver = CredentialResolver(config())
+    resolver = CredentialResolver(LiveConfig(config()))
     targets = resolver.read_targets(device(2), "127.0.81.5")
     assert who(targets) == ["public", "backup"]
     assert {(t.host, t.port, t.timeout, t.retries) for t in targets} == {
@@ -46,20 +47,20 @@ def test_the_configured_credentials_of_the_devices_version_in_order() -> None:
 
 
 def test_the_scope_of_the_address_chooses_the_credentials() -> None:
-    resolver = CredentialResolver(config())
+    resolver = CredentialResolver(LiveConfig(config()))
     assert who(resolver.read_targets(device(2, port=161), "127.0.80.9")) == ["lab"]
     assert resolver.read_targets(device(2, port=161), "127.0.80.9")[0].port == 161
     assert who(resolver.read_targets(device(3), "127.0.80.9")) == ["auditor"]
 
 
 def test_snmpv3_prefers_the_user_discovery_recorded_else_any_user() -> None:
-    resolver = CredentialResolver(config())
+    resolver = CredentialResolver(LiveConfig(config()))
     assert who(resolver.read_targets(device(3, "auditor"), "127.0.81.5")) == ["auditor"]
     assert who(resolver.read_targets(device(3, "gone"), "127.0.81.5")) == ["ops", "auditor"]
 
 
 def test_what_answered_is_tried_alone_until_forgotten_or_reconfigured() -> None:
-    resolver = CredentialResolver(config())
+    resolver = CredentialResolver(LiveConfig(config()))
     printer = device(2)
     backup = resolver.read_targets(printer, "127.0.81.5")[1]
     resolver.answered(printer, backup)
@@ -67,12 +68,12 @@ def test_what_answered_is_tried_alone_until_forgotten_or_reconfigured() -> None:
     resolver.forget(printer)
     assert who(resolver.read_targets(printer, "127.0.81.5")) == ["public", "backup"]
     resolver.answered(printer, backup)
-    resolver.reconfigure(config())
+    resolver.forget_all()  # a reload of [snmp], [discovery] or [contract]
     assert who(resolver.read_targets(printer, "127.0.81.5")) == ["public", "backup"]
 
 
 def test_writes_use_the_contract_credentials() -> None:
-    both = CredentialResolver(config(write_community="private", v3_user="ops"))
+    both = CredentialResolver(LiveConfig(config(write_community="private", v3_user="ops")))
     read = both.read_targets(device(2), "127.0.81.5")[0]
     v2_write = both.write_target(device(2), read)
     assert v2_write is not None and v2_write.credentials.community == "private"
@@ -80,6 +81,6 @@ def test_writes_use_the_contract_credentials() -> None:
                                                                 read.timeout)
     v3_write = both.write_target(device(3), read)
     assert v3_write is not None and v3_write.credentials.user == "ops"
-    v3_only = CredentialResolver(config(v3_user="ops")).write_target(device(2), read)
+    v3_only = CredentialResolver(LiveConfig(config(v3_user="ops"))).write_target(device(2), read)
     assert v3_only is not None and v3_only.credentials.version == 3
-    assert CredentialResolver(config()).write_target(device(2), read) is None
+    assert CredentialResolver(LiveConfig(config())).write_target(device(2), read) is None

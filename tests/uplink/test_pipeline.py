@@ -46,7 +46,8 @@ def device(store: Store) -> Device:
 def pipeline(store: Store, clock: Clock) -> UploadPipeline:
     config = parse_config({"poll": {"periodic_upload": PERIODIC}})
     state = CloudState(store, clock)
-    return UploadPipeline(config, state, Outbox(store, clock=clock), clock=clock)
+    return UploadPipeline(lambda: config.events, lambda: config.poll, state,
+                          Outbox(store, clock=clock), clock=clock)
 
 
 def register(store: Store, device: Device, *data_types: str) -> None:
