@@ -11,7 +11,7 @@ Counted in this process as things happen (reset at a restart, as Prometheus coun
 Read from the store at each scrape (`FleetCollector`: what the store knows stays right across
 restarts and needs no bookkeeping):
 
-- `printgw_devices{state}`: devices by state (`fleet_view.STATES`);
+- `printgw_devices{state}`: devices by state (`live_view.STATES`);
 - `printgw_outbox_depth`, `printgw_outbox_oldest_age_seconds`, `printgw_outbox_dropped_total`;
 - `printgw_commands{kind,result}`: contract-mode commands received, by kind and outcome (`done`,
   `refused`, `failed`, or `pending` while not completed — a gauge: a command moves on);

@@ -16,7 +16,7 @@ REFRESH = 30
 """Seconds between two reloads of a page by the browser."""
 BAR_COLOURS: Mapping[str, str] = {"cyan": "#00a3e0", "magenta": "#d6007e", "yellow": "#f2c500",
                                   "black": "#202124", "other": "#8d949e"}
-"""The bar colour of each supply colour family (`fleet_view.FAMILIES`)."""
+"""The bar colour of each supply colour family (`live_view.FAMILIES`)."""
 
 
 _CSS = """

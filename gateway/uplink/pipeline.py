@@ -56,7 +56,8 @@ class UploadPipeline:
     def record(self, device: Device, status: DeviceStatus) -> list[StatusEntry]:
         """Queue what the reading causes; returns the entries queued (none for an unregistered
         device: it is registered at the next sync, and its first upload is then periodic).
-        Every reading, registered or not, is also kept for the status page (`fleet_view`)."""
+        Every reading, registered or not, is also kept for the status page
+        (`gateway.fleet.readings`)."""
         document = status.to_json()
         printer_id = self.state.printer_id(device.id)
         if printer_id is None:
