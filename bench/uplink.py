@@ -252,10 +252,11 @@ async def main(args: argparse.Namespace) -> dict[str, float]:
                 rounds.append(r["statuses"] / r["seconds"])
                 sizes.append(sent / args.devices)
                 n = r["statuses"]
+                raw = len(canonical_json(entries[0].to_json()))
                 print(f"round {number}: {n:.0f} statuses outbox → cloud in {r['seconds']:.2f} s"
                       f" = {n / r['seconds']:,.0f} statuses/s, {r['requests']:.0f} requests, "
                       f"{sent / args.devices:.0f} bytes/device (gzip; "
-                      f"{len(canonical_json(entries[0]))} bytes raw), queueing {put * 1000:.0f} ms,"
+                      f"{raw} bytes raw), queueing {put * 1000:.0f} ms,"
                       f" gateway CPU {r['gateway_cpu'] * 1000 / n:.2f} ms/status, "
                       f"cloud CPU {r['cloud_cpu'] * 1000 / n:.2f} ms/status")
             print(f"median: {statistics.median(rounds):,.0f} statuses/s for {args.devices} "
