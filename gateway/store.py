@@ -197,6 +197,18 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (device_id, read_at, supply_index)
     ) WITHOUT ROWID;
     """,
+    # 6: devices whose registration the cloud refused (issue 19, `gateway/uplink/link.py`): the
+    # refused request's fingerprint (it is sent again only once the identity changes, or after
+    # the sync interval), why, and when; shown on the status page, kept across restarts.
+    """
+    CREATE TABLE registration_refusals (
+        device_id INTEGER PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+        fingerprint TEXT NOT NULL,
+        status INTEGER,
+        reason TEXT NOT NULL,
+        refused_at REAL NOT NULL
+    );
+    """,
 )
 
 

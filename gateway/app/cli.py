@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from gateway.app.runner import run_gateway
+from gateway.app.runner import CONFIG_ERROR, run_gateway
 from gateway.demo.run import DemoOptions, run_demo
 from gateway.device.reader import DeviceReader, DeviceUnreachable, IppEndpoint
 from gateway.fleet.discovery import Discovery
@@ -25,6 +25,7 @@ from gateway.local.logs import configure as configure_logging
 from gateway.local.report import print_report
 from gateway.local.status_page import fetch_status, local_url
 from gateway.local.status_table import print_fleet
+from gateway.settings.checks import data_dir_of, data_dir_problems, exposed_secrets_warning
 from gateway.settings.loading import ConfigError, load_config, parse_config, read_toml
 from gateway.settings.schema import Config
 from gateway.store import DATABASE_NAME, Store, StoreError
@@ -133,7 +134,8 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Run the gateway daemon as the config file says.  SIGTERM or Ctrl-C stops "
                     "it after the work in hand is finished or safely queued (a second one at "
                     "once); SIGHUP reads the config file again and applies it (an invalid file "
-                    "is refused, and the gateway runs on as it was).")
+                    "is refused, and the gateway runs on as it was).  Exit status 2: the config "
+                    "or the data directory cannot be used (systemd does not restart it).")
     run.add_argument("--config", type=Path, required=True, help="the gateway's TOML config file")
     run.add_argument("--once", action="store_true",
                      help="one full cycle (discover, read, sync with the cloud, upload), then exit")
@@ -146,8 +148,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser(
         "check-config", help="validate a config file and name every mistake",
-        description="Read and validate a gateway config file: exit 0 when it is usable, else "
-                    "list every mistake (key, bad value, fix) and exit 2.")
+        description="Read and validate a gateway config file, and check on this machine that "
+                    "its data directory is usable by the user running the command (run it as "
+                    "the gateway's user, or root): exit 0 when it is usable, else list every "
+                    "mistake (key, bad value unless secret, fix) and exit 2.  A file that group "
+                    "or others may read while it holds secrets gets a warning (exit 0).")
     check.add_argument("config", type=Path, help="the gateway's TOML config file")
     check.set_defaults(handler=_check_config)
 
@@ -272,9 +277,13 @@ async def _discover_async(args: argparse.Namespace, config: Config) -> int:
 def _discover(args: argparse.Namespace) -> int:
     try:
         config = _discover_config(args)
+        keep = args.config is not None or args.data_dir is not None
+        problems = data_dir_problems(config.gateway.data_dir, DATABASE_NAME) if keep else []
+        if problems:
+            raise ConfigError(str(args.config or "command line"), problems)
     except ConfigError as exc:
         print(f"printgw: {exc}", file=sys.stderr)
-        return 2
+        return CONFIG_ERROR
     if not (config.discovery.mdns or config.discovery.subnets or config.discovery.static):
         print("printgw: nothing to discover: give --subnet, --static or --mdns",
               file=sys.stderr)
@@ -295,10 +304,37 @@ def _load_config(path: Path) -> Config | None:
         return None
 
 
+def _load_runnable_config(path: Path) -> tuple[Config | None, str | None]:
+    """For `check-config` and `run`: the validated config with a usable data directory, or None
+    after printing every mistake (exit code 2); and the warning for secrets others may read in
+    the file, if any (never their values)."""
+    try:
+        data = read_toml(path)
+    except ConfigError as exc:
+        print(f"printgw: {exc}", file=sys.stderr)
+        return None, None
+    warning = exposed_secrets_warning(path, data)
+    config: Config | None = None
+    try:
+        config = parse_config(data, str(path))
+    except ConfigError as exc:
+        problems = exc.problems
+    else:
+        problems = []
+    data_dir = config.gateway.data_dir if config is not None else data_dir_of(data)
+    problems += data_dir_problems(data_dir, DATABASE_NAME) if data_dir is not None else []
+    if problems:
+        print(f"printgw: {ConfigError(str(path), problems)}", file=sys.stderr)
+        return None, warning
+    return config, warning
+
+
 def _check_config(args: argparse.Namespace) -> int:
-    config = _load_config(args.config)
+    config, warning = _load_runnable_config(args.config)
+    if warning is not None:
+        print(f"printgw: warning: {warning}", file=sys.stderr)
     if config is None:
-        return 2
+        return CONFIG_ERROR
     cloud = config.cloud.url or "none (no cloud link)"
     print(f"{args.config}: OK (data in {config.gateway.data_dir}, cloud {cloud})")
     return 0
@@ -344,9 +380,14 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    config = _load_config(args.config)
+    """`printgw run`: exit 2 (`CONFIG_ERROR`) for an invalid config or an unusable data
+    directory, before anything starts: systemd's unit does not restart on 2.  (Secrets others
+    may read in the file are logged by `run_gateway`, at the start and at each reload.)"""
+    config, warning = _load_runnable_config(args.config)
     if config is None:
-        return 2
+        if warning is not None:
+            print(f"printgw: warning: {warning}", file=sys.stderr)
+        return CONFIG_ERROR
     overrides = LogOverrides(format=args.log_format, level=args.log_level)
     configure_logging(config, overrides)
     try:

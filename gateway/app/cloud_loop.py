@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from gateway.commands.relay import CommandRelay
 from gateway.device.model import DeviceStatus
@@ -27,10 +29,16 @@ from gateway.uplink.outbox import Outbox
 from gateway.uplink.sender import FlushReport, OutboxSender
 from gateway.wake import first_of
 from protocols.cloud.client import CloudError
+from protocols.cloud.errors import shorten
 
 log = logging.getLogger(__name__)
 
 CONNECT_RETRY_MAX = 300.0
+RESTART_MIN = 1.0
+RESTART_MAX = 120.0
+"""Back-off of a part of the link started again after an unexpected error (`CloudUplink.run`);
+a part that ran this long before failing starts again after `RESTART_MIN`."""
+T = TypeVar("T")
 
 
 class CloudUplink:
@@ -105,24 +113,64 @@ class CloudUplink:
                   on_connected: Callable[[], Awaitable[None]]) -> None:
         """Connect (retrying with back-off until `stop`), call `on_connected` (awaited), then
         follow the change stream and deliver the outbox until `stop`; the delivery under way
-        is finished first."""
-        delay = 1.0
-        while not await self.connect():
-            await first_of(stop, seconds=delay)
-            if stop.is_set():
-                return
-            delay = min(CONNECT_RETRY_MAX, delay * 2)
-        await on_connected()
-        if self.relay is not None:
-            await self.relay.resume()
-        changes = asyncio.create_task(self.link.follow_changes(stop), name="changes")
+        is finished first.
+
+        It never ends before `stop` on its own: an unexpected error (a bug, an answer nothing
+        else caught) is logged with its traceback and kept for the status page, and the part it
+        ended starts again after a back-off (`RESTART_MIN` doubling to `RESTART_MAX`): the
+        connection and start-up steps as a whole, the change stream or the sender alone (one
+        failing does not stop the other)."""
+        connected = await self._supervised("connecting", stop,
+                                           lambda: self._start(stop, on_connected))
+        if not connected or stop.is_set():
+            return
+        changes = asyncio.create_task(
+            self._supervised("the change stream", stop,
+                             lambda: self.link.follow_changes(stop)), name="changes")
         try:
-            assert self.sender is not None
-            await self.sender.run(stop, self.wake_sender, on_report=self.after_flush)
+            await self._supervised("the outbox sender", stop, lambda: self._send(stop))
         finally:
             changes.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await changes
+
+    async def _start(self, stop: asyncio.Event,
+                     on_connected: Callable[[], Awaitable[None]]) -> bool:
+        """Connect with back-off, then the start-up steps; False when stopped first."""
+        delay = 1.0
+        while not await self.connect():
+            await first_of(stop, seconds=delay)
+            if stop.is_set():
+                return False
+            delay = min(CONNECT_RETRY_MAX, delay * 2)
+        await on_connected()
+        if self.relay is not None:
+            await self.relay.resume()
+        return True
+
+    async def _send(self, stop: asyncio.Event) -> None:
+        assert self.sender is not None
+        await self.sender.run(stop, self.wake_sender, on_report=self.after_flush)
+
+    async def _supervised(self, what: str, stop: asyncio.Event,
+                          part: Callable[[], Awaitable[T]]) -> T | None:
+        """`part()`, started again after a back-off whenever it raises, until it returns (its
+        result) or `stop` is set (None)."""
+        delay = RESTART_MIN
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                return await part()
+            except Exception as exc:
+                log.exception("cloud link: %s failed unexpectedly; starting it again in %g s",
+                              what, delay)
+                self.link.record_error(f"{what} failed unexpectedly ({type(exc).__name__}: "
+                                       f"{shorten(str(exc))}); starting again in {delay:g} s")
+            if time.monotonic() - started >= RESTART_MAX:  # it had run well for a while
+                delay = RESTART_MIN
+            await first_of(stop, seconds=delay)
+            delay = min(RESTART_MAX, delay * 2)
+        return None
 
     async def close(self) -> None:
         if self.relay is not None:

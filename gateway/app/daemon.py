@@ -62,7 +62,8 @@ class Gateway:
         self.reader = DeviceReader()
         self.credentials = CredentialResolver(live)
         self.poller = Poller(live.section(lambda c: c.ipp), self.reader, self.credentials,
-                             config.poll.concurrency, self.metrics)
+                             config.poll.concurrency, self.metrics,
+                             live.section(lambda c: c.poll.read_deadline))
         self.schedule = Schedule(config.poll)
         self.link = (CloudLink(live.section(lambda c: c.gateway), live.section(lambda c: c.cloud),
                                self.state, self.inventory, ServiceSettings.from_config(config))

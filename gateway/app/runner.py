@@ -1,10 +1,18 @@
 """`printgw run` in a process: one cycle (`--once`), or the daemon with its signals — SIGTERM and
 SIGINT stop it (a second one at once), SIGHUP reloads the config file — and systemd told READY,
-RELOADING and STOPPING."""
+RELOADING and STOPPING.
+
+Exit status: 0 done; 1 a failure a later start may not meet (the cloud could not take everything
+now, an error while running); `CONFIG_ERROR` (2) a mistake no restart can fix — an invalid config
+file, a data directory or database the gateway cannot use.  systemd's unit
+(`config/printgw.service`) restarts on failure but not on 2 (`RestartPreventExitStatus=2`), so a
+broken setup is not restarted in a loop.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -15,17 +23,31 @@ from gateway import __version__
 from gateway.app.daemon import Gateway
 from gateway.app.systemd import sd_notify
 from gateway.local import logs
+from gateway.settings.checks import exposed_secrets_warning
+from gateway.settings.loading import ConfigError, read_toml
 from gateway.settings.schema import Config
+from gateway.store import StoreError
 
 log = logging.getLogger(__name__)
+
+CONFIG_ERROR = 2
+"""The exit status for a mistake in the setup (config, data directory): systemd does not restart."""
 
 
 async def run_gateway(config: Config, once: bool = False, *, config_path: Path | None = None,
                       log_overrides: logs.LogOverrides | None = None) -> int:
     """`printgw run`: 0 when done (for `--once`: everything queued was delivered), 1 when the
-    cloud could not take it all now (it stays in the outbox for the next run).  SIGHUP reloads
+    cloud could not take it all now (it stays in the outbox for the next run), `CONFIG_ERROR`
+    when the database cannot be opened in the data directory (logged).  SIGHUP reloads
     `config_path` (logging as `[logging]` and `log_overrides` say)."""
-    async with Gateway(config) as gateway:
+    warn_if_secrets_exposed(config_path)
+    try:
+        gateway = Gateway(config)
+    except StoreError as exc:
+        log.error("cannot start: %s; fix [gateway] data_dir (or the database in it), then start "
+                  "again", exc)
+        return CONFIG_ERROR
+    async with gateway:
         if once:
             return await _once(gateway)
         stop = asyncio.Event()
@@ -47,6 +69,7 @@ async def run_gateway(config: Config, once: bool = False, *, config_path: Path |
             now_in_force = gateway.reload(config_path)
             if now_in_force is not None:
                 logs.configure(now_in_force, log_overrides or logs.LogOverrides())
+                warn_if_secrets_exposed(config_path)
             sd_notify("READY=1")
 
         loop = asyncio.get_running_loop()
@@ -58,6 +81,17 @@ async def run_gateway(config: Config, once: bool = False, *, config_path: Path |
         await gateway.run(stop)
         log.info("printgw stopped")
     return 0
+
+
+def warn_if_secrets_exposed(config_path: Path | None) -> None:
+    """Log a warning when the config file may be read by group or others and holds secrets
+    written in it (the keys named, never the values; `gateway/settings/checks.py`)."""
+    if config_path is None:
+        return
+    with contextlib.suppress(ConfigError):
+        warning = exposed_secrets_warning(config_path, read_toml(config_path))
+        if warning is not None:
+            log.warning("%s", warning)
 
 
 async def _once(gateway: Gateway) -> int:

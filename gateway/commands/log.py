@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from gateway.commands.plan import CommandOutcome
 from gateway.store import Store
-from protocols.cloud.models import Command, CommandAcknowledgement, Reason
+from protocols.cloud.models import Command, CommandAcknowledgement, Reason, UnreadableCommand
 from protocols.cloud.times import rfc3339
 
 WHO = "cloud"
@@ -38,6 +38,24 @@ class CommandLog:
                  command.issued_at, command.deadline, self.clock()))
             self._audit(db, command.command_id, f"{command.kind} {parameters} for printer "
                         f"{command.printer_id}", "received")
+
+    def add_refused(self, command: UnreadableCommand, outcome: CommandOutcome) -> None:
+        """A command that cannot be understood (`UnreadableCommand`), stored already completed
+        with its refusal and the `completed` acknowledgement due, in one transaction.  What
+        could not be read is stored empty (`issued_at`, `deadline`) or as `?` (`kind`)."""
+        assert command.command_id is not None and command.printer_id is not None
+        now = self.clock()
+        with self.store.transaction() as db:
+            db.execute(
+                "INSERT INTO commands (command_id, printer_id, kind, parameters, issued_at, "
+                "deadline, received_at, state, result, reason, contract_state, completed_at, "
+                "completed_ack) VALUES (?, ?, ?, '{}', '', '', ?, 'completed', ?, ?, ?, ?, 'due')",
+                (command.command_id, command.printer_id, command.kind or "?", now,
+                 outcome.result, json.dumps(outcome.reason()),
+                 json.dumps(outcome.contract_state.to_json()), now))
+            self._audit(db, command.command_id, f"{command.kind or '?'} for printer "
+                        f"{command.printer_id}: cannot be understood ({command.detail})",
+                        f"{outcome.result}: {outcome.code}")
 
     def audit(self, command_id: str, what: str, result: str) -> None:
         with self.store.transaction() as db:

@@ -49,12 +49,24 @@ class NotApplicable(Exception):
         self.code = code
 
 
+TRANSITION_MODES = ("contract-non-billing", "contract-billing")
+"""The modes a `contract-transition` may go to (`CommandSpec`)."""
+
+
 def plan(kind: str, parameters: Mapping[str, Any], state: ContractState) -> ContractChange:
     """The change a command makes on a device in `state`; raises `NotApplicable`.  A command
-    whose change is already in place applies (it is then done without a SET)."""
+    whose change is already in place applies (it is then done without a SET).
+
+    Parameters are checked here too, whatever checked them before (a command stored by an older
+    version, a cloud that breaks its document): a transition to a mode that is not a contract
+    mode, a panel message that is missing, not text or too long are refused
+    (`invalid-parameters`), an unknown kind as well (`unsupported-command`), never an error."""
     mode = state.mode
     if kind == "contract-transition":
         target = parameters.get("mode", "contract-non-billing")
+        if target not in TRANSITION_MODES:
+            raise NotApplicable("invalid-parameters", f"a contract transition goes to "
+                                f"{' or '.join(TRANSITION_MODES)}, not {_shown(target)}")
         if mode not in ("non-contract", target):
             raise NotApplicable("invalid-mode", f"the device is in {mode} mode: a contract "
                                 "transition starts from non-contract")
@@ -69,10 +81,18 @@ def plan(kind: str, parameters: Mapping[str, Any], state: ContractState) -> Cont
     if kind in ("prohibit-contract-printing", "permit-contract-printing"):
         return ContractChange(printing_prohibited=kind.startswith("prohibit"))
     if kind == "panel-message":
+        message = parameters.get("message")
+        if not isinstance(message, str):
+            raise NotApplicable("invalid-parameters", "a panel message needs parameters.message "
+                                f"(text), not {_shown(message)}")
         try:
-            return ContractChange(panel_message=parameters["message"])
+            return ContractChange(panel_message=message)
         except ValueError as exc:
             raise NotApplicable("invalid-parameters", str(exc)) from None
-    raise NotApplicable("invalid-parameters", f"unknown command kind {kind!r}")
+    raise NotApplicable("unsupported-command", f"unknown command kind {_shown(kind)}")
 
 
+def _shown(value: object) -> str:
+    """A value for a refusal's detail: its repr, shortened."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"

@@ -13,6 +13,11 @@ panel message) goes through the same steps:
 4. acknowledged `completed` with the result and the contract state read back: for a contract
    transition this is the transition completion notification (S109).
 
+A command the gateway cannot understand (`UnreadableCommand`: a kind this version does not know,
+parameters its kind does not allow, a field missing) is stored completed as `refused` with the
+reason (`unsupported-command`, `invalid-parameters`, `malformed-command`) and acknowledged like
+any other; the device is never touched.
+
 A device that does not answer is tried again with back-off until the deadline (or `retry_for`),
 then the command has failed (`device-unreachable`).  A device's commands are applied one at a
 time in the order they came, also while one of them waits to try again.  Only a state read back
@@ -50,7 +55,7 @@ from gateway.settings.schema import ContractSettings
 from gateway.uplink.cloud_state import CloudState
 from protocols.cloud.client import CloudClient
 from protocols.cloud.errors import CloudError, CloudRejected
-from protocols.cloud.models import Command
+from protocols.cloud.models import Command, UnreadableCommand
 from protocols.snmp.client import SnmpClient
 from protocols.snmp.contract import (
     ContractState,
@@ -99,9 +104,13 @@ class CommandRelay:
 
     # -- entry points ------------------------------------------------------------------------------
 
-    async def handle(self, command: Command) -> None:
+    async def handle(self, command: Command | UnreadableCommand) -> None:
         """A command from the cloud link's change stream (`CloudLink.on_command`).  Returns once
-        it is stored (the link may then move its cursor on); it is applied in the background."""
+        it is stored (the link may then move its cursor on); it is applied in the background.
+        One that cannot be understood is refused (`refuse`)."""
+        if isinstance(command, UnreadableCommand):
+            self.refuse(command)
+            return
         command_id = command.command_id
         row = self.log.get(command_id)
         if row is None:
@@ -119,6 +128,36 @@ class CommandRelay:
             return
         self._start(command_id)
 
+    def refuse(self, command: UnreadableCommand) -> None:
+        """A command the gateway cannot understand (an unknown kind, parameters its kind does not
+        allow, a field missing): stored as completed `refused` with the reason, and its
+        acknowledgement sent like any other; never applied.  One already in the log gets its
+        final acknowledgement again; one without a readable command ID or printer ID cannot be
+        acknowledged and is only logged."""
+        if not command.acknowledgeable:
+            log.warning("commands: a command that cannot be understood and cannot be "
+                        "acknowledged (no command ID or printer ID): %s: %s", command.code,
+                        command.detail)
+            return
+        command_id = command.command_id
+        assert command_id is not None
+        row = self.log.get(command_id)
+        if row is not None:
+            if row["state"] == "completed":
+                self.log.audit(command_id, "delivered again, cannot be understood",
+                               f"already {row['result']}: its acknowledgement is sent again")
+                self.log.acknowledge_again(command_id)
+                self._wake_acks()
+            else:  # stored readable before: it goes on as it was
+                self.log.audit(command_id, "delivered again, cannot be understood",
+                               f"{command.code}: {command.detail}; the stored one goes on")
+            return
+        outcome = CommandOutcome.refused(command.code, command.detail)
+        self.log.add_refused(command, outcome)
+        log.warning("command %s (%s) for printer %s refused: %s: %s", command_id,
+                    command.kind, command.printer_id, command.code, command.detail)
+        self._wake_acks()
+
     async def resume(self) -> None:
         """At start-up: the cloud's open commands (`listPendingCommands`), then the ones the log
         has not finished, and the acknowledgements not yet delivered.  (After a resynchronisation
@@ -129,7 +168,8 @@ class CommandRelay:
             log.warning("commands: cannot list the pending ones now: %s", exc)
         else:
             for status in pending:
-                await self.handle(status.command)
+                await self.handle(status if isinstance(status, UnreadableCommand)
+                                  else status.command)
         for command_id in self.log.open_commands():
             self._start(command_id)
         self._wake_acks()

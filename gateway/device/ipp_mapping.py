@@ -3,7 +3,9 @@
 IPP is applied after SNMP: `status.set` keeps what SNMP found and IPP fills the gaps, and the
 source of every field IPP provides is recorded as `ipp:<attribute>`.  Every attribute is read
 defensively: a printer that sends a wrong type, a list for a scalar, a huge or negative number or
-garbage costs that one attribute (reported in `status.problems`), never the reading.
+garbage costs that one attribute (reported in `status.problems`), never the reading.  Identity
+attributes are checked as `gateway.device.fields` describes (`printer-uuid` parsed as a UUID,
+lengths, control characters, a serial that is not text), page counters for plausibility.
 """
 
 from __future__ import annotations
@@ -12,7 +14,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.device.fields import clean_serial, supply_class_by_kind
+from gateway.device.fields import (
+    IdentityField,
+    checked_uuid,
+    clean_serial,
+    identity_text,
+    page_count,
+    supply_class_by_kind,
+)
 from gateway.device.model import Alert, DeviceStatus, LevelState, PrinterState, Supply, SupplyClass
 from protocols import colors
 from protocols.device_id import (
@@ -87,6 +96,17 @@ class _Attributes:
     def int(self, name: str, minimum: int = 0, maximum: int = _INT32_MAX) -> int | None:
         return self._as_int(name, self.one(name), minimum, maximum)
 
+    def identity(self, field: IdentityField, name: str) -> str | None:
+        """The attribute's one value as the identity field `field` (`fields.identity_text`)."""
+        return self.identity_of(field, name, self.one(name))
+
+    def identity_of(self, field: IdentityField, name: str, value: Any) -> str | None:
+        return identity_text(self._status, "ipp", self._prefix + name, field, value)
+
+    def pages(self, name: str) -> int | None:
+        """A page counter a device could have printed (`fields.page_count`)."""
+        return page_count(self._status, "ipp", self._prefix + name, self.int(name))
+
     def ints(self, name: str, minimum: int, maximum: int) -> list[int | None]:
         return [self._as_int(name, value, minimum, maximum) for value in self.values(name)]
 
@@ -145,28 +165,33 @@ def apply_ipp(status: DeviceStatus, reading: IppReading) -> None:
 
 def _identity(status: DeviceStatus, a: _Attributes) -> None:
     ident = status.identity
-    device_id_text = a.text("printer-device-id")
+    device_id_text = a.identity("device_id", "printer-device-id")
     device_id = parse_device_id(device_id_text or "")
-    make_and_model = a.text("printer-make-and-model")
+    make_and_model = a.identity("model", "printer-make-and-model")
 
-    status.set(ident, "serial", clean_serial(a.text("printer-serial-number")),
+    status.set(ident, "serial", clean_serial(a.identity("serial", "printer-serial-number")),
                "ipp:printer-serial-number")
-    status.set(ident, "serial", clean_serial(device_id_serial(device_id)),
-               "ipp:printer-device-id")
-    status.set(ident, "manufacturer", device_id_manufacturer(device_id), "ipp:printer-device-id")
+    status.set(ident, "serial", clean_serial(
+        a.identity_of("serial", "printer-device-id SN", device_id_serial(device_id))),
+        "ipp:printer-device-id")
+    status.set(ident, "manufacturer", a.identity_of(
+        "manufacturer", "printer-device-id MFG", device_id_manufacturer(device_id)),
+        "ipp:printer-device-id")
     status.set(ident, "manufacturer", _maker(make_and_model), "ipp:printer-make-and-model")
-    status.set(ident, "model", device_id_model(device_id), "ipp:printer-device-id")
+    status.set(ident, "model", a.identity_of("model", "printer-device-id MDL",
+                                             device_id_model(device_id)),
+               "ipp:printer-device-id")
     status.set(ident, "model", make_and_model, "ipp:printer-make-and-model")
     # printer-firmware-version is an opaque octetString; the string version is the readable one.
-    status.set(ident, "firmware", _first(a.texts("printer-firmware-string-version")),
+    firmware = (a.identity_of("firmware", "printer-firmware-string-version", value)
+                for value in a.values("printer-firmware-string-version"))
+    status.set(ident, "firmware", next((f for f in firmware if f), None),
                "ipp:printer-firmware-string-version")
-    status.set(ident, "uuid", _uuid(a.text("printer-uuid")), "ipp:printer-uuid")
+    status.set(ident, "uuid", checked_uuid(status, "ipp", "printer-uuid", a.text("printer-uuid")),
+               "ipp:printer-uuid")
     status.set(ident, "device_id", device_id_text, "ipp:printer-device-id")
-    status.set(ident, "location", a.text("printer-location"), "ipp:printer-location")
-
-
-def _first(values: list[str | None]) -> str | None:
-    return next((value for value in values if value), None)
+    status.set(ident, "location", a.identity("location", "printer-location"),
+               "ipp:printer-location")
 
 
 def _maker(make_and_model: str | None) -> str | None:
@@ -179,12 +204,6 @@ def _maker(make_and_model: str | None) -> str | None:
         if lowered == maker.lower() or lowered.startswith(maker.lower() + " "):
             return make_and_model[:len(maker)]
     return None
-
-
-def _uuid(value: str | None) -> str | None:
-    if value and value.lower().startswith("urn:uuid:"):
-        value = value[len("urn:uuid:"):]
-    return value or None
 
 
 # --------------------------------------------------------------------------------------------
@@ -393,7 +412,7 @@ def _fill_supply_colours(status: DeviceStatus, a: _Attributes) -> None:
 
 def _counters(status: DeviceStatus, a: _Attributes) -> None:
     counters = status.counters
-    status.set(counters, "total", a.int("printer-impressions-completed"),
+    status.set(counters, "total", a.pages("printer-impressions-completed"),
                "ipp:printer-impressions-completed")
     by_color = a.one("printer-impressions-completed-col")
     if by_color is None:
@@ -403,8 +422,9 @@ def _counters(status: DeviceStatus, a: _Attributes) -> None:
                   f"{_show(by_color)}")
         return
     member = _Attributes(by_color, status, "printer-impressions-completed-col.")
-    full, highlight = member.int("full-color"), member.int("highlight-color")
+    full, highlight = member.pages("full-color"), member.pages("highlight-color")
     color = None if full is None and highlight is None else (full or 0) + (highlight or 0)
     source = "ipp:printer-impressions-completed-col"
-    status.set(counters, "color", color, source)
-    status.set(counters, "mono", member.int("monochrome"), source)
+    status.set(counters, "color", page_count(status, "ipp", "printer-impressions-completed-col",
+                                             color), source)
+    status.set(counters, "mono", member.pages("monochrome"), source)

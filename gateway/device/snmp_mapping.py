@@ -3,6 +3,9 @@ normalised `DeviceStatus`.
 
 Every value is read defensively: a device that answers with a wrong type, a huge or negative
 number or garbage bytes costs that one field (reported in `status.problems`), never the reading.
+Integers are range-checked against their MIB type (Integer32 unless said otherwise: a supply
+level beyond it is a problem, not a state), counters for plausibility, and identity values as
+`gateway.device.fields` describes (lengths, control characters, a serial that is not text).
 """
 
 from __future__ import annotations
@@ -14,7 +17,13 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from gateway.device.fields import clean_serial, supply_class_by_kind
+from gateway.device.fields import (
+    IdentityField,
+    clean_serial,
+    identity_text,
+    page_count,
+    supply_class_by_kind,
+)
 from gateway.device.model import Alert, CartridgeType, DeviceStatus, Supply
 from gateway.device.strings import decode_text, format_mac
 from protocols import colors
@@ -32,6 +41,9 @@ from protocols.snmp.model import SnmpValue
 from protocols.snmp.printer import PrinterReading
 
 T = TypeVar("T")
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+COUNTER64_MAX = 2**64 - 1
 
 _SERIAL_IN_TEXT = re.compile(
     r"(?:^|[,;\s])(?:SN|S/N|SERIAL(?:\s*NUMBER)?)\s*[:=#]\s*([A-Za-z0-9-]{4,})", re.IGNORECASE)
@@ -83,9 +95,21 @@ class _Reader:
             return None
         return value
 
-    def int(self, where: str, value: SnmpValue, minimum: int = -(2**31),
-            maximum: int = 2**64) -> int | None:
+    def int(self, where: str, value: SnmpValue, minimum: int = INT32_MIN,
+            maximum: int = INT32_MAX) -> int | None:
+        """An INTEGER within [minimum, maximum] (Integer32 by default), else None (reported)."""
         return self._typed(where, value, int, lambda v: minimum <= v <= maximum)
+
+    def pages(self, where: str, value: SnmpValue) -> int | None:
+        """A page counter (Counter32 or Counter64) a device could have printed."""
+        return page_count(self.status, "snmp", where, self.int(where, value, 0, COUNTER64_MAX))
+
+    def identity(self, name: IdentityField, where: str, value: SnmpValue) -> str | None:
+        """An identity value checked as `fields.identity_text` says."""
+        return identity_text(self.status, "snmp", where, name, value)
+
+    def scalar_identity(self, name: IdentityField, oid: str) -> str | None:
+        return self.identity(name, oid, self.reading.scalar(oid))
 
     def text(self, where: str, value: SnmpValue) -> str | None:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -94,9 +118,6 @@ class _Reader:
             return decode_text(value)
         raw = self._typed(where, value, bytes)
         return decode_text(raw) if raw is not None else None
-
-    def scalar_text(self, oid: str) -> str | None:
-        return self.text(oid, self.reading.scalar(oid))
 
     def column(self, column_oid: str) -> dict[str, SnmpValue]:
         """`PrinterReading.column`, found by bisection: the mapping asks for some 30 columns."""
@@ -149,44 +170,55 @@ def _printer_device_index(r: _Reader) -> str | None:
 def _identity(status: DeviceStatus, r: _Reader) -> None:
     ident = status.identity
     vendor = r.reading.vendor
-    sys_descr = r.scalar_text(f"{oids.sysDescr}.0")
+    sys_descr = r.scalar_identity("sys_descr", f"{oids.sysDescr}.0")
     status.set(ident, "sys_descr", sys_descr, "snmp:sysDescr")
     sys_object_id = r.reading.scalar(f"{oids.sysObjectID}.0")
     if isinstance(sys_object_id, str):
         status.set(ident, "sys_object_id", sys_object_id, "snmp:sysObjectID")
-    status.set(ident, "hostname", r.scalar_text(f"{oids.sysName}.0"), "snmp:sysName")
-    status.set(ident, "location", r.scalar_text(f"{oids.sysLocation}.0"), "snmp:sysLocation")
+    status.set(ident, "hostname", r.scalar_identity("hostname", f"{oids.sysName}.0"),
+               "snmp:sysName")
+    status.set(ident, "location", r.scalar_identity("location", f"{oids.sysLocation}.0"),
+               "snmp:sysLocation")
 
     device_id_text = None
     for oid in vendor.device_id:
-        device_id_text = r.scalar_text(oid)
+        device_id_text = r.scalar_identity("device_id", oid)
         if device_id_text:
             status.set(ident, "device_id", device_id_text, f"snmp:{oid}")
             break
     device_id = parse_device_id(device_id_text or "")
 
-    serial = decode_text(_first_nonempty(r, r.column(oids.prtGeneralSerialNumber)))
-    status.set(ident, "serial", clean_serial(serial), "snmp:prtGeneralSerialNumber")
+    serials = r.column(oids.prtGeneralSerialNumber)
+    for index in sorted(serials, key=_index_key):
+        serial = clean_serial(r.identity("serial", f"prtGeneralSerialNumber.{index}",
+                                         serials[index]))
+        if status.set(ident, "serial", serial, "snmp:prtGeneralSerialNumber"):
+            break
     for oid in vendor.serial:
-        status.set(ident, "serial", clean_serial(r.scalar_text(oid)), f"snmp:{oid}")
+        status.set(ident, "serial", clean_serial(r.scalar_identity("serial", oid)),
+                   f"snmp:{oid}")
     if sys_descr and (match := _SERIAL_IN_TEXT.search(sys_descr)):
         status.set(ident, "serial", clean_serial(match.group(1)), "snmp:sysDescr")
-    status.set(ident, "serial", clean_serial(device_id_serial(device_id)), "snmp:device-id")
+    status.set(ident, "serial", clean_serial(
+        r.identity("serial", "device-id SN", device_id_serial(device_id))), "snmp:device-id")
 
-    status.set(ident, "model", device_id_model(device_id), "snmp:device-id")
+    status.set(ident, "model", r.identity("model", "device-id MDL", device_id_model(device_id)),
+               "snmp:device-id")
     printer_index = _printer_device_index(r)
     if printer_index is not None:
-        descr = r.text(f"hrDeviceDescr.{printer_index}",
-                       r.column(oids.hrDeviceDescr).get(printer_index))
+        descr = r.identity("model", f"hrDeviceDescr.{printer_index}",
+                           r.column(oids.hrDeviceDescr).get(printer_index))
         status.set(ident, "model", descr, "snmp:hrDeviceDescr")
     for oid in vendor.model:
-        status.set(ident, "model", r.scalar_text(oid), f"snmp:{oid}")
-    status.set(ident, "model", _model_from_sys_descr(sys_descr), "snmp:sysDescr")
+        status.set(ident, "model", r.scalar_identity("model", oid), f"snmp:{oid}")
+    status.set(ident, "model", r.identity("model", "sysDescr", _model_from_sys_descr(sys_descr)),
+               "snmp:sysDescr")
 
-    status.set(ident, "manufacturer", device_id_manufacturer(device_id), "snmp:device-id")
+    status.set(ident, "manufacturer", r.identity(
+        "manufacturer", "device-id MFG", device_id_manufacturer(device_id)), "snmp:device-id")
     status.set(ident, "manufacturer", vendor.name or None, "snmp:sysObjectID")
     for oid in vendor.firmware:
-        status.set(ident, "firmware", r.scalar_text(oid), f"snmp:{oid}")
+        status.set(ident, "firmware", r.scalar_identity("firmware", oid), f"snmp:{oid}")
 
     macs = r.column(oids.ifPhysAddress)
     for index in sorted(macs, key=_index_key):
@@ -246,20 +278,22 @@ def _supplies(status: DeviceStatus, r: _Reader) -> None:
         where = f"supply {index}"
         description, part_number = _split_description(
             r.text(f"{where} description", descriptions.get(index)))
-        type_value = r.int(f"{where} type", types.get(index), 1, 2**31)
+        type_value = r.int(f"{where} type", types.get(index), 1)
         kind = tc.PrtMarkerSuppliesTypeTC.get(type_value) if type_value is not None else None
         if kind in ("other", "unknown"):
             kind = None
         supply = Supply(index=index, description=description, kind=kind, part_number=part_number)
 
-        class_value = r.int(f"{where} class", classes.get(index), 1, 2**31)
+        class_value = r.int(f"{where} class", classes.get(index), 1)
         supply.supply_class = {3: "consumed", 4: "filled"}.get(class_value or 0)
         if supply.supply_class is None:
             supply.supply_class = supply_class_by_kind(kind, description)
-        unit_value = r.int(f"{where} unit", units.get(index), 1, 2**31)
+        unit_value = r.int(f"{where} unit", units.get(index), 1)
         if unit_value is not None:
             supply.unit = tc.PrtMarkerSuppliesSupplyUnitTC.get(unit_value)
 
+        # Integer32 both (the MIB: level -3..2^31-1, max capacity -2..2^31-1): a wider
+        # INTEGER is a problem and the level unknown, never a special value
         supply.max_capacity = r.int(f"{where} max capacity", capacities.get(index))
         supply.raw_level = r.int(f"{where} level", levels.get(index))
         _level(status, supply, where)
@@ -312,10 +346,10 @@ def _counters(status: DeviceStatus, r: _Reader) -> None:
     if life_counts:
         first = min(life_counts, key=_index_key)
         status.set(status.counters, "total",
-                   r.int(f"prtMarkerLifeCount.{first}", life_counts[first], 0),
+                   r.pages(f"prtMarkerLifeCount.{first}", life_counts[first]),
                    "snmp:prtMarkerLifeCount")
     for kind, oid in r.reading.vendor.counters.items():
-        status.set(status.counters, kind, r.int(oid, r.reading.scalar(oid), 0), f"snmp:{oid}")
+        status.set(status.counters, kind, r.pages(oid, r.reading.scalar(oid)), f"snmp:{oid}")
 
 
 def _contract(status: DeviceStatus, r: _Reader) -> None:
@@ -340,7 +374,7 @@ def _contract(status: DeviceStatus, r: _Reader) -> None:
     for name, counter in (("contract", "pgwContractPageCount"),
                           ("cartridge_replacements", "pgwCartridgeReplacementCount"),
                           ("color", "pgwColorPageCount"), ("mono", "pgwMonochromePageCount")):
-        value = r.int(counter, r.reading.scalar(f"{getattr(cm, counter)}.0"), 0)
+        value = r.pages(counter, r.reading.scalar(f"{getattr(cm, counter)}.0"))
         status.set(status.counters, name, value, f"snmp:{counter}")
 
     types = r.column(cm.pgwSupplyCartridgeType)
@@ -432,10 +466,10 @@ def _alerts(status: DeviceStatus, r: _Reader) -> None:
     trainings = r.column(oids.prtAlertTrainingLevel)
     for index in sorted(set(severities) | set(descriptions), key=_index_key):
         where = f"alert {index}"
-        severity = r.int(f"{where} severity", severities.get(index), 0, 2**31)
-        group = r.int(f"{where} group", groups.get(index), 0, 2**31)
-        code = r.int(f"{where} code", codes.get(index), 0, 2**31)
-        training = r.int(f"{where} training level", trainings.get(index), 0, 2**31)
+        severity = r.int(f"{where} severity", severities.get(index), 0)
+        group = r.int(f"{where} group", groups.get(index), 0)
+        code = r.int(f"{where} code", codes.get(index), 0)
+        training = r.int(f"{where} training level", trainings.get(index), 0)
         status.state.alerts.append(Alert(
             index=index,
             severity=tc.PrtAlertSeverityLevelTC.get(severity or 0),

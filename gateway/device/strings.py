@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _HEX_PAIRS = re.compile(r"^(?:[0-9A-Fa-f]{2}\s+)*[0-9A-Fa-f]{2}\s*$")
 _HEX_PREFIXED = re.compile(r"^0x((?:[0-9A-Fa-f]{2})+)$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co"})
+"""Unicode categories of characters that are never part of a printer's name or number."""
+_FRAMING = "".join(map(chr, range(0x21))) + "\x7f"
+"""Control characters and spaces around a text: padding, or a vendor's framing (HP's PML objects
+start with two bytes of type and length), not part of it."""
 
 
 def _decode_bytes(raw: bytes) -> str:
@@ -39,17 +45,41 @@ def _repair_hex_tail(text: str) -> str:
 
 def decode_text(raw: bytes | str | None) -> str | None:
     """A printer's OCTET STRING as readable text, or None when nothing is left of it."""
+    return decode_checked(raw)[0]
+
+
+def decode_checked(raw: bytes | str | None) -> tuple[str | None, tuple[str, ...]]:
+    """`decode_text`, and what it had to throw away to get there beyond padding and framing (control
+    characters around the text): text after a NUL byte (a NUL-terminated string followed by more
+    than NUL or space padding), control characters inside the text.  The identity fields use
+    it: an altered serial is another identity (`gateway.device.fields.identity_text`)."""
     if raw is None:
-        return None
+        return None, ()
+    damage: list[str] = []
     text = _decode_bytes(raw) if isinstance(raw, bytes) else raw
-    text = text.split("\x00", 1)[0]  # NUL-terminated and NUL-padded strings
+    text, nul, tail = text.partition("\x00")  # NUL-terminated and NUL-padded strings
+    if nul and tail.strip("\x00 \t\r\n"):
+        damage.append(f"text after a NUL byte ({tail.strip(chr(0))!r:.40})")
     match = _HEX_PREFIXED.match(text.strip())
     if match:
         text = _decode_bytes(bytes.fromhex(match.group(1))).split("\x00", 1)[0]
     if "\n" in text:
         text = _repair_hex_tail(text)
+    text = text.strip(_FRAMING)
+    if _CONTROL.search(text):
+        damage.append("control characters")
     text = _CONTROL.sub("", text).strip()
-    return text or None
+    return text or None, tuple(damage)
+
+
+def without_invisible(text: str) -> tuple[str, bool]:
+    """`text` without the characters no label shows: controls (C0, DEL, C1), format characters
+    (zero-width, bidirectional overrides), surrogates, private use; a tab or line break inside
+    becomes a space.  True when the text inside (its ends stripped) was changed."""
+    text = text.strip()
+    kept = "".join(" " if ch.isspace() else ch for ch in text
+                   if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE)
+    return kept.strip(), kept != text
 
 
 def format_mac(raw: bytes | str | None) -> str | None:

@@ -3,8 +3,9 @@
 The three sources (`gateway.fleet.sources`) give candidate addresses (with hints: which
 credentials answered the sweep, which IPP URI mDNS advertised).  Each candidate is then read once
 over SNMP and IPP by the same reader the poller uses, so the serial, printer-uuid and MAC it is
-recorded under are the ones later polls will see.  The inventory merges what belongs to one
-device.
+recorded under are the ones later polls will see.  Each identification ends by `[poll]
+read_deadline`, as a poll does: one device that answers endlessly cannot hold up the run.  The
+inventory merges what belongs to one device.
 """
 
 from __future__ import annotations
@@ -125,9 +126,11 @@ class Discovery:
         if candidate.ipp_uri is None:
             candidate.ipp_source = "guess"
             candidate.ipp_uri = IppEndpoint.for_host(candidate.address, ipp.port, ipp.path).uri
-        endpoint = IppEndpoint(candidate.ipp_uri, ipp.verify_tls, ipp.timeout)
+        endpoint = IppEndpoint(candidate.ipp_uri, ipp.verify_tls, ipp.timeout,
+                               ipp.max_response_bytes)
+        deadline = self.reader.deadline(self.config.poll.read_deadline)
         try:
-            return await self.reader.read(candidate.address, snmp, endpoint)
+            return await self.reader.read(candidate.address, snmp, endpoint, deadline)
         except DeviceUnreachable as exc:
             log.info("%s: %s", candidate.address, exc)
             return None

@@ -1,7 +1,9 @@
 """Read the devices of the inventory: the credentials and endpoints discovery recorded for them.
 
 Which SNMP credentials to try, and the memory of the ones that answered, is the
-`CredentialResolver`'s (shared with the command relay).
+`CredentialResolver`'s (shared with the command relay).  One reading of a device, every
+credential tried, ends by `[poll] read_deadline`: a device that answers slowly or endlessly never
+holds a place of the concurrency limit for longer.
 """
 
 from __future__ import annotations
@@ -35,9 +37,12 @@ class Poller:
 
     def __init__(self, ipp: Callable[[], IppSettings], reader: DeviceReader,
                  credentials: CredentialResolver, concurrency: int = 32,
-                 metrics: PollMetrics | None = None) -> None:
+                 metrics: PollMetrics | None = None,
+                 read_deadline: Callable[[], float] | None = None) -> None:
         self.ipp = ipp
         self.reader = reader
+        self.read_deadline = read_deadline or (lambda: reader.read_deadline)
+        """Seconds one reading of a device may take (`[poll] read_deadline`)."""
         self.credentials = credentials
         self.metrics = metrics
         self.errors: dict[int, str] = {}
@@ -53,7 +58,7 @@ class Poller:
     def _ipp(self, device: Device, address: str) -> IppEndpoint:
         ipp = self.ipp()
         uri = device.ipp_uri or IppEndpoint.for_host(address, ipp.port, ipp.path).uri
-        return IppEndpoint(uri, ipp.verify_tls, ipp.timeout)
+        return IppEndpoint(uri, ipp.verify_tls, ipp.timeout, ipp.max_response_bytes)
 
     async def read(self, device: Device) -> DeviceStatus | None:
         """One reading of `device` at its current address, or None when it does not answer."""
@@ -78,9 +83,16 @@ class Poller:
         """(the reading, None) or (None, why there is none)."""
         targets: list[SnmpTarget | None] = list(self.credentials.read_targets(device, address))
         error = "no answer"
+        seconds = self.read_deadline()
+        deadline = self.reader.deadline(seconds)
         for target in targets or [None]:
+            if asyncio.get_running_loop().time() >= deadline:
+                error = (f"{error}; no time left to try other credentials (read_deadline "
+                         f"{seconds:g} s)")
+                break
             try:
-                status = await self.reader.read(address, target, self._ipp(device, address))
+                status = await self.reader.read(address, target, self._ipp(device, address),
+                                                 deadline)
             except DeviceUnreachable as exc:
                 log.info("device %s at %s: %s", device.id, address, exc)
                 error = str(exc)

@@ -24,7 +24,7 @@ from gateway.fleet.schedule import Outcome
 from gateway.local.runtime import GatewayRuntime
 from gateway.settings.schema import Config
 from gateway.store import Store
-from gateway.uplink.cloud_state import CloudState
+from gateway.uplink.cloud_state import CloudState, RegistrationRefusal
 from gateway.uplink.outbox import Outbox
 from protocols.cloud.times import rfc3339
 
@@ -173,11 +173,13 @@ class FleetView:
                 "activation_state": row["state"], "decision": row["decision"]})
         pending = {row[0]: row[1] for row in conn.execute(
             "SELECT device_id, COUNT(*) FROM outbox GROUP BY device_id")}
-        return [self._device(d, readings.get(d.id), printers.get(d.id),
-                             services.get(d.id, []), pending.get(d.id, 0)) for d in devices]
+        refused = self.state.refusals()
+        return [self._device(d, readings.get(d.id), printers.get(d.id), services.get(d.id, []),
+                             pending.get(d.id, 0), refused.get(d.id)) for d in devices]
 
     def _device(self, device: Device, reading: sqlite3.Row | None, printer_id: str | None,
-                services: list[dict[str, Any]], pending: int) -> dict[str, Any]:
+                services: list[dict[str, Any]], pending: int,
+                refusal: RegistrationRefusal | None = None) -> dict[str, Any]:
         summary = json.loads(reading["summary"]) if reading is not None else None
         identity = summary["identity"] if summary else {}
         state = summary["state"] if summary else {}
@@ -207,6 +209,9 @@ class FleetView:
                 "at": iso(reading["uploaded_at"]), "read_at": reading["uploaded_read_at"]},
             "pending_uploads": pending,
             "problems": (summary or {}).get("problems", []),
+            "registration_refused": None if refusal is None else {
+                "at": iso(refusal.refused_at), "status": refusal.status,
+                "reason": refusal.reason},
         }
 
     def _daemon(self) -> dict[str, Any]:
@@ -247,9 +252,12 @@ class FleetView:
         link = None if self.runtime is None else self.runtime.link_state()
         if link is not None and link.last_error and not link.connected:
             errors.append({"source": "cloud", "device_id": None, "message": link.last_error})
-        if link is not None:
-            errors += [{"source": "registration", "device_id": device_id, "message": why}
-                       for device_id, why in sorted(link.skipped.items())]
+        skipped = {} if link is None else dict(link.skipped)
+        for d in devices:  # kept in the store: shown without the daemon, and after a restart
+            if d["registration_refused"] and d["id"] not in skipped:
+                skipped[d["id"]] = d["registration_refused"]["reason"]
+        errors += [{"source": "registration", "device_id": device_id, "message": why}
+                   for device_id, why in sorted(skipped.items())]
         errors += [{"source": "poll", "device_id": d["id"], "message": d["poll_error"]}
                    for d in devices if d["poll_error"]]
         if outbox_error:

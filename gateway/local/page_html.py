@@ -151,7 +151,17 @@ def _identity(d: Mapping[str, Any]) -> str:
     model = _model(d)
     where = " · ".join(part for part in (d["address"], d["location"]) if part)
     lines = [model, f"S/N {d['serial']}" if d["serial"] else "", where]
-    return "".join(f'<div class="sub">{escape(line)}</div>' for line in lines if line)
+    return "".join(f'<div class="sub">{escape(line)}</div>' for line in lines if line) + \
+        _refused(d)
+
+
+def _refused(d: Mapping[str, Any]) -> str:
+    """The cloud refused to register the device: why (it is not asked again in a loop)."""
+    refused = d.get("registration_refused")
+    if not refused:
+        return ""
+    return (f'<div class="sub bad registration-refused" title="{escape(refused["at"] or "")}">'
+            f"{escape(refused['reason'])}</div>")
 
 
 def _state(d: Mapping[str, Any]) -> str:
@@ -263,6 +273,8 @@ def render_device(snapshot: Mapping[str, Any], device: Mapping[str, Any],
         ("Contract & services", _contract(device["contract"]) + _services(device["services"])),
         ("Last reading", _reading(device, now, zone)),
         ("Last upload", _upload(device, now, zone))))
+    if device.get("registration_refused"):
+        rows += f"<tr><th>Cloud registration</th><td>{_refused(device)}</td></tr>"
     problems = "".join(f"<li>{escape(p)}</li>" for p in device["problems"])
     body = (f'<p><a href="/">← the fleet</a></p><h2>{escape(device["name"])}</h2>'
             f'<table class="facts-table">{rows}</table>'

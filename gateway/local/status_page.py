@@ -10,6 +10,8 @@ fleet table becomes one card per device on a narrow screen), refreshed by the br
 - `/devices/{id}`: one device, with its level history drawn as an inline SVG chart;
 - `/api/status`: the same data as JSON (`FleetView.snapshot()`; `printgw status --json` prints
   it); `/api/devices/{id}`: one device and its level history;
+
+  an id that names no device — unknown, or beyond any database row id (1 to 2^63 - 1) — is 404;
 - `/metrics`: Prometheus text format (`gateway/local/metrics.py`).
 
 The page has no login: it listens on loopback unless the administrator configures another
@@ -47,6 +49,8 @@ from protocols.hosts import is_loopback_host
 log = logging.getLogger(__name__)
 
 URL_FILE = "status-page.url"
+MAX_DEVICE_ID = 2**63 - 1
+"""The largest SQLite row id: a larger id in a URL names no device (and SQLite cannot take it)."""
 _HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
                                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
@@ -139,10 +143,7 @@ class StatusPage:
         return _html(render_fleet(snapshot, self._zone))
 
     async def _device_page(self, request: web.Request) -> web.Response:
-        device_id = int(request.match_info["device_id"])
-        device = self.view.device(device_id)
-        if device is None:
-            raise web.HTTPNotFound(text=f"no device {device_id}\n")
+        device_id, device = self._device(request)
         snapshot = self.view.snapshot()
         return _html(render_device(snapshot, device, self.view.history(device_id), self._zone))
 
@@ -150,13 +151,19 @@ class StatusPage:
         return web.json_response(self.view.snapshot(), dumps=_dumps)
 
     async def _api_device(self, request: web.Request) -> web.Response:
-        device_id = int(request.match_info["device_id"])
-        device = self.view.device(device_id)
-        if device is None:
-            raise web.HTTPNotFound(text=f"no device {device_id}\n")
+        device_id, device = self._device(request)
         history = {index: [[iso(at), level] for at, level in points]
                    for index, points in self.view.history(device_id).items()}
         return web.json_response({"device": device, "history": history}, dumps=_dumps)
+
+    def _device(self, request: web.Request) -> tuple[int, dict[str, Any]]:
+        """The device the URL's id names, or 404 (an id out of range is not looked up)."""
+        text = request.match_info["device_id"]
+        device_id = int(text) if len(text) <= 19 else MAX_DEVICE_ID + 1
+        device = self.view.device(device_id) if 0 < device_id <= MAX_DEVICE_ID else None
+        if device is None:
+            raise web.HTTPNotFound(text=f"no device {text[:40]}\n")
+        return device_id, device
 
     async def _metrics(self, _request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.metrics.registry),

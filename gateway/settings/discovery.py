@@ -20,6 +20,7 @@ from gateway.settings.values import (
     Network,
     Section,
 )
+from protocols.ipp.model import DEFAULT_MAX_RESPONSE_BYTES
 from protocols.snmp.model import AUTH_PROTOCOLS, PRIV_PROTOCOLS, SnmpCredentials
 
 
@@ -95,6 +96,9 @@ class IppSettings(Section):
     verify_tls: bool = False
     """Printers mostly use self-signed certificates; turn on where they have real ones."""
     timeout: Duration = 5.0
+    max_response_bytes: int = Field(DEFAULT_MAX_RESPONSE_BYTES, ge=64 * 1024,
+                                    le=256 * 1024 * 1024)
+    """The largest IPP answer read (bytes); a larger one is cut off and reported in `problems`."""
 
 
 class Credentials(Section):

@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from gateway.settings.schema import Config
+from gateway.settings.values import mask_url_credentials
 
 
 class ConfigError(Exception):
@@ -117,7 +118,8 @@ def _describe(error: Any) -> str:
     if isinstance(value, dict) or error["type"] == "missing" or _is_secret_path(loc) \
             or repr(value) in message:  # the message names it already
         return f"{where}: {message}"
-    return f"{where}: {message} (got {value!r})"
+    shown = {True: "true", False: "false"}.get(value) if isinstance(value, bool) else repr(value)
+    return f"{where}: {message} (got {mask_url_credentials(shown)})"
 
 
 def _did_you_mean(loc: tuple[Any, ...]) -> str:

@@ -7,6 +7,10 @@ file, or taken from the environment (`{ env = "NAME" }`) or from a file (`{ file
 the `KEY_file = "/path"` form beside the key), and are never shown in messages or logs.  A secret
 file must not be readable by group or others (`chmod 600`); `$VARIABLES` in its path are expanded,
 so `"$CREDENTIALS_DIRECTORY/enrolment-token"` reads a systemd credential (`LoadCredential=`).
+`true`/`false` are refused where a number is expected, URLs written in the file must not hold a
+password, and a CIDR must not have host bits (`gateway/settings/values.py`).  What the file alone
+cannot tell — whether the data directory is usable, whether the file shows its secrets to other
+users — is checked by `gateway/settings/checks.py`.
 
 Every key has a default, so a file written for an older printgw stays valid.  Without
 `[cloud] url` the gateway keeps no cloud link (it discovers and polls, and uploads nothing).
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import ssl
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -28,13 +33,14 @@ from pydantic import (
 )
 
 from gateway.settings.discovery import Credentials, DiscoverySettings, IppSettings, SnmpSettings
-from gateway.settings.secrets import Secret, SecretFile, take_from_file
+from gateway.settings.secrets import Secret, SecretFile, secret_text, take_from_file
 from gateway.settings.services import ServicesSettings
 from gateway.settings.values import (
     REGION,
     SHIPPING,
     TIME_ZONE,
     Duration,
+    HostName,
     Section,
     host_name,
     host_time_zone,
@@ -104,8 +110,13 @@ class CloudSettings(Section):
     verify_tls: bool = True
     ca_file: Path | None = None
     """A CA certificate (PEM) to trust besides the system's, e.g. a company CA."""
-    proxy: str | None = None
-    """An HTTP proxy for the cloud connections, e.g. http://proxy.example.com:3128."""
+    proxy: str | None = Field(None, repr=False)
+    """An HTTP proxy for the cloud connections, e.g. http://proxy.example.com:3128.  A proxy that
+    needs a login takes it in the URL (`http://user:password@proxy:3128`), but only from a secret
+    source — `{ env = "NAME" }`, `{ file = "/path" }` or `proxy_file` — never written in the
+    config file itself, and the URL is never shown (its password is redacted from the logs)."""
+    proxy_file: SecretFile | None = None
+    """A file (chmod 600) holding the proxy URL, in place of `proxy`: for a proxy with a login."""
     timeout: Duration = 30.0
     sync_interval: Duration = 86400.0
     """The periodic sync (FIG. 7: applications, activation, control information) this often."""
@@ -124,19 +135,31 @@ class CloudSettings(Section):
     def _url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        url = http_url(value, "the cloud URL", "https://api.printgw.example")
+        url = http_url(value, "the cloud URL", "https://api.printgw.example",
+                       credentials="the gateway authenticates with its enrolment token and the "
+                                   "credential the cloud gives it: remove the \"user:password@\" "
+                                   "part")
         parts = urlsplit(url)
         if parts.scheme == "http" and not is_loopback_host(parts.hostname or ""):
             raise ValueError("the cloud must be reached over https://; plain http:// is only "
                              "allowed to a loopback host (127.0.0.0/8, ::1, localhost)")
         return url
 
-    @field_validator("proxy")
+    @field_validator("proxy", mode="before")
     @classmethod
-    def _proxy(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        return http_url(value, "the proxy", "http://proxy.example.com:3128")
+    def _proxy(cls, value: object) -> object:
+        """Inline: no login in the URL (the file would show the password to whoever reads it);
+        from `{ env = "NAME" }` or `{ file = "/path" }`: a login is fine."""
+        if isinstance(value, dict):
+            return _proxy_url(secret_text(value), inline=False)
+        return _proxy_url(value, inline=True) if isinstance(value, str) else value
+
+    @field_validator("proxy_file")
+    @classmethod
+    def _proxy_from_file(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _proxy_url(value.get_secret_value(), inline=False)
+        return value
 
     @field_validator("enrolment_token", "enrolment_token_file")
     @classmethod
@@ -149,14 +172,36 @@ class CloudSettings(Section):
     @field_validator("ca_file")
     @classmethod
     def _ca_file(cls, value: Path | None) -> Path | None:
+        """Readable and holding certificates TLS can use (else the cloud link would fail at
+        every connection, long after the config was accepted)."""
         if value is not None and not os.access(value, os.R_OK):
             raise ValueError(f"cannot read {value}; give the path of a PEM certificate file")
+        if value is not None:
+            try:
+                ssl.create_default_context().load_verify_locations(cafile=str(value))
+            except (OSError, ssl.SSLError):
+                raise ValueError(f"{value} holds no usable certificate; give the path of a PEM "
+                                 "certificate file (-----BEGIN CERTIFICATE-----)") from None
         return value
 
     @model_validator(mode="after")
     def _token_file(self) -> CloudSettings:
         take_from_file(self, "enrolment_token")
+        if self.proxy_file is not None:
+            if "proxy" in self.model_fields_set:
+                raise ValueError("proxy and proxy_file are both set; keep one of them")
+            self.__dict__["proxy"] = _proxy_url(self.proxy_file.get_secret_value(), inline=False)
         return self
+
+
+_PROXY_EXAMPLE = "http://proxy.example.com:3128"
+
+
+def _proxy_url(value: str, inline: bool) -> str:
+    return http_url(value, "the proxy", _PROXY_EXAMPLE, credentials=(
+        'for a proxy that needs a login, put the whole URL in a file only the gateway can read '
+        '(chmod 600) and write proxy_file = "/path/to/file", or proxy = { env = "NAME" }')
+                    if inline else None)
 
 
 class PollSettings(Section):
@@ -174,6 +219,10 @@ class PollSettings(Section):
     sleep_backoff_max: Duration = 1800.0
     """A printer asleep (power save) is read less often in the same way, up to this, so that it
     is not woken needlessly; back to `interval` once it is awake."""
+    read_deadline: Duration = 30.0
+    """One reading of one device (SNMP and IPP together, every credential tried) ends by then,
+    whatever the device answers; what was not read by then is a problem of the reading.
+    Discovery's identification of a device has the same deadline."""
 
 
 class ContractSettings(Section):
@@ -214,8 +263,9 @@ class StatusPageSettings(Section):
     """
 
     enabled: bool = True
-    host: str = "127.0.0.1"
-    """The address to listen on; `0.0.0.0` or a LAN address exposes the page to the network."""
+    host: HostName = "127.0.0.1"
+    """The address (or host name) to listen on; `0.0.0.0` or a LAN address exposes the page to
+    the network."""
     port: int = Field(8631, ge=0, le=65535)
     """The TCP port (0: any free port, logged at start)."""
 

@@ -20,6 +20,12 @@ def _secret(value: Any) -> Any:
     """A literal string, `{ env = "NAME" }` or `{ file = "/path" }`."""
     if not isinstance(value, dict):
         return value
+    return secret_text(value)
+
+
+def secret_text(value: dict[str, Any]) -> str:
+    """The text `{ env = "NAME" }` or `{ file = "/path" }` stands for (a `ValueError` naming the
+    fix otherwise)."""
     if set(value) == {"env"}:
         name = value["env"]
         if name not in os.environ:

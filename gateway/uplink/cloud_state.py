@@ -4,6 +4,8 @@
   regional endpoint and the region it was resolved for, the change stream cursor, the last sync.
 - `cloud_printers`: the cloud's printer ID per device (S0604) and the serial it was registered
   with.
+- `registration_refusals` (migration 6): devices whose registration the cloud refused, the
+  fingerprint of the refused request, why and when (`RegistrationRefusal`).
 - `applications`: the support service setting table (FIG. 5): per device and service, the
   application information from the cloud (S0606) beside the local enable setting, FIG. 10's
   decision and the last activation result (S0608 or FIG. 9).
@@ -77,6 +79,17 @@ class StoredApplication:
                 else self.activation_result.to_json()}
 
 
+@dataclass(frozen=True)
+class RegistrationRefusal:
+    """The cloud refused to register a device (S0603 answered 4xx for its identity)."""
+
+    fingerprint: str
+    """Of the refused request (`PrinterRegistration`): the same request is not sent again."""
+    status: int | None
+    reason: str
+    refused_at: float
+
+
 class CloudState:
     def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self.store = store
@@ -132,6 +145,37 @@ class CloudState:
                 "registered_at = CASE WHEN printer_id = excluded.printer_id THEN registered_at "
                 "ELSE excluded.registered_at END",
                 (device_id, printer_id, serial, self.clock()))
+
+    # -- refused registrations ---------------------------------------------------------------------
+
+    def refusal(self, device_id: int) -> RegistrationRefusal | None:
+        row = self.store.conn.execute(
+            "SELECT fingerprint, status, reason, refused_at FROM registration_refusals "
+            "WHERE device_id = ?", (device_id,)).fetchone()
+        return None if row is None else RegistrationRefusal(**dict(row))
+
+    def refusals(self) -> dict[int, RegistrationRefusal]:
+        """Every device whose registration the cloud refused (and that is not registered since)."""
+        return {row["device_id"]: RegistrationRefusal(
+            row["fingerprint"], row["status"], row["reason"], row["refused_at"])
+            for row in self.store.conn.execute("SELECT * FROM registration_refusals")}
+
+    def set_refusal(self, device_id: int, fingerprint: str, status: int | None, reason: str, *,
+                    db: sqlite3.Connection | None = None) -> RegistrationRefusal:
+        """Keep (replace) the device's refusal, dated now."""
+        refusal = RegistrationRefusal(fingerprint, status, reason, self.clock())
+        with self._writing(db) as conn:
+            conn.execute(
+                "INSERT INTO registration_refusals (device_id, fingerprint, status, reason, "
+                "refused_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
+                "fingerprint = excluded.fingerprint, status = excluded.status, "
+                "reason = excluded.reason, refused_at = excluded.refused_at",
+                (device_id, fingerprint, status, reason, refusal.refused_at))
+        return refusal
+
+    def clear_refusal(self, device_id: int, *, db: sqlite3.Connection | None = None) -> None:
+        with self._writing(db) as conn:
+            conn.execute("DELETE FROM registration_refusals WHERE device_id = ?", (device_id,))
 
     # -- the support service setting table ---------------------------------------------------------
 

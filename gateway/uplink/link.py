@@ -11,12 +11,14 @@
 - FIG. 7: the same again at start-up and every `sync_interval`;
 - FIG. 8: the change stream, pushed over a WebSocket, polled while the WebSocket is down; a cursor
   the cloud no longer retains (410, close code 4410) means a resynchronisation: FIG. 7 again for
-  every device, and `listPendingCommands` so that no command issued in the lost part is lost;
+  every device, and `listPendingCommands` so that no command issued in the lost part is lost; a
+  change that does not match the document is skipped and its command refused, the others go on;
 - FIG. 9: where a service allows activation by the first upload, no notice is sent: the next status
   upload carries the application ID (see `UploadPipeline`) and its result is recorded here.
 
 Cloud errors never escape a device's sequence: a device whose step failed is retried at the next
-sync, the others go on.
+sync, the others go on; one whose identity the cloud refuses is flagged, not asked for in a loop
+(`gateway.uplink.refusals`).
 """
 
 from __future__ import annotations
@@ -32,15 +34,25 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from gateway import __version__
+from gateway.device.fields import parse_uuid
 from gateway.device.model import DeviceStatus
 from gateway.fleet.inventory import Device, Inventory
 from gateway.settings.schema import CloudSettings, GatewaySettings
+from gateway.uplink import refusals
 from gateway.uplink.cloud_state import CloudState
 from gateway.uplink.data_types import available
 from gateway.uplink.services import ServiceSettings, decide_activation, installed_models
 from protocols.cloud.client import CloudClient
 from protocols.cloud.errors import CloudError, CloudRejected
-from protocols.cloud.models import ActivationResult, Change, Command, CommandIssued, PushHello
+from protocols.cloud.models import (
+    ActivationResult,
+    Change,
+    Command,
+    CommandIssued,
+    PushHello,
+    UnreadableChange,
+    UnreadableCommand,
+)
 from protocols.cloud.registration import (
     Activation,
     ConnectionDestinationRequest,
@@ -49,6 +61,7 @@ from protocols.cloud.registration import (
     TransmissionDataTypesReport,
     UnavailableDataType,
 )
+from protocols.cloud.transport import checked_url
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +88,7 @@ class LinkState:
     changes_handled: int = 0
     activations_sent: int = 0
     skipped: dict[int, str] = field(default_factory=dict)
-    """Devices that cannot be registered, and why (no serial…)."""
+    """Devices that cannot be registered, and why (no serial, the cloud refused its identity…)."""
 
 
 class CloudLink:
@@ -89,8 +102,9 @@ class CloudLink:
         self.inventory = inventory
         self.services = services
         self.status = LinkState()
-        self.on_command: Callable[[Command], Awaitable[None]] | None = None
-        """Where `command` changes go (contract-mode relay); without it they are only logged."""
+        self.on_command: Callable[[Command | UnreadableCommand], Awaitable[None]] | None = None
+        """Where `command` changes go (contract-mode relay), those that cannot be understood as
+        well (to be refused); without it they are only logged."""
         self._client: CloudClient | None = None
         self._connecting = asyncio.Lock()
         self._statuses: dict[int, DeviceStatus] = {}
@@ -122,8 +136,9 @@ class CloudLink:
 
     async def _connect(self) -> None:
         region = self.gateway().region
-        base_url = self.state.get("base_url")
+        base_url = self._stored_destination()
         if base_url is None or self.state.get("region") != region:
+            # checked by the client before it is stored: an unusable one is retried with back-off
             async with self._client_for(str(self.cloud().url)) as entry:
                 destination = await entry.resolve_connection_destination(
                     ConnectionDestinationRequest(region, gateway_version=__version__))
@@ -138,6 +153,17 @@ class CloudLink:
         self._client = client.with_token(token)
         await client.close()
         self.status.connected = True
+
+    def _stored_destination(self) -> str | None:
+        """The stored base URL; one not usable (stored unchecked by an older version) is
+        discarded, to be asked for again."""
+        try:
+            return checked_url(url, secure="https", plain="http") if (
+                url := self.state.get("base_url")) else None
+        except ValueError as exc:
+            log.warning("cloud: stored connection destination discarded: %s", exc)
+            self.state.delete("base_url")
+            return None
 
     async def _enrol(self, client: CloudClient) -> str:
         secret = self.cloud().enrolment_token
@@ -179,7 +205,7 @@ class CloudLink:
             shipping_destination=gateway.shipping_destination,
             time_zone=gateway.time_zone,
             device_type="unknown",
-            uuid=identity.uuid or device.uuid,
+            uuid=identity.uuid or parse_uuid(device.uuid),
             mac=identity.mac or device.mac,
             firmware=identity.firmware,
             sys_object_id=identity.sys_object_id,
@@ -194,8 +220,20 @@ class CloudLink:
         if request is None:
             self.status.skipped[device.id] = "no readable serial number: cannot be registered"
             return None
-        result = await self.client.register_printer(request)
+        interval = self.cloud().sync_interval
+        if (reason := refusals.withheld(self.state, device.id, request, interval)) is not None:
+            self.status.skipped[device.id] = reason  # refused as it is: not asked again yet
+            return None
+        try:
+            result = await self.client.register_printer(request)
+        except CloudRejected as exc:
+            if exc.status not in refusals.REFUSED_IDENTITY:
+                raise
+            self.status.skipped[device.id] = refusals.record(self.state, device.id, request, exc,
+                                                             interval)
+            return None
         self.state.set_printer(device.id, result.printer_id, request.serial)
+        self.state.clear_refusal(device.id)
         self.status.skipped.pop(device.id, None)
         log.info("cloud: device %s (serial %s) is printer %s", device.id, request.serial,
                  result.printer_id)
@@ -309,7 +347,12 @@ class CloudLink:
     # -- the change stream (FIG. 8) --------------------------------------------------------------
 
     async def handle_change(self, change: Change) -> None:
-        if isinstance(change, CommandIssued):
+        """Act on one change, then move the cursor past it.  A change that does not match the
+        document (`UnreadableChange`) is logged and skipped; the command it carries goes to
+        `on_command` all the same, to be refused with the reason."""
+        if isinstance(change, UnreadableChange):
+            await self._unreadable(change)
+        elif isinstance(change, CommandIssued):
             command = change.command
             if self.on_command is not None:
                 await self.on_command(command)
@@ -319,8 +362,15 @@ class CloudLink:
         else:
             await self._on_printer_change(change.printer_id,
                                           applications=change.type == "application-info-changed")
-        self.state.set("cursor", change.cursor)
+        if change.cursor is not None:
+            self.state.set("cursor", change.cursor)
         self.status.changes_handled += 1
+
+    async def _unreadable(self, change: UnreadableChange) -> None:
+        self.record_error(f"a change ({change.type or 'no type'}) at cursor {change.cursor} "
+                          f"does not match the document, skipped: {change.detail}")
+        if change.command is not None and self.on_command is not None:
+            await self.on_command(change.command)
 
     async def _on_printer_change(self, printer_id: str, applications: bool) -> None:
         device_id = self.state.device_for_printer(printer_id)
@@ -389,6 +439,9 @@ class CloudLink:
                 page = await self.client.poll_changes(self.state.get("cursor"))
                 for change in page.changes:
                     await self.handle_change(change)
+                if page.changes and page.next_cursor is not None:
+                    # past the page, also when its last change had no usable cursor
+                    self.state.set("cursor", page.next_cursor)
                 if not page.has_more:
                     return
         except CloudRejected as exc:
@@ -421,8 +474,9 @@ class CloudLink:
             except CloudError as exc:
                 self.record_error(f"listing pending commands: {exc}")
                 return
-            for status in pending:
-                await self.on_command(status.command)
+            for status in pending:  # one that cannot be understood goes to be refused
+                await self.on_command(status if isinstance(status, UnreadableCommand)
+                                      else status.command)
         self._pending_due = False
 
     def record_error(self, message: str) -> None:

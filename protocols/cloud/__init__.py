@@ -44,3 +44,7 @@ def operations() -> dict[str, tuple[str, str]]:
 
 DATA_TYPES: tuple[str, ...] = tuple(_document()["components"]["schemas"]["DataType"]["enum"])
 """The device-status data type catalogue (`components.schemas.DataType`), in document order."""
+
+COMMAND_KINDS: tuple[str, ...] = tuple(_document()["components"]["schemas"]["CommandKind"]["enum"])
+"""The command kinds this version knows (`components.schemas.CommandKind`); a newer cloud may send
+others, which the gateway refuses one by one (`protocols.cloud.changes`)."""

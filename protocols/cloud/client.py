@@ -20,7 +20,7 @@ from __future__ import annotations
 import gzip
 import logging
 import ssl
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,7 +28,8 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from protocols.cloud import operations
-from protocols.cloud.errors import CloudError, transport_error
+from protocols.cloud.changes import read_command_status, read_page, read_pending
+from protocols.cloud.errors import CloudError, CloudProtocolError, transport_error
 from protocols.cloud.models import (
     ChangePage,
     CommandAcknowledgement,
@@ -36,6 +37,7 @@ from protocols.cloud.models import (
     PushMessage,
     StatusBatchResult,
     StatusEntry,
+    UnreadableCommand,
     statuses_json,
 )
 from protocols.cloud.push import DEFAULT_PUSH_HEARTBEAT, push_messages
@@ -148,8 +150,8 @@ class CloudClient:
                                              ) -> ConnectionDestination:
         """S0601-S0602: the regional endpoint for the request's region.  Sent without the bearer
         token (the call is unauthenticated)."""
-        return ConnectionDestination.from_json(await self._call(
-            "resolveConnectionDestination", json_body=request.to_json(), auth=False))
+        return usable_destination(ConnectionDestination.from_json(await self._call(
+            "resolveConnectionDestination", json_body=request.to_json(), auth=False)))
 
     async def enrol(self, request: EnrolmentRequest, *,
                     idempotency_key: str | None = None) -> GatewayCredential:
@@ -214,27 +216,37 @@ class CloudClient:
                            wait: int | None = None) -> ChangePage:
         """The change stream after `cursor` (polling fall-back of the push channel).
 
+        Each change is checked on its own: one that does not match the document comes as an
+        `UnreadableChange` in its place (`protocols.cloud.changes`), the others as usual.
+
         `wait` > 0 makes it a long poll; the request's time limit grows by as much.
         A cursor older than the retained stream raises `CloudRejected` with code
         `cursor-expired` (resynchronise in full).
         """
         query = {"cursor": cursor, "limit": limit, "wait": wait}
-        return ChangePage.from_json(await self._call(
+        return await self._call(
             "pollChanges", query={k: v for k, v in query.items() if v is not None},
-            time_limit=self.timeout + (wait or 0)))
+            time_limit=self.timeout + (wait or 0),
+            read=lambda status, body: read_page("pollChanges", status, body))
 
     async def list_pending_commands(self, printer_id: str | None = None
-                                    ) -> tuple[CommandStatus, ...]:
-        """Commands not yet completed (after a restart or a resynchronisation)."""
+                                    ) -> tuple[CommandStatus | UnreadableCommand, ...]:
+        """Commands not yet completed (after a restart or a resynchronisation); one that does
+        not match the document is an `UnreadableCommand` (to be refused), the others are read
+        all the same."""
         query = {"printer_id": printer_id} if printer_id is not None else {}
-        answer = await self._call("listPendingCommands", query=query)
-        return tuple(CommandStatus.from_json(c) for c in answer["commands"])
+        return await self._call(
+            "listPendingCommands", query=query,
+            read=lambda status, body: read_pending("listPendingCommands", status, body))
 
-    async def acknowledge_command(self, command_id: str,
-                                  ack: CommandAcknowledgement) -> CommandStatus:
-        """A `received` or `completed` acknowledgement → the command's state."""
-        return CommandStatus.from_json(await self._call(
-            "acknowledgeCommand", path={"command_id": command_id}, json_body=ack.to_json()))
+    async def acknowledge_command(self, command_id: str, ack: CommandAcknowledgement
+                                  ) -> CommandStatus | UnreadableCommand:
+        """A `received` or `completed` acknowledgement → the command's state.  The cloud took
+        the acknowledgement whatever the command it describes: one this version cannot read
+        (the refusal of an unknown kind) comes back as an `UnreadableCommand`, not an error."""
+        return await self._call(
+            "acknowledgeCommand", path={"command_id": command_id}, json_body=ack.to_json(),
+            read=lambda _status, body: read_command_status(body))
 
     def push(self, cursor: str | None, *, url: str | None = None,
              heartbeat: float = DEFAULT_PUSH_HEARTBEAT) -> AsyncIterator[PushMessage]:
@@ -261,7 +273,8 @@ class CloudClient:
     async def _call(self, operation: str, *, path: Mapping[str, str] | None = None,
                     query: Mapping[str, Any] | None = None, json_body: Any = None,
                     body: bytes | None = None, headers: Mapping[str, str] | None = None,
-                    auth: bool = True, time_limit: float | None = None) -> Any:
+                    auth: bool = True, time_limit: float | None = None,
+                    read: Callable[[int, Any], Any] | None = None) -> Any:
         limit = time_limit or self.timeout
         try:
             async with operation_request(
@@ -271,9 +284,25 @@ class CloudClient:
                     headers={"Accept": "application/json", **(headers or {})},
                     proxy=self.proxy, ssl=self._ssl,
                     timeout=aiohttp.ClientTimeout(total=limit)) as response:
-                return await read_answer(operation, response, self.max_response_bytes)
+                return await read_answer(operation, response, self.max_response_bytes, read)
         except CloudError:
             raise
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             failure = transport_error(operation, exc, host_of(self.base_url), limit)
         raise failure  # outside the handler: aiohttp's error (with the token) is not kept
+
+
+def usable_destination(destination: ConnectionDestination) -> ConnectionDestination:
+    """The connection destination if the gateway can use it: `base_url` https (http to
+    loopback only), `push_url` wss (ws to loopback only), each with a host and no credentials;
+    else `CloudProtocolError` (what is wrong, never the credentials)."""
+    operation = "resolveConnectionDestination"
+    try:
+        checked_url(destination.base_url, secure="https", plain="http")
+        checked_url(destination.push_url, secure="wss", plain="ws")
+    except ValueError as exc:
+        problem = str(exc)
+    else:
+        return destination
+    raise CloudProtocolError(operation, f"the connection destination for region "
+                                        f"{destination.region} is not usable: {problem}")

@@ -333,8 +333,43 @@ class CommandIssued:
                 "command": self.command.to_json()}
 
 
-Change = PrinterChanged | CommandIssued
-"""An item of the change stream (`ChangeEvent`)."""
+@dataclass(frozen=True)
+class UnreadableCommand:
+    """A command this gateway cannot take as the document describes it: refused, never applied.
+
+    `code` is the reason code of its `refused` acknowledgement: `unsupported-command` (a kind
+    this version does not know: a newer cloud's), `invalid-parameters` (parameters its kind does
+    not allow: a bogus mode, a message too long, one missing) or `malformed-command` (a field
+    missing or of the wrong shape); `detail` says what is wrong.  `command_id` and `printer_id`
+    are None when they are not UUIDs: such a command cannot be acknowledged, only logged.
+    `kind` is the kind as sent (shortened), None when it is not a string.
+    """
+
+    command_id: str | None
+    printer_id: str | None
+    kind: str | None
+    code: str
+    detail: str
+
+    @property
+    def acknowledgeable(self) -> bool:
+        return self.command_id is not None and self.printer_id is not None
+
+
+@dataclass(frozen=True)
+class UnreadableChange:
+    """An item of the change stream that does not match the document (`ChangeEvent`): skipped
+    (the cursor moves on past it); `command` when it carries a command, which is refused.
+    `cursor` is None when the item has no usable one; `detail` says what is wrong."""
+
+    cursor: str | None
+    type: str | None
+    detail: str
+    command: UnreadableCommand | None = None
+
+
+Change = PrinterChanged | CommandIssued | UnreadableChange
+"""An item of the change stream (`ChangeEvent`), or one that does not match it."""
 PushMessage = PushHello | Change
 """A message of the push channel (`PushMessage`)."""
 
@@ -367,7 +402,9 @@ class ChangePage:
     poll_interval_seconds: int | None = None
 
     def to_json(self) -> JsonObject:
-        return optional_fields({"changes": [c.to_json() for c in self.changes],
+        """The page as the document writes it (unreadable changes have no wire form: left out)."""
+        return optional_fields({"changes": [c.to_json() for c in self.changes
+                                            if not isinstance(c, UnreadableChange)],
                                 "next_cursor": self.next_cursor, "has_more": self.has_more},
                                poll_interval_seconds=self.poll_interval_seconds)
 

@@ -9,6 +9,7 @@ from typing import NoReturn
 
 import aiohttp
 
+from protocols.cloud.changes import read_push_message
 from protocols.cloud.errors import (
     CloudError,
     CloudProtocolError,
@@ -17,9 +18,8 @@ from protocols.cloud.errors import (
     parse_retry_after,
     transport_error,
 )
-from protocols.cloud.models import PushMessage, push_message_from_json
+from protocols.cloud.models import PushMessage
 from protocols.cloud.transport import host_of, parse_json
-from protocols.cloud.validation import mismatch, schema_validator
 
 PUSH_SUBPROTOCOL = "printgw.v1"
 DEFAULT_PUSH_HEARTBEAT = 20.0
@@ -114,9 +114,6 @@ def _raise_closed(code: int | None) -> NoReturn:
 
 
 def _push_message(text: str) -> PushMessage:
-    body = parse_json(OPERATION, text.encode("utf-8"))
-    wrong = mismatch(schema_validator("PushMessage"), body)
-    if wrong is not None:
-        raise CloudProtocolError(OPERATION, f"a push message does not match the document: "
-                                            f"{wrong}")
-    return push_message_from_json(body)
+    """One message; a change that does not match the document comes as an `UnreadableChange`
+    (the channel goes on), a frame that is not JSON or a broken `hello` end the channel."""
+    return read_push_message(OPERATION, parse_json(OPERATION, text.encode("utf-8")))

@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, NoReturn
 from urllib.parse import quote, urlsplit
 
@@ -71,9 +71,12 @@ async def operation_request(session: aiohttp.ClientSession, base_url: str, opera
 
 
 async def read_answer(operation: str, response: aiohttp.ClientResponse,
-                      max_bytes: int) -> Any:
+                      max_bytes: int, read: Callable[[int, Any], Any] | None = None) -> Any:
     """The JSON body of a documented answer, checked against its schema; a `CloudError` for an
-    error answer or one the document does not allow."""
+    error answer or one the document does not allow.
+
+    `read(status, body)`, when given, checks the parsed body itself and gives the result (an
+    answer read item by item: `protocols.cloud.changes`)."""
     status = response.status
     if status >= 400:
         await _raise_for_error(operation, response)
@@ -88,6 +91,8 @@ async def read_answer(operation: str, response: aiohttp.ClientResponse,
     if raw is None:
         raise CloudProtocolError(operation, f"the answer is larger than {max_bytes} bytes")
     body = parse_json(operation, raw)
+    if read is not None:
+        return read(status, body)
     wrong = mismatch(validator, body)
     if wrong is not None:
         raise CloudProtocolError(operation, f"the answer does not match the document: {wrong}")
@@ -116,12 +121,24 @@ def canonical_json(value: Any) -> bytes:
 
 
 def checked_url(url: str, *, secure: str, plain: str) -> str:
-    """`url` if its scheme is `secure`, or `plain` on a loopback host; ValueError otherwise."""
-    parts = urlsplit(url)
-    if not parts.hostname:
-        raise ValueError(f"the cloud URL {url!r} has no host")
+    """`url` if its scheme is `secure`, or `plain` on a loopback host; ValueError otherwise.
+
+    A URL carrying credentials (`user:password@`) is refused; no message ever repeats them
+    (`redacted`)."""
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        raise ValueError(f"the cloud URL {redacted(url)!r} cannot be read") from None
     if parts.username or parts.password:
-        raise ValueError("the cloud URL must not carry credentials; give the token instead")
+        raise ValueError(f"the cloud URL {redacted(url)!r} must not carry credentials; "
+                         "give the token instead")
+    if not parts.hostname:
+        raise ValueError(f"the cloud URL {redacted(url)!r} has no host")
+    if not port_ok:
+        raise ValueError(f"the cloud URL {redacted(url)!r} has no valid port")
+    if parts.query or parts.fragment:
+        raise ValueError(f"the cloud URL {redacted(url)!r} must not have a query or fragment")
     if parts.scheme == secure:
         return url
     if parts.scheme == plain:
@@ -129,7 +146,19 @@ def checked_url(url: str, *, secure: str, plain: str) -> str:
             return url
         raise ValueError(f"refusing plain {plain}:// to {parts.hostname}: the cloud is reached "
                          f"over {secure}:// (plain {plain}:// is for loopback test servers only)")
-    raise ValueError(f"the cloud URL {url!r} must start with {secure}://")
+    raise ValueError(f"the cloud URL {redacted(url)!r} must start with {secure}://")
+
+
+def redacted(url: str) -> str:
+    """`url` without the user information (`user:password@`) it may carry, and shortened."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    authority, slash, tail = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    text = (scheme + sep if sep else "") + authority + slash + tail
+    return shorten(text, 120)
 
 
 def ssl_context(verify_tls: bool, ca_file: str | None) -> ssl.SSLContext | bool:

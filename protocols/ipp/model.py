@@ -68,6 +68,11 @@ MULTI_VALUED: frozenset[str] = frozenset({
 value.  Other attributes are a scalar with one value and a list with several."""
 
 
+DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+"""The largest answer read by default: 4 MiB, some 200 times a real printer's answer to
+`REQUESTED_ATTRIBUTES` (5-20 KB)."""
+
+
 class IppError(Exception):
     """Reading a printer over IPP failed."""
 
@@ -82,6 +87,15 @@ class IppTlsError(IppError):
 
 class IppProtocolError(IppError):
     """The printer answered, but not with a usable IPP response."""
+
+
+class IppTooLarge(IppProtocolError):
+    """The answer was larger than the reader's limit; reading stopped there."""
+
+
+class IppRedirectRefused(IppProtocolError):
+    """The printer redirected elsewhere than its own host and port (or too often); the target
+    was not contacted."""
 
 
 @dataclass

@@ -40,6 +40,15 @@ _ASCII_TAGS = frozenset(range(0x44, 0x4A))  # keyword, uri, uriScheme, charset, 
 _FIXED_SIZES = {_TAG_INTEGER: 4, _TAG_ENUM: 4, _TAG_BOOLEAN: 1, _TAG_DATE: 11,
                 _TAG_RESOLUTION: 9, _TAG_RANGE: 8}
 
+MAX_PROBLEMS = 20
+"""Problems listed for one response, at most; the rest are counted in one last problem (a hostile
+body of a few MB could otherwise yield hundreds of thousands)."""
+MAX_ATTRIBUTES = 1000
+"""Printer attributes kept from one response, at most (a printer sending every attribute it has
+sends a few hundred); further ones are skipped and counted."""
+_SHOWN = 80
+"""Characters of a printer-sent name quoted in a problem, at most."""
+
 
 class _BadValue(ValueError):
     """One value that cannot be decoded; its attribute is dropped, the rest of the body is kept."""
@@ -76,6 +85,8 @@ def parse_response(body: bytes) -> tuple[int, tuple[int, int], dict[str, Any], l
     Tolerant: an attribute that cannot be decoded (bad length, undecodable text, broken
     collection) is dropped with a problem, and the rest is kept; a truncated body keeps what came
     before the cut.  Raises `IppProtocolError` only for a body that is not an IPP response at all.
+    Bounded for hostile bodies: at most `MAX_ATTRIBUTES` printer attributes are kept and
+    `MAX_PROBLEMS` problems listed (the others counted), each one line.
     """
     if len(body) < 9:
         raise IppProtocolError(f"not an IPP response: only {len(body)} bytes")
@@ -96,14 +107,32 @@ class _Parser:
     def __init__(self, body: bytes) -> None:
         self.body = body
         self.problems: list[str] = []
+        self.unlisted = 0
+        """Problems beyond `MAX_PROBLEMS`, only counted."""
         self.printer: dict[str, Any] = {}
+        self.dropped = 0
+        """Printer attributes beyond `MAX_ATTRIBUTES`, skipped."""
         self.charset = "utf-8"
         self.group = 0
         self.attribute: _Attribute | None = None
         self.stack: list[_Collection] = []
         """Collections open in the current attribute, innermost last."""
 
+    def problem(self, text: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(text)
+        else:
+            self.unlisted += 1
+
     def run(self) -> None:
+        self._run()
+        if self.dropped:
+            self.problem(f"{self.dropped} printer attributes beyond the first {MAX_ATTRIBUTES} "
+                         "skipped")
+        if self.unlisted:
+            self.problems.append(f"and {self.unlisted} more problems, not listed")
+
+    def _run(self) -> None:
         for item in self._fields():
             if item.tag <= _DELIMITER_MAX:
                 self._close_attribute()
@@ -139,10 +168,10 @@ class _Parser:
             yield _Field(offset, tag, body[offset + 3:name_end], body[name_end + 2:value_end])
             offset = value_end
         if offset < len(body):
-            self.problems.append(f"body truncated: item at byte {offset} runs past the end "
-                                 f"({len(body)} bytes); rest lost")
+            self.problem(f"body truncated: item at byte {offset} runs past the end "
+                         f"({len(body)} bytes); rest lost")
         else:
-            self.problems.append("body ends without end-of-attributes tag")
+            self.problem("body ends without end-of-attributes tag")
 
     def _field(self, item: _Field) -> None:
         if item.name:
@@ -155,7 +184,7 @@ class _Parser:
                 return
             self.attribute = _Attribute(name)
         elif self.attribute is None:
-            self.problems.append(f"byte {item.offset}: value without an attribute name, skipped")
+            self.problem(f"byte {item.offset}: value without an attribute name, skipped")
             return
         if self.attribute.error is None:
             try:
@@ -202,7 +231,7 @@ class _Parser:
             self.stack.clear()
             attribute.error = attribute.error or "collection not closed"
         if attribute.error:
-            self.problems.append(f"{attribute.name}: {attribute.error}; attribute skipped")
+            self.problem(f"{_shown(attribute.name)}: {attribute.error}; attribute skipped")
         elif self.group == _TAG_OPERATION:
             self._operation_attribute(attribute)
         elif self.group == _TAG_PRINTER:
@@ -216,12 +245,15 @@ class _Parser:
                 b"\0\0\0\0".decode(str(charset))
                 self.charset = codecs.lookup(str(charset)).name
             except (LookupError, ValueError):  # ValueError: a name with a NUL in it
-                self.problems.append(f"attributes-charset: unknown charset {charset!r}, "
-                                     "reading text as UTF-8")
+                self.problem(f"attributes-charset: unknown charset {_shown(repr(charset))}, "
+                             "reading text as UTF-8")
 
     def _printer_attribute(self, attribute: _Attribute) -> None:
         if attribute.name in self.printer:
-            self.problems.append(f"{attribute.name}: sent twice; second one skipped")
+            self.problem(f"{_shown(attribute.name)}: sent twice; second one skipped")
+            return
+        if len(self.printer) >= MAX_ATTRIBUTES:
+            self.dropped += 1
             return
         values = attribute.values
         if attribute.name in MULTI_VALUED:
@@ -229,6 +261,13 @@ class _Parser:
             self.printer[attribute.name] = [] if values == [None] else values
         else:
             self.printer[attribute.name] = values[0] if len(values) == 1 else values
+
+
+def _shown(name: str) -> str:
+    """A printer-sent name in a problem: as it is when short and printable, else its repr, cut
+    to `_SHOWN` characters (a problem is one line)."""
+    text = name if name.isprintable() else repr(name)
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
 
 
 def _append(members: dict[str, Any], name: str, value: Any) -> None:

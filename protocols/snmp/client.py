@@ -8,12 +8,20 @@ time it is needed: pysnmp's high-level API costs ~20 MB of memory to import, so 
 devices all answer v2c never loads it.  Values come back as plain Python values (`int`, `bytes`,
 `str` for OIDs and IP addresses), keyed by numeric OID strings; no MIB lookups happen on the hot
 path.
+
+Every walk is bounded, on both paths: by a number of values (what the caller expects of the
+table, or twice what the same agent's table had at its last complete walk, whichever is more,
+never above `MAX_WALK_ROWS`) and by an optional deadline.  A walk that goes past either, or whose
+agent answers an OID that does not increase, raises `WalkStopped` with what it read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
+import socket
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -31,9 +39,11 @@ from protocols.snmp.model import (
     SnmpTarget,
     SnmpTimeout,
     SnmpValue,
+    WalkStopped,
     error_status_name,
     oid_text,
     oid_tuple,
+    walk_stopped,
 )
 from protocols.snmp.values import is_absent, to_python
 
@@ -47,9 +57,45 @@ if TYPE_CHECKING:
     )
 
 
+MAX_WALK_ROWS = 10_000
+"""Values one walk may read, at most, whatever the table's expected size or history: a printer's
+largest tables (supplies, alerts, devices) hold a few hundred."""
+DEFAULT_WALK_ROWS = 2_000
+"""Values a walk may read when its caller expects no particular size."""
+HISTORY_KEPT = 65_536
+"""Subtrees (agent, context, root) whose last complete size is remembered, at most."""
+
+
 def _hlapi() -> ModuleType:
     """pysnmp's high-level API, imported the first time it is needed."""
     return importlib.import_module("pysnmp.hlapi.v3arch.asyncio")
+
+
+@functools.cache
+def _connected_target() -> type[UdpTransportTarget]:
+    """pysnmp's UDP target with a socket of its own, connected to its agent.
+
+    pysnmp's own shares one socket, bound unconnected on 0.0.0.0, among all its targets: any host
+    could send it datagrams, and on every interface.  Each agent here gets a transport domain of
+    its own (`SnmpClient._transport`), hence a socket, connected to it: bound to the address the
+    route to the agent leaves from, and taking datagrams from the agent only.
+    """
+    from pysnmp.carrier.asyncio.dgram import udp
+    from pysnmp.carrier.error import CarrierError
+
+    class ConnectedUdpTarget(_hlapi().UdpTransportTarget):  # type: ignore[misc]
+        def open_client_mode(self) -> udp.UdpAsyncioTransport:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                sock.setblocking(False)
+                sock.connect(self.transport_address)
+            except OSError as exc:
+                sock.close()
+                raise CarrierError(f"cannot reach {self.transport_address}: {exc}") from exc
+            self.transport = udp.UdpAsyncioTransport().open_server_mode(sock=sock)
+            return self.transport
+
+    return ConnectedUdpTarget
 
 
 class SnmpClient:
@@ -61,8 +107,12 @@ class SnmpClient:
     def __init__(self, max_repetitions: int = 25, fast: bool = True) -> None:
         self._engine: SnmpEngine | None = None
         self._transports: dict[tuple[str, int, float, int], UdpTransportTarget] = {}
+        self._domains: dict[tuple[str, int], tuple[int, ...]] = {}
+        """pysnmp's transport domain of each agent (address, port): one socket each."""
         self._fast = gufo_backend.GufoReader() if fast else None
         self.max_repetitions = max_repetitions
+        self._sizes: OrderedDict[tuple[str, int, str, str], int] = OrderedDict()
+        """Values each subtree had at its last complete walk, by (host, port, context, root)."""
 
     @property
     def pysnmp_loaded(self) -> bool:
@@ -107,10 +157,16 @@ class SnmpClient:
         transport = self._transports.get(key)
         if transport is None:
             try:
-                transport = await _hlapi().UdpTransportTarget.create(
+                transport = await _connected_target().create(
                     (target.host, target.port), timeout=target.timeout, retries=target.retries)
             except Exception as exc:  # name resolution and socket errors
                 raise SnmpError(f"{target.host}:{target.port}: {exc}") from exc
+            address = tuple(transport.transport_address)
+            domain = self._domains.get(address)
+            if domain is None:
+                from pysnmp.carrier.asyncio.dgram import udp
+                domain = self._domains[address] = (*udp.DOMAIN_NAME, len(self._domains) + 1)
+            transport.TRANSPORT_DOMAIN = domain  # its own socket (see `_connected_target`)
             self._transports[key] = transport
         return transport
 
@@ -188,41 +244,79 @@ class SnmpClient:
                 return exc.status, exc.index, {}
             except gufo_backend.NoAnswer:
                 raise _no_response(target) from None
+            except gufo_backend.Malformed as exc:
+                raise SnmpError(f"{target.host}:{target.port}: {exc}") from None
             except gufo_backend.Unsure:
                 pass  # pysnmp decodes what gufo_snmp does not
         status, index, var_binds = await self._call("get_cmd", target, variables=wanted)
         return status, index, {str(name): to_python(value) for name, value in var_binds
                                if not is_absent(value)}
 
-    async def walk(self, target: SnmpTarget, root: str) -> dict[str, SnmpValue]:
+    def walk_limit(self, target: SnmpTarget, root: str, expected: int | None = None) -> int:
+        """The most values a walk of `root` may read: `expected` (else `DEFAULT_WALK_ROWS`), or
+        twice the subtree's size at its last complete walk if more (a table may grow), at most
+        `MAX_WALK_ROWS`."""
+        last = self._sizes.get(self._size_key(target, root), 0)
+        return min(MAX_WALK_ROWS, max(expected or DEFAULT_WALK_ROWS, 2 * last))
+
+    @staticmethod
+    def _size_key(target: SnmpTarget, root: str) -> tuple[str, int, str, str]:
+        return target.host, target.port, target.credentials.context, root.strip(".")
+
+    async def walk(self, target: SnmpTarget, root: str, expected: int | None = None,
+                   deadline: float | None = None) -> dict[str, SnmpValue]:
         """Every object below `root`, in order; stops at the end of the subtree or of the MIB view.
 
-        GETBULK for v2c/v3, GETNEXT for v1.  An agent that answers with a non-increasing OID ends
-        the walk there (what was read so far is kept) instead of looping.
+        GETBULK for v2c/v3, GETNEXT for v1.  Bounded (see the module's docstring): raises
+        `WalkStopped` when the agent answers an OID that does not increase (the values before it
+        are kept), when the subtree has more values than `walk_limit(target, root, expected)`,
+        or when the walk is not over by `deadline` (the event loop's clock); `SnmpTimeout` when
+        the agent stops answering, `SnmpError` for an error status.
         """
-        root_tuple = oid_tuple(root)
         result: dict[str, SnmpValue] = {}
+        max_rows = self.walk_limit(target, root, expected)
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._walk(target, root, result, max_rows)
+        except TimeoutError:
+            raise walk_stopped(target, root, "time", result) from None
+        key = self._size_key(target, root)
+        self._sizes[key] = len(result)
+        self._sizes.move_to_end(key)
+        if len(self._sizes) > HISTORY_KEPT:
+            self._sizes.popitem(last=False)
+        return result
+
+    async def _walk(self, target: SnmpTarget, root: str, result: dict[str, SnmpValue],
+                    max_rows: int) -> None:
+        """The walk into `result`: gufo_snmp first where it can, then pysnmp."""
+        root_tuple = oid_tuple(root)
         current = root_tuple
         repetitions = self.max_repetitions
         fast = self._fast_for(target)
         if fast is not None:
             try:
-                resume = await fast.walk(target, root, root_tuple, repetitions, result)
+                resume = await fast.walk(target, root, root_tuple, repetitions, result, max_rows)
             except gufo_backend.AgentError as exc:
                 raise SnmpError(f"{target.host}:{target.port}: walk of {root} failed: "
                                 f"{error_status_name(exc.status)}") from None
             except gufo_backend.NoAnswer:
                 raise _no_response(target) from None
+            except gufo_backend.Malformed as exc:
+                raise SnmpError(f"{target.host}:{target.port}: {exc}") from None
             if resume is None:
-                return result
+                return
             current = resume  # pysnmp goes on where gufo_snmp could not
         prefix_len = len(root_tuple)
+        walked = len(result)
+        """Values read, absent ones too (they count towards the limit: an endless run of them
+        must end as well)."""
         while True:
             oid = oid_text(current)
             if target.credentials.version == 1:
                 status, _, var_binds = await self._call("next_cmd", target, variables=[oid])
                 if status == NO_SUCH_NAME:  # the end of the MIB view in v1
-                    return result
+                    return
             else:
                 status, _, var_binds = await self._call("bulk_cmd", target, 0, repetitions,
                                                         variables=[oid])
@@ -233,22 +327,36 @@ class SnmpClient:
                 raise SnmpError(f"{target.host}:{target.port}: walk of {root} failed: "
                                 f"{error_status_name(status)}")
             if not var_binds:
-                return result
+                return
             for name, value in var_binds:
                 name_tuple = name.asTuple()
-                if (isinstance(value, rfc1905.EndOfMibView) or name_tuple[:prefix_len] != root_tuple
-                        or name_tuple <= current):
-                    return result
+                if (isinstance(value, rfc1905.EndOfMibView)
+                        or name_tuple[:prefix_len] != root_tuple):
+                    return
+                if name_tuple <= current:
+                    raise walk_stopped(target, root, "loop", result,
+                                       went_back=(oid_text(name_tuple), oid_text(current)))
                 current = name_tuple
+                if walked >= max_rows:
+                    raise walk_stopped(target, root, "rows", result)
+                walked += 1
                 if not is_absent(value):
                     result[oid_text(name_tuple)] = to_python(value)
 
-    async def walk_many(self, target: SnmpTarget, roots: Iterable[str]) -> dict[str, SnmpValue]:
-        """Walk several subtrees concurrently and merge the results."""
-        results = await asyncio.gather(*(self.walk(target, root) for root in roots))
+    async def walk_many(self, target: SnmpTarget, roots: Iterable[str],
+                        deadline: float | None = None) -> dict[str, SnmpValue]:
+        """Walk several subtrees concurrently and merge the results; a walk that looped gives
+        the values it read, any other failure raises."""
+        results = await asyncio.gather(*(self.walk(target, root, deadline=deadline)
+                                         for root in roots), return_exceptions=True)
         merged: dict[str, SnmpValue] = {}
         for part in results:
-            merged.update(part)
+            if isinstance(part, WalkStopped) and part.usable:
+                merged.update(part.values)
+            elif isinstance(part, BaseException):
+                raise part
+            else:
+                merged.update(part)
         return merged
 
     async def set(

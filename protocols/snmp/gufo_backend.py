@@ -17,7 +17,13 @@ gateway needs and gufo_snmp does not do:
 - open sockets: one per agent, kept between polls (two descriptors: gufo's and the peeking
   duplicate); the least recently used idle ones are closed beyond `max_sessions`.
 
-What gufo_snmp cannot decode (an exotic value type, a malformed answer) raises `Unsure`, and
+- malformed answers: gufo_snmp's decoder trusts the lengths it reads (and panics on some,
+  printing a Rust backtrace whatever Python does with it), so each answer is checked first
+  (`protocols.snmp.ber_check`).  A datagram that is not even a response is dropped, as no
+  answer (a request that got only those raises `Malformed` at its timeout); a response whose
+  values are malformed (an integer wider than 64 bits) raises `Malformed` at once.
+
+What gufo_snmp cannot decode (an exotic value type) raises `Unsure`, and
 `SnmpClient` asks pysnmp instead; so does anything SNMPv3 (gufo_snmp has no contextName and no
 3DES) and any host given by name.
 """
@@ -36,7 +42,16 @@ from typing import TypeVar
 from gufo.snmp import SnmpError as GufoError
 from gufo.snmp._fast import GetIter, SnmpV1ClientSocket, SnmpV2cClientSocket
 
-from protocols.snmp.model import NO_SUCH_NAME, TOO_BIG, SnmpTarget, SnmpValue, oid_tuple
+from protocols.snmp.ber_check import check_answer
+from protocols.snmp.model import (
+    NO_SUCH_NAME,
+    TOO_BIG,
+    SnmpTarget,
+    SnmpValue,
+    oid_text,
+    oid_tuple,
+    walk_stopped,
+)
 
 T = TypeVar("T")
 Socket = SnmpV1ClientSocket | SnmpV2cClientSocket
@@ -47,6 +62,8 @@ RECV_BUFFER = 1 << 18
 """Bytes of receive buffer per socket: a few GETBULK answers, should the loop fall behind."""
 PEEK_BYTES = 512
 """Enough of an answer for its header, whatever the community's length (at most 255)."""
+MAX_DATAGRAM = 65535
+"""Bytes of an answer peeked at to check it whole before gufo_snmp decodes it."""
 
 
 class Unsure(Exception):
@@ -55,6 +72,10 @@ class Unsure(Exception):
 
 class NoAnswer(Exception):
     """No answer within the timeout and retries."""
+
+
+class Malformed(Exception):
+    """Nothing but malformed datagrams within the timeout and retries (the first one's fault)."""
 
 
 class AgentError(Exception):
@@ -175,14 +196,20 @@ class _Session:
         self.peeker.close()
         del self.socket  # gufo closes its socket when dropped
 
-    def peek(self) -> Header | None:
-        """The header of the next datagram, leaving it queued; raises BlockingIOError when none
-        is.  A repeat of the last answer taken (a duplicate datagram) is dropped here."""
+    def peek(self) -> tuple[Header | None, str | None]:
+        """The header of the next datagram and what `check_answer` says of it, leaving it
+        queued; raises BlockingIOError when none is.  A repeat of the last answer taken (a
+        duplicate datagram) is dropped here."""
         while True:
-            header = response_header(self.peeker.recv(PEEK_BYTES, socket.MSG_PEEK))
+            data = self.peeker.recv(MAX_DATAGRAM, socket.MSG_PEEK)
+            header = response_header(data)
             if header is None or header[0] != self.last_request_id:
-                return header
-            self.peeker.recv(PEEK_BYTES)
+                return header, check_answer(data)
+            self.drop()
+
+    def drop(self) -> None:
+        """Read the next datagram and forget it."""
+        self.peeker.recv(PEEK_BYTES)
 
 
 class GufoReader:
@@ -246,9 +273,11 @@ class GufoReader:
                         send: Callable[[Socket], None],
                         receive: Callable[[Socket], T]) -> tuple[Header, T]:
         """One request and its answer, with the target's timeout and retries, one at a time per
-        agent.  Raises `NoAnswer`, or `Unsure` for an answer gufo_snmp cannot decode."""
+        agent.  Raises `NoAnswer`, `Malformed` when only malformed datagrams came, or `Unsure`
+        for an answer gufo_snmp cannot decode."""
         loop = session.loop
         expired = False
+        malformed: str | None = None
 
         def expire() -> None:
             nonlocal expired
@@ -269,7 +298,14 @@ class GufoReader:
                         session.waiter = loop.create_future()
                         await session.waiter
                         try:
-                            header = session.peek()
+                            header, verdict = session.peek()
+                            if verdict is not None:
+                                session.drop()
+                                if header is None:
+                                    malformed = malformed or verdict
+                                    continue  # not an answer: keep waiting for one
+                                session.spent = False  # the answer, with a value no type holds
+                                raise Malformed(verdict)
                             answer = receive(session.socket)
                         except (BlockingIOError, ConnectionRefusedError, TimeoutError):
                             # nothing yet, or ICMP port unreachable (gufo: TimeoutError): keep
@@ -278,6 +314,13 @@ class GufoReader:
                         except GufoError as exc:
                             session.spent = False
                             raise Unsure(str(exc)) from exc
+                        except (KeyboardInterrupt, SystemExit, Unsure, Malformed):
+                            raise
+                        except BaseException as exc:
+                            # gufo_snmp's Rust decoder panics on some malformed answers
+                            # (pyo3's PanicException is a BaseException): the datagram is read,
+                            # the socket may be confused: a new one for the next request
+                            raise Unsure(f"an answer gufo_snmp cannot decode ({exc})") from None
                         session.spent = False
                         if header is None:
                             raise Unsure("an answer gufo_snmp decodes but its header does not")
@@ -286,6 +329,8 @@ class GufoReader:
                 finally:
                     session.waiter = None
                     timer.cancel()
+        if malformed is not None:
+            raise Malformed(malformed)
         raise NoAnswer
 
     async def get(self, target: SnmpTarget, oids: list[str]) -> dict[str, SnmpValue]:
@@ -298,22 +343,25 @@ class GufoReader:
         return values
 
     async def walk(self, target: SnmpTarget, root: str, root_tuple: tuple[int, ...],
-                   max_repetitions: int, into: dict[str, SnmpValue]) -> tuple[int, ...] | None:
+                   max_repetitions: int, into: dict[str, SnmpValue],
+                   max_rows: int) -> tuple[int, ...] | None:
         """Walk the subtree into `into`, in order, with GETBULK (v2c) or GETNEXT (v1).
 
         GETBULK asks for as many rows as the subtree had last time, plus one to see its end (at
         most `max_repetitions`): one request for most subtrees, and no rows past the end for the
         agent to encode.  Returns None when the walk is over (end of the subtree or of the MIB
-        view, or an OID that does not increase: what was read is kept), or the OID to go on from
-        with pysnmp (an answer gufo_snmp cannot decode, or tooBig: gufo_snmp cannot ask for
-        fewer rows in the middle of a walk).  Raises `AgentError` for any other error status.
+        view), or the OID to go on from with pysnmp (an answer gufo_snmp cannot decode, or
+        tooBig: gufo_snmp cannot ask for fewer rows in the middle of a walk).  Raises
+        `WalkStopped` for an OID that does not increase (what was read is kept) or when the
+        subtree has more than `max_rows` values, `AgentError` for any other error status.
         """
         with self._use(target) as session:
-            return await self._walk(target, session, root, root_tuple, max_repetitions, into)
+            return await self._walk(target, session, root, root_tuple, max_repetitions, into,
+                                    max_rows)
 
     async def _walk(self, target: SnmpTarget, session: _Session, root: str,
                     root_tuple: tuple[int, ...], max_repetitions: int,
-                    into: dict[str, SnmpValue]) -> tuple[int, ...] | None:
+                    into: dict[str, SnmpValue], max_rows: int) -> tuple[int, ...] | None:
         v1 = target.credentials.version == 1
         root = root.strip(".")
         known = session.rows.get(root)
@@ -325,7 +373,11 @@ class GufoReader:
         parse than the whole OID, for the check that OIDs increase."""
         current_head: str | None = None
         """`current` as text but its last number: the next row of a column shares it."""
-        read = 0
+        read = len(into)
+
+        def went_back(oid: str) -> Exception:
+            before = oid_text(root_tuple + current)
+            return walk_stopped(target, root, "loop", into, went_back=(oid, before))
 
         def receive(sock: Socket) -> list[tuple[str, SnmpValue] | None]:
             try:
@@ -355,12 +407,14 @@ class GufoReader:
                 head, dot, last = oid[skip:].rpartition(".")
                 if dot and head == current_head and last.isdigit():  # the next row of a column
                     if int(last) <= current[-1]:
-                        return None
+                        raise went_back(oid)
                     current = (*current[:-1], int(last))
                 else:
                     name = oid_tuple(oid[skip:]) if oid[skip:] else ()
                     if name <= current:
-                        return None
+                        raise went_back(oid)
                     current, current_head = name, head if dot else None
+                if read >= max_rows:
+                    raise walk_stopped(target, root, "rows", into)
                 into[oid] = value
                 read += 1

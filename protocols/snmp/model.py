@@ -40,6 +40,27 @@ class SnmpTimeout(SnmpError):
     """No answer within the timeout and retries: host down or silent, or wrong credentials."""
 
 
+WalkEnd = Literal["loop", "rows", "time"]
+"""Why a walk stopped early: the agent answered an OID that does not increase (`loop`), the walk
+reached its row limit (`rows`) or its deadline (`time`)."""
+
+
+class WalkStopped(SnmpError):
+    """A walk that did not reach the end of its subtree: it looped, or hit its row limit or its
+    deadline.  `values` holds what was read; they are `usable` after a loop (every value read
+    before the agent went back is in order: many agents repeat an OID at the end of a table), not
+    after a cut (the table is incomplete, perhaps endless)."""
+
+    def __init__(self, message: str, reason: WalkEnd, values: dict[str, SnmpValue]) -> None:
+        super().__init__(message)
+        self.reason: WalkEnd = reason
+        self.values = values
+
+    @property
+    def usable(self) -> bool:
+        return self.reason == "loop"
+
+
 @dataclass(frozen=True)
 class SnmpCredentials:
     """How to talk to one agent.
@@ -96,6 +117,24 @@ class SnmpTarget:
     credentials: SnmpCredentials = SnmpCredentials()
     timeout: float = 2.0
     retries: int = 1
+
+
+def walk_stopped(target: SnmpTarget, root: str, reason: WalkEnd, values: dict[str, SnmpValue],
+                 went_back: tuple[str, str] | None = None) -> WalkStopped:
+    """The `WalkStopped` of a walk of `root`, with a message people can act on; `went_back` is
+    (the OID answered, the one before it) for a loop."""
+    where = f"{target.host}:{target.port}: walk of {root}"
+    if reason == "loop":
+        oid, previous = went_back or ("?", "?")
+        message = (f"{where} stopped: the agent answered {oid} after {previous} (an OID that "
+                   f"does not increase); the {len(values)} values before it are kept")
+    elif reason == "rows":
+        message = (f"{where} stopped after {len(values)} values, its limit (an endless table?); "
+                   "the table is not used")
+    else:
+        message = (f"{where} not finished by its deadline ({len(values)} values read); the "
+                   "table is not used")
+    return WalkStopped(message, reason, values)
 
 
 def oid_tuple(oid: str) -> tuple[int, ...]:

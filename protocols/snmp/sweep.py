@@ -54,6 +54,8 @@ prtGeneralEntry answers with the table's first cell whatever columns a printer i
 """
 V3_SCALARS = (f"{oids.sysDescr}.0", f"{oids.sysObjectID}.0")
 V3_SUBTREES = (oids.hrDeviceType, oids.prtGeneralEntry)
+V3_WALK_SECONDS = 10.0
+"""The walks that identify an SNMPv3 agent end by then, whatever the agent does."""
 """SnmpClient has GET and walks, no GETNEXT: v3 agents are identified with these instead."""
 
 _REPORT_EVERY = 0.5  # seconds between progress reports at most (besides every 1 %)
@@ -183,7 +185,8 @@ class _Sweeper:
             log.debug("SNMPv3 user %s at %s: %s", credentials.user, address, exc)
             return None
         try:
-            values.update(await self.client.walk_many(target, V3_SUBTREES))
+            deadline = asyncio.get_running_loop().time() + V3_WALK_SECONDS
+            values.update(await self.client.walk_many(target, V3_SUBTREES, deadline))
         except SnmpError as exc:  # authenticated: a hit, with what could be read
             log.debug("SNMPv3 identification of %s incomplete: %s", address, exc)
         return replace(self._hit(address, credentials, values), engine_id=engine_id or None)

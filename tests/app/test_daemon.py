@@ -130,10 +130,13 @@ def log_stream() -> Iterator[io.StringIO]:
     root.setLevel(level)
 
 
-def test_json_lines_with_fields_and_secrets_redacted(log_stream: io.StringIO) -> None:
+def test_json_lines_with_fields_and_secrets_redacted(log_stream: io.StringIO,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRINTGW_TEST_PROXY", "http://u:pr0xy-pass@p:3128")  # a login: not inline
     config = parse_config({"snmp": {"communities": ["s3cret-community"], "v3_users": {
         "ops": {"auth_key": "s3cret-auth-key", "priv_key": "s3cret-priv-key"}}},
-        "cloud": {"enrolment_token": "s3cret-enrolment", "proxy": "http://u:pr0xy-pass@p:3128"},
+        "cloud": {"enrolment_token": "s3cret-enrolment",
+                  "proxy": {"env": "PRINTGW_TEST_PROXY"}},
         "contract": {"write_community": "s3cret-write"}, "logging": {"format": "json"}})
     logs.configure(config, stream=log_stream)
     logs.protect("s3cret-bearer-token", None)

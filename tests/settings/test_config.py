@@ -19,6 +19,7 @@ from gateway.settings.globs import glob_common_match
 from gateway.settings.loading import ConfigError, changed_keys, load_config, parse_config
 from gateway.settings.schema import Config
 from gateway.settings.values import host_time_zone
+from tests.support.certificates import write_ca_certificate
 from tests.support.paths import REPO
 from tests.support.printgw_cli import printgw
 
@@ -187,8 +188,7 @@ def test_new_sections_default_so_older_files_stay_valid(monkeypatch) -> None:
 
 
 def test_every_new_key_is_read(tmp_path: Path, monkeypatch) -> None:
-    ca = tmp_path / "ca.pem"
-    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    ca = write_ca_certificate(tmp_path / "ca.pem")  # a real one: the file is loaded
     monkeypatch.setenv("PRINTGW_TEST_ENROLMENT", "enrol-0123456789")
     config = parse_config({
         "gateway": {"name": "gw-3f", "region": "eu-west", "time_zone": "Europe/Paris"},
@@ -384,7 +384,10 @@ def test_cloud_urls_are_checked(key: str, value: str, words: str) -> None:
 
 
 def test_check_config_command_accepts_the_example_and_names_every_mistake(tmp_path: Path) -> None:
-    ok = printgw("check-config", str(EXAMPLE))
+    example = tmp_path / "gateway.toml"  # its data directory where this user may create it
+    example.write_text(EXAMPLE.read_text().replace('data_dir = "/var/lib/printgw"',
+                                                   f'data_dir = "{tmp_path / "data"}"'))
+    ok = printgw("check-config", str(example))
     assert ok.returncode == 0, ok.stderr
     assert "OK" in ok.stdout
     bad = tmp_path / "bad.toml"

@@ -109,6 +109,7 @@ class Harness:
         for name, values in {**self.settings, **sections}.items():
             document.setdefault(name, {}).update(values)
         self.config_path.write_text(toml_document(document))
+        self.config_path.chmod(0o600)  # it holds the enrolment token: others may not read it
         return self.config_path
 
     async def run_once(self, limit: float = 60.0) -> tuple[int, str, str]:

@@ -42,6 +42,8 @@ from protocols.cloud.models import (
     PushMessage,
     StatusCounts,
     StatusEntry,
+    UnreadableChange,
+    UnreadableCommand,
 )
 from protocols.cloud.registration import (
     Activation,
@@ -450,9 +452,12 @@ async def test_formats_in_answers_are_checked(fake_cloud: FakeCloud, client: Clo
         status = fake_cloud._command_status()
         return web.json_response({"commands": [{**status, "issued_at": "2025-07-01T12:00:01"}]})
     fake_cloud.overrides["listPendingCommands"] = no_offset
-    with pytest.raises(CloudProtocolError, match="field /commands/0/issued_at: "
-                                                 "'2025-07-01T12:00:01' is not a 'date-time'"):
-        await client.list_pending_commands()
+    # One open command breaking the document costs only itself (issue 19): it is read as an
+    # `UnreadableCommand` naming the field, to be refused.
+    (unreadable,) = await client.list_pending_commands()
+    assert isinstance(unreadable, UnreadableCommand)
+    assert unreadable.code == "malformed-command"
+    assert "field /issued_at: '2025-07-01T12:00:01' is not a 'date-time'" in unreadable.detail
 
 
 async def test_fields_the_document_does_not_know_are_ignored(
@@ -720,21 +725,34 @@ async def test_push_refused_at_the_handshake(fake_cloud: FakeCloud, client: Clou
 
 async def test_push_checks_each_message(fake_cloud: FakeCloud, client: CloudClient) -> None:
     async def garbage(ws: web.WebSocketResponse) -> None:
+        # A change that breaks the document costs only itself (issue 19); a broken hello ends
+        # the channel.
         await ws.send_json({"type": "command", "cursor": "c_09", "occurred_at": now_iso()})
+        await ws.send_json({"type": "hello", "cursor": 5})
         await asyncio.sleep(1)
 
     async def binary(ws: web.WebSocketResponse) -> None:
         await ws.send_bytes(b"\x00\x01")
         await asyncio.sleep(1)
 
-    for behaviour, message in ((garbage, "a push message does not match the document"),
-                               (binary, "a binary frame")):
+    async def collect(messages: AsyncIterator[PushMessage], into: list[PushMessage]) -> None:
+        async for item in messages:
+            into.append(item)
+
+    for behaviour, message, kinds in (
+            (garbage, "a push message does not match the document",
+             [PushHello, UnreadableChange]),
+            (binary, "a binary frame", [PushHello])):
         fake_cloud.push_then = behaviour
-        received: list[dict[str, Any]] = []
+        received: list[PushMessage] = []
         with pytest.raises(CloudProtocolError, match=message):
             async with contextlib.aclosing(client.push("c_03")) as messages:
-                await asyncio.wait_for(_collect(messages, received), 10)
-        assert [m["type"] for m in received] == ["hello"]
+                await asyncio.wait_for(collect(messages, received), 10)
+        assert [type(m) for m in received] == kinds
+        if behaviour is garbage:
+            unreadable = received[1]
+            assert isinstance(unreadable, UnreadableChange) and unreadable.cursor == "c_09"
+            assert unreadable.command is not None and not unreadable.command.acknowledgeable
 
 
 async def test_push_without_the_subprotocol_is_refused(fake_cloud: FakeCloud,

@@ -18,7 +18,13 @@ from protocols.hosts import free_port
 from protocols.snmp import oids
 from protocols.snmp.client import SnmpClient
 from protocols.snmp.gufo_backend import GufoReader, response_header
-from protocols.snmp.model import SnmpCredentials, SnmpError, SnmpTarget, SnmpTimeout
+from protocols.snmp.model import (
+    SnmpCredentials,
+    SnmpError,
+    SnmpTarget,
+    SnmpTimeout,
+    WalkStopped,
+)
 from protocols.snmp.printer import PrinterReading, read_printer
 from simulator import ber
 from tests.support.paths import SNMP_FIXTURES
@@ -251,11 +257,23 @@ async def test_the_end_of_the_mib_view_ends_the_walk(agent_at: StartAgent) -> No
 
 
 async def test_a_non_increasing_oid_ends_the_walk(agent_at: StartAgent) -> None:
+    """The walk stops at the OID that goes back, says so, and keeps the values before it."""
     agent, host, port = await agent_at(column(SUPPLIES, 6))
     rows = [ber.varbind(ber.enc_oid((*SUPPLIES, 1, i)), ber.enc_int(i)) for i in (1, 2, 3, 2, 4)]
     agent.script = lambda request, n: [(0.0, agent.answer(request, varbinds=rows))]
-    fast, slow, _ = await both(lambda c: c.walk(target(host, port), oids.prtMarkerSuppliesLevel))
-    assert fast == slow == {f"{oids.prtMarkerSuppliesLevel}.1.{i}": i for i in (1, 2, 3)}
+
+    async def walk(client: SnmpClient) -> tuple[str, dict[str, Any], str]:
+        with pytest.raises(WalkStopped) as stopped:
+            await client.walk(target(host, port), oids.prtMarkerSuppliesLevel)
+        return stopped.value.reason, stopped.value.values, str(stopped.value)
+
+    fast, slow, _ = await both(walk)
+    assert fast == slow
+    reason, values, message = fast
+    assert reason == "loop" and values == {
+        f"{oids.prtMarkerSuppliesLevel}.1.{i}": i for i in (1, 2, 3)}
+    assert f"answered {oids.prtMarkerSuppliesLevel}.1.2 after {oids.prtMarkerSuppliesLevel}.1.3" \
+        in message
 
 
 async def test_values_of_every_type_as_with_pysnmp(agent_at: StartAgent) -> None:
