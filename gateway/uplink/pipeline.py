@@ -7,12 +7,13 @@ removed), plus a `periodic` entry when the device's last one is older than `poll
 device's transmission data type table.  Where a service allows activation by the first upload
 (FIG. 9) and FIG. 10 allows it, the entry carries its application ID and the service's types.
 
-The reading stays a `DeviceStatus` all the way: events compare it with the device's previous
-reading (kept in the store as its `to_json()` document and read back with `from_json`), the
-data types are projected from it, and the outbox gets `StatusEntry` values.  The entries and the
-reading they came from are committed together, so a crash can neither lose an event nor detect it
-twice; the status page's copy of the reading and its level history
-(`gateway.fleet.readings.record_reading`) are in the same transaction.
+The reading stays a `DeviceStatus` all the way: events compare it with the device's previous reading
+(kept in the store as its `to_json()` document and read back with `from_json`), the data types are
+projected from it, and the outbox gets `StatusEntry` values. A page counter that rose faster than a
+printer prints is withheld first (`gateway/uplink/plausibility.py`). The entries and the reading
+they came from are committed together, so a crash can neither lose an event nor detect it twice; the
+status page's copy of the reading and its level history (`gateway.fleet.readings.record_reading`)
+are in the same transaction.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from gateway.uplink.cloud_state import CloudState
 from gateway.uplink.data_types import project
 from gateway.uplink.events import baseline, detect
 from gateway.uplink.outbox import Outbox, new_entry
+from gateway.uplink.plausibility import withhold_implausible_counters
 from protocols.cloud.models import StatusEntry
 
 
@@ -58,14 +60,15 @@ class UploadPipeline:
         device: it is registered at the next sync, and its first upload is then periodic).
         Every reading, registered or not, is also kept for the status page
         (`gateway.fleet.readings`)."""
-        document = status.to_json()
         printer_id = self.state.printer_id(device.id)
         if printer_id is None:
             with self.state.store.transaction() as db:
-                record_reading(db, device.id, document)
+                record_reading(db, device.id, status.to_json())
             return []
         stored = self.state.last_status(device.id)
         previous = None if stored is None else DeviceStatus.from_json(stored)
+        withhold_implausible_counters(previous, status)
+        document = status.to_json()
         events = detect(previous, status, self.events())
         _requested, types = self.state.transmission_types(device.id)
         application_ids, fig9_types = self.first_upload_activations(device.id)

@@ -74,7 +74,7 @@ async def test_a_walk_ends_at_its_deadline() -> None:
             await client.aclose()
     assert stopped.value.reason == "time" and not stopped.value.usable
     assert "not finished by its deadline" in str(stopped.value)
-    assert 0.3 <= took < 1.0
+    assert 0.3 <= took < 5.0, "stopped soon after its deadline (generous: the machine may be busy)"
     assert agent.endless_rows < MAX_WALK_ROWS
 
 
