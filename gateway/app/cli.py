@@ -15,7 +15,7 @@ from rich.console import Console
 
 from gateway.app.runner import CONFIG_ERROR, run_gateway
 from gateway.demo.run import DemoOptions, run_demo
-from gateway.device.reader import DeviceReader, DeviceUnreachable, IppEndpoint
+from gateway.device.reader import READ_DEADLINE, DeviceReader, DeviceUnreachable, IppEndpoint
 from gateway.fleet.discovery import Discovery
 from gateway.fleet.inventory import Inventory
 from gateway.local.discovery_report import DiscoveryProgress, print_table, write_json
@@ -82,6 +82,9 @@ def _build_parser() -> argparse.ArgumentParser:
     poll.add_argument("--json", action="store_true", help="print the device status as JSON")
     poll.add_argument("--timeout", type=float, default=2.0,
                       help="seconds to wait for each answer (default 2)")
+    poll.add_argument("--deadline", type=float, default=READ_DEADLINE, metavar="SECONDS",
+                      help="seconds the whole reading may take, SNMP and IPP together; what is "
+                           f"not answered by then is reported (default {READ_DEADLINE:g})")
     _add_snmp_options(poll)
     ipp = poll.add_argument_group("IPP")
     ipp.add_argument("--ipp-port", type=int, default=631, help="IPP port (default 631)")
@@ -414,7 +417,7 @@ async def _poll_async(args: argparse.Namespace) -> int:
     ipp = None if args.no_ipp else IppEndpoint.for_host(
         args.host, args.ipp_port, args.ipp_path, tls=args.ipps, verify_tls=args.verify_tls,
         timeout=args.timeout)
-    async with DeviceReader() as reader:
+    async with DeviceReader(read_deadline=args.deadline) as reader:
         try:
             status = await reader.read(args.host, snmp, ipp)
         except DeviceUnreachable as exc:
