@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from aiohttp import WSCloseCode, web
@@ -421,12 +421,21 @@ async def serving(app: web.Application, ssl_context: ssl.SSLContext | None = Non
         await runner.cleanup()
 
 
+Cloud = TypeVar("Cloud", bound="FakeCloud")
+
+
+@contextlib.asynccontextmanager
+async def listening(cloud: Cloud) -> AsyncIterator[Cloud]:
+    """`cloud` served on 127.0.0.1 (its `url` set); fails when it was sent a request that breaks
+    the document."""
+    async with serving(cloud.app) as port:
+        cloud.url = f"http://127.0.0.1:{port}"
+        yield cloud
+    assert not cloud.invalid, cloud.invalid
+
+
 @pytest.fixture
 async def fake_cloud() -> AsyncIterator[FakeCloud]:
-    """A `FakeCloud` on loopback; fails the test when it was sent a request that breaks the
-    document."""
-    fake = FakeCloud()
-    async with serving(fake.app) as port:
-        fake.url = f"http://127.0.0.1:{port}"
+    """A `FakeCloud` on loopback (see `listening`)."""
+    async with listening(FakeCloud()) as fake:
         yield fake
-    assert not fake.invalid, fake.invalid

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
-from tests.support.fake_cloud import BODY, FakeCloud, now_iso, serving
+from tests.support.fake_cloud import BODY, FakeCloud, listening, now_iso
 
 ORIGIN = "{origin}"
 """In `HostileCloud.destinations`: the hostile cloud's own address."""
@@ -134,12 +133,7 @@ class HostileCloud(FakeCloud):
         return web.json_response(self._status(command_id))
 
 
-@contextlib.asynccontextmanager
-async def hostile_cloud() -> AsyncIterator[HostileCloud]:
+def hostile_cloud() -> contextlib.AbstractAsyncContextManager[HostileCloud]:
     """A `HostileCloud` on 127.0.0.1; fails when the gateway sent it a request that breaks the
     document."""
-    cloud = HostileCloud()
-    async with serving(cloud.app) as port:
-        cloud.url = f"http://127.0.0.1:{port}"
-        yield cloud
-    assert not cloud.invalid, cloud.invalid
+    return listening(HostileCloud())
