@@ -43,7 +43,7 @@ from gateway.store import Store
 from gateway.uplink.data_types import project
 from gateway.uplink.outbox import Outbox, new_entry
 from gateway.uplink.sender import OutboxSender
-from protocols.cloud.client import GZIP_THRESHOLD, PRINTGW_VERSION, CloudClient
+from protocols.cloud.client import GZIP_THRESHOLD, CloudClient
 from protocols.cloud.models import StatusEntry, statuses_json
 from protocols.cloud.registration import (
     Activation,
@@ -54,6 +54,7 @@ from protocols.cloud.registration import (
 from protocols.cloud.transport import canonical_json
 from protocols.hosts import free_port
 from protocols.snmp.model import SnmpTarget
+from protocols.version import VERSION
 from tests.support.sim_helpers import running_fleet
 
 SERVICE = "monitoring"
@@ -126,7 +127,7 @@ async def set_up_fleet(url: str, devices: int) -> tuple[CloudClient, list[str], 
                                      {"region": "jp"}))["enrolment_token"]
         client = CloudClient(url)
         credential = await client.enrol(EnrolmentRequest(token, "bench-gateway",
-                                                         software_version=PRINTGW_VERSION))
+                                                         software_version=VERSION))
         gateway = client.with_token(credential.token)
         await client.close()
         registrations = await gather_bounded([gateway.register_printer(PrinterRegistration(

@@ -21,6 +21,7 @@ from yarl import URL
 from cloud.db import DEFAULT_URL
 from cloud.server import CloudServer
 from protocols.hosts import is_loopback_host
+from protocols.version import VERSION
 
 TOKEN_ENV = "PRINTGW_CLOUD_OPERATOR_TOKEN"
 MIN_TOKEN_LENGTH = 16
@@ -52,6 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="printgw-cloud",
                                  description="The printgw reference cloud (information "
                                              "management server).")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     commands = ap.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the server until interrupted")
     serve.add_argument("--database", default=DEFAULT_URL,

@@ -1,9 +1,10 @@
 """Waiting for the first of several events, with a time limit: how every loop of the gateway
-sleeps until there is something to do."""
+sleeps until there is something to do; and retry delays with jitter."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 
 
 async def first_of(*events: asyncio.Event, seconds: float | None) -> None:
@@ -14,3 +15,12 @@ async def first_of(*events: asyncio.Event, seconds: float | None) -> None:
     finally:
         for waiter in waiters:
             waiter.cancel()
+
+
+_RANDOM = random.Random()
+
+
+def jittered(seconds: float, rng: random.Random = _RANDOM) -> float:
+    """A retry delay between half of `seconds` and `seconds`, drawn at random: gateways that lost
+    the cloud together (an outage) do not come back to it in lockstep."""
+    return seconds * rng.uniform(0.5, 1.0)

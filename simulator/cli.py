@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 
+from protocols.version import VERSION
 from simulator.fleet import Fleet, FleetConfig, in_private_netns
 from simulator.profiles import BUILTIN
 from simulator.snmp_v3 import V3User
@@ -19,6 +20,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         prog="printgw-sim",
         description="Virtual printer fleet: SNMP agent + IPP server (+ mDNS) per loopback address.")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     ap.add_argument("--count", type=int, default=1, help="number of printers (default 1)")
     ap.add_argument("--first-ip", default="127.0.10.1",
                     help="address of the first printer; the others follow (127.0.0.0/8 "

@@ -30,6 +30,7 @@ from gateway.settings.loading import ConfigError, load_config, parse_config, rea
 from gateway.settings.schema import Config
 from gateway.store import DATABASE_NAME, Store, StoreError
 from protocols.snmp.model import AUTH_PROTOCOLS, PRIV_PROTOCOLS, SnmpCredentials, SnmpTarget
+from protocols.version import VERSION
 
 
 def _add_snmp_options(parser: argparse.ArgumentParser) -> None:
@@ -74,6 +75,7 @@ def _snmp_target(args: argparse.Namespace) -> SnmpTarget:
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="printgw", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     poll = commands.add_parser("poll", help="read one printer and show everything read",

@@ -27,7 +27,7 @@ from gateway.uplink.cloud_state import CloudState
 from gateway.uplink.link import CloudLink, NotEnrolled
 from gateway.uplink.outbox import Outbox
 from gateway.uplink.sender import FlushReport, OutboxSender
-from gateway.wake import first_of
+from gateway.wake import first_of, jittered
 from protocols.cloud.client import CloudError
 from protocols.cloud.errors import shorten
 
@@ -139,7 +139,7 @@ class CloudUplink:
         """Connect with back-off, then the start-up steps; False when stopped first."""
         delay = 1.0
         while not await self.connect():
-            await first_of(stop, seconds=delay)
+            await first_of(stop, seconds=jittered(delay))
             if stop.is_set():
                 return False
             delay = min(CONNECT_RETRY_MAX, delay * 2)

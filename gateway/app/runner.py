@@ -19,7 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-from gateway import __version__
 from gateway.app.daemon import Gateway
 from gateway.app.systemd import sd_notify
 from gateway.local import logs
@@ -27,6 +26,7 @@ from gateway.settings.checks import exposed_secrets_warning
 from gateway.settings.loading import ConfigError, read_toml
 from gateway.settings.schema import Config
 from gateway.store import StoreError
+from protocols.version import VERSION
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ async def run_gateway(config: Config, once: bool = False, *, config_path: Path |
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, on_stop)
         loop.add_signal_handler(signal.SIGHUP, on_reload)
-        log.info("printgw %s running (data in %s)", __version__, config.gateway.data_dir)
+        log.info("printgw %s running (data in %s)", VERSION, config.gateway.data_dir)
         sd_notify("READY=1")
         await gateway.run(stop)
         log.info("printgw stopped")

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from gateway import __version__
 from gateway.fleet.inventory import Device, Inventory
 from gateway.fleet.schedule import Outcome
 from gateway.local.runtime import GatewayRuntime
@@ -27,6 +26,7 @@ from gateway.store import Store
 from gateway.uplink.cloud_state import CloudState, RegistrationRefusal
 from gateway.uplink.outbox import Outbox
 from protocols.cloud.times import rfc3339
+from protocols.version import VERSION
 
 LOW_PERCENT = 10
 """A supply is low at or below the device's own low threshold, or this when it tells none."""
@@ -130,7 +130,7 @@ class FleetView:
         outbox = self._outbox()
         return {
             "generated_at": iso(now),
-            "gateway": {"name": self.config.gateway.name, "version": __version__,
+            "gateway": {"name": self.config.gateway.name, "version": VERSION,
                         "gateway_id": self.state.get("gateway_id")},
             "daemon": self._daemon(),
             "cloud": self._cloud(),

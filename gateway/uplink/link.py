@@ -33,7 +33,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from gateway import __version__
 from gateway.device.fields import parse_uuid
 from gateway.device.model import DeviceStatus
 from gateway.fleet.inventory import Device, Inventory
@@ -62,6 +61,7 @@ from protocols.cloud.registration import (
     UnavailableDataType,
 )
 from protocols.cloud.transport import checked_url
+from protocols.version import VERSION
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ class CloudLink:
             # checked by the client before it is stored: an unusable one is retried with back-off
             async with self._client_for(str(self.cloud().url)) as entry:
                 destination = await entry.resolve_connection_destination(
-                    ConnectionDestinationRequest(region, gateway_version=__version__))
+                    ConnectionDestinationRequest(region, gateway_version=VERSION))
             base_url = destination.base_url
             self.state.set("base_url", base_url)
             self.state.set("region", region)
@@ -175,7 +175,7 @@ class CloudLink:
         # stored must get the same answer, so the request's idempotency key derives from it.
         key = hashlib.sha256(f"printgw-enrol:{token}".encode()).hexdigest()
         credential = await client.enrol(
-            EnrolmentRequest(token, self.gateway().name, software_version=__version__,
+            EnrolmentRequest(token, self.gateway().name, software_version=VERSION,
                              hostname=socket.gethostname()), idempotency_key=key)
         self.state.set("gateway_id", credential.gateway_id)
         self.state.set("token", credential.token)

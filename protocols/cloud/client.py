@@ -21,7 +21,6 @@ import gzip
 import logging
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -63,13 +62,9 @@ from protocols.cloud.transport import (
     read_answer,
     ssl_context,
 )
+from protocols.version import VERSION
 
 log = logging.getLogger(__name__)
-
-try:
-    PRINTGW_VERSION = version("printgw")
-except PackageNotFoundError:  # a source tree that was never installed
-    PRINTGW_VERSION = "0+unknown"
 
 GZIP_THRESHOLD = 1024
 """Upload bodies larger than this many bytes are sent gzip-compressed."""
@@ -86,7 +81,7 @@ class CloudClient:
     def __init__(self, base_url: str, *, token: str | None = None, verify_tls: bool = True,
                  ca_file: str | None = None, proxy: str | None = None, timeout: float = 30.0,
                  max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-                 user_agent: str = f"printgw/{PRINTGW_VERSION}") -> None:
+                 user_agent: str = f"printgw/{VERSION}") -> None:
         self.base_url = checked_url(base_url, secure="https", plain="http").rstrip("/")
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, not {timeout}")

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from protocols.cloud.client import PRINTGW_VERSION, CloudClient
+from protocols.cloud.client import CloudClient
 from protocols.cloud.errors import (
     CloudProtocolError,
     CloudRejected,
@@ -55,6 +55,7 @@ from protocols.cloud.registration import (
     UnavailableDataType,
 )
 from protocols.hosts import free_port
+from protocols.version import VERSION
 from tests.support.fake_cloud import (
     COMMAND_ID,
     ENROLMENT_TOKEN,
@@ -83,7 +84,7 @@ def registration(serial: str) -> PrinterRegistration:
 
 
 def enrolment(name: str, *, hostname: str | None = None) -> EnrolmentRequest:
-    return EnrolmentRequest(ENROLMENT_TOKEN, name, software_version=PRINTGW_VERSION,
+    return EnrolmentRequest(ENROLMENT_TOKEN, name, software_version=VERSION,
                             hostname=hostname)
 
 
