@@ -24,7 +24,7 @@ async def test_a_reading_ends_by_its_deadline_with_what_was_read() -> None:
         status = await reader.read(HOST, SnmpTarget(HOST, agent.port, timeout=10, retries=5),
                                    None)
         took = time.monotonic() - started
-    assert 1.5 <= took < 3.0
+    assert 1.5 <= took < 5.0, took  # the 2 s deadline, not the 6 tries of 10 s
     assert status.reachable["snmp"]
     assert status.identity.model or status.identity.manufacturer or status.identity.hostname
     cut = [p for p in status.problems if "not finished by its deadline" in p.message]
@@ -50,9 +50,11 @@ async def test_an_ipp_endpoint_that_never_answers_is_cut_at_the_deadline() -> No
             took = time.monotonic() - started
     finally:
         server.close()
-    assert took < 3.0
+    assert took < 5.0, took  # the 2 s deadline, not the 60 s IPP timeout
     assert status.reachable["snmp"] and not status.reachable["ipp"]
     assert status.identity.serial == SERIAL
     messages = [p.message for p in status.problems]
     assert "no complete IPP answer by the reading's deadline" in messages, messages
-    assert [m for m in messages if "stopped after" in m], messages
+    # the endless table is cut by its row cap or, on a busy machine, by the deadline first
+    assert [m for m in messages if "stopped after" in m or "not finished by its deadline" in m], \
+        messages
