@@ -349,7 +349,7 @@ class Demo:
                 "activated": sum(1 for p in self.printers
                                  for s, state in p.services().items()
                                  if state == "active" and s in wanted[p.fleet["serial"]]),
-                "uploaded": sum(1 for p in self.printers if p.cloud and p.cloud["last_status_at"]),
+                "uploaded": await self._uploaded(operator),
             }
             for key, value in counts.items():
                 progress.update(tasks[key], completed=value)
@@ -366,7 +366,12 @@ class Demo:
                 missing = ", ".join(steps[k].lower() for k in steps if k not in done)
                 raise DemoError(f"{exc} (still waiting for: {missing}; the gateway's last log "
                                 f"line: {self.children[-1].last_line()})") from None
+
+    async def _uploaded(self, operator: Operator) -> int:
+        """Printers whose state the cloud has received (remote monitoring's data: the table
+        shows it)."""
         await receive_statuses(operator, self.printers)
+        return sum(1 for p in self.printers if "state" in p.data)
 
     def _contracts(self, printer: PrinterView) -> set[str]:
         """The services the demo contracts for a printer."""

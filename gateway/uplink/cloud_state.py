@@ -274,9 +274,18 @@ class CloudState:
                                db: sqlite3.Connection | None = None) -> None:
         """The cloud's requested types and the table of the types the gateway sends (catalogue
         order, once each); the S0611 report of it is pending until `mark_reported`.  Raises
-        ValueError for a name outside the data type catalogue."""
+        ValueError for a name outside the data type catalogue.
+
+        A type the table did not hold before (a service was activated) makes the device's next
+        upload a periodic one, so the new type is sent with its next reading, not only at the
+        next periodic upload."""
         requested, current = _catalogue_order(requested), _catalogue_order(current)
         with self._writing(db) as conn:
+            row = conn.execute("SELECT current FROM transmission_types WHERE device_id = ?",
+                               (device_id,)).fetchone()
+            if row is not None and set(current) - set(json.loads(row["current"])):
+                conn.execute("UPDATE last_status SET last_periodic = NULL WHERE device_id = ?",
+                             (device_id,))
             conn.execute(
                 "INSERT INTO transmission_types (device_id, requested, current, reported_at, "
                 "updated_at) VALUES (?, ?, ?, NULL, ?) ON CONFLICT (device_id) DO UPDATE SET "

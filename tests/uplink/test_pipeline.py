@@ -154,6 +154,26 @@ def test_the_first_reading_of_a_registered_device_is_periodic(
     assert uploads.outbox.depth() == 2
 
 
+def test_a_newly_requested_type_is_sent_with_the_next_reading(
+        store: Store, clock: Clock, device: Device) -> None:
+    """A service activated after the device's periodic upload gets its data at the next reading,
+    not at the next periodic upload; the same table again changes nothing."""
+    register(store, device, "supplies.cartridge")
+    uploads = pipeline(store, clock)
+    assert [e.event for e in uploads.record(device, reading(clock, 40))] == ["periodic"]
+    clock.now += 60
+    assert uploads.record(device, reading(clock, 40)) == []
+    register(store, device, "supplies.cartridge")
+    clock.now += 60
+    assert uploads.record(device, reading(clock, 40)) == [], "the same table: nothing new"
+    register(store, device, "supplies.cartridge", "state")
+    clock.now += 60
+    [entry] = uploads.record(device, reading(clock, 40))
+    assert entry.event == "periodic" and list(entry.data) == ["supplies.cartridge", "state"]
+    clock.now += 60
+    assert uploads.record(device, reading(clock, 40)) == []
+
+
 def test_a_threshold_crossing_is_an_event_with_only_the_transmission_types(
         tmp_path: Path, clock: Clock) -> None:
     """Detected against the previous reading the store kept, also after a restart; an
