@@ -8,7 +8,7 @@ simulator's CPU ms per answered poll, and its peak RSS.  `--compare-snmpsim` als
 serving one recording, for scale.
 
 The client is a minimal asyncio UDP poller on `simulator.ber` (a pysnmp client costs ~10 ms CPU
-per poll, see /work/shared/notes/snmp-clients.md, and would measure itself, not the fleet);
+per poll, and would measure itself, not the fleet);
 `bench/fleet.py` drives the same polls with the gateway's gufo_snmp client, which costs less
 than the agent, through `drive(..., open_poller)`.
 """
@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from protocols.snmp import oids  # noqa: E402
 from simulator import ber  # noqa: E402
 from simulator.fleet import addresses  # noqa: E402
+from tests.support.paths import SNMP_FIXTURES  # noqa: E402
 
 O = ber.parse_oid  # noqa: E741
 SCALARS = [(*O(oids.sysDescr), 0), (*O(oids.sysObjectID), 0), (*O(oids.sysUpTime), 0),
@@ -254,7 +255,7 @@ def main() -> int:
 @contextlib.contextmanager
 def snmpsim_process(port: int, host: str = "127.0.30.250") -> Iterator[subprocess.Popen[bytes]]:
     """snmpsim serving the Sharp recording as community `public`, once it answers."""
-    rec = Path("/work/shared/fixtures/snmp/sharp.snmprec")
+    rec = SNMP_FIXTURES / "sharp.snmprec"
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copy(rec, Path(tmp) / "public.snmprec")
         env = {**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}

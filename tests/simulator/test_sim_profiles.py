@@ -9,10 +9,10 @@ import pytest
 
 from protocols.snmp import oids
 from simulator.profiles import BUILTIN, load_snmprec
+from tests.support.paths import SNMP_FIXTURES
 from tests.support.sim_helpers import running_fleet, snmpget, snmpwalk
 
-FIXTURES = Path("/work/shared/fixtures/snmp")
-RECORDINGS = sorted(FIXTURES.glob("*.snmprec"))
+RECORDINGS = sorted(SNMP_FIXTURES.glob("*.snmprec"))
 
 
 @pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.stem)
@@ -26,8 +26,8 @@ def test_every_recording_loads(path: Path) -> None:
 
 
 async def test_recording_profile_served_with_quirks_and_state() -> None:
-    sharp = FIXTURES / "sharp.snmprec"
-    brother = FIXTURES / "brother.snmprec"
+    sharp = SNMP_FIXTURES / "sharp.snmprec"
+    brother = SNMP_FIXTURES / "brother.snmprec"
     async with running_fleet("127.0.25.1", 2, profiles=[str(sharp), f"{brother}+contract"],
                              seed=3) as fleet:
         p = fleet.printers[0]

@@ -357,15 +357,7 @@ class FakeCloud:
                                   "has_more": len(changes) > limit, "poll_interval_seconds": 30})
 
     def _command_status(self) -> dict[str, Any]:
-        received = self.acks.get((COMMAND_ID, "received"))
-        completed = self.acks.get((COMMAND_ID, "completed"))
-        return {**self.command,
-                "state": completed["result"] if completed else
-                ("received" if received else "pending"),
-                "received_at": (received or completed or {}).get("at"),
-                "completed_at": completed["at"] if completed else None,
-                "reason": completed.get("reason") if completed else None,
-                "contract_state": completed["contract_state"] if completed else None}
+        return command_status(self.command, self.acks, COMMAND_ID)
 
     async def op_listPendingCommands(self, request: web.Request) -> web.Response:
         printer = request.query.get("printer_id")
@@ -419,6 +411,20 @@ async def serving(app: web.Application, ssl_context: ssl.SSLContext | None = Non
         yield runner.addresses[0][1]
     finally:
         await runner.cleanup()
+
+
+def command_status(command: dict[str, Any], acks: dict[tuple[str, str], dict[str, Any]],
+                   command_id: str) -> dict[str, Any]:
+    """The `CommandStatus` of an issued command, from the acknowledgements the gateway sent."""
+    received = acks.get((command_id, "received"))
+    completed = acks.get((command_id, "completed"))
+    return {**command,
+            "state": completed["result"] if completed else
+            ("received" if received else "pending"),
+            "received_at": (received or completed or {}).get("at"),
+            "completed_at": completed["at"] if completed else None,
+            "reason": completed.get("reason") if completed else None,
+            "contract_state": completed["contract_state"] if completed else None}
 
 
 Cloud = TypeVar("Cloud", bound="FakeCloud")

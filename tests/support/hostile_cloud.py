@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.support.fake_cloud import BODY, FakeCloud, listening, now_iso
+from tests.support.fake_cloud import BODY, FakeCloud, command_status, listening, now_iso
 
 ORIGIN = "{origin}"
 """In `HostileCloud.destinations`: the hostile cloud's own address."""
@@ -108,16 +108,7 @@ class HostileCloud(FakeCloud):
         return await super().op_pollChanges(request)
 
     def _status(self, command_id: str) -> dict[str, Any]:
-        issued = self.issued[command_id]
-        received = self.acks.get((command_id, "received"))
-        completed = self.acks.get((command_id, "completed"))
-        return {**issued,
-                "state": completed["result"] if completed else
-                ("received" if received else "pending"),
-                "received_at": (received or completed or {}).get("at"),
-                "completed_at": completed["at"] if completed else None,
-                "reason": completed.get("reason") if completed else None,
-                "contract_state": completed["contract_state"] if completed else None}
+        return command_status(self.issued[command_id], self.acks, command_id)
 
     async def op_listPendingCommands(self, request: web.Request) -> web.Response:
         return web.json_response({"commands": [
