@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 from aiohttp import web
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from cloud import gateway_api, member_api, operator_api, times
 from cloud.change_api import SOCKETS, close_push_channels, poll_changes, push_channel
@@ -18,9 +18,12 @@ from cloud.changes import ChangeStream
 from cloud.contract_store import ENGINE, ContractEngine, ContractSettings, run_engine, wakes
 from cloud.db import Database, EnrolmentToken
 from cloud.idempotency import IdempotencyKeys
+from cloud.notice_api import get_contract_cartridge, get_contract_usage, list_member_notices
+from cloud.notice_tables import MemberNotice, WebhookAttempt
 from cloud.problems import problem_middleware
 from cloud.state import CLOUD, Cloud, Settings
 from cloud.statuses import upload_statuses
+from cloud.webhooks import WebhookSender, endpoint
 
 HOUSEKEEPING_INTERVAL = 3600.0
 """Seconds between prunings of expired changes, idempotency keys and enrolment replays."""
@@ -60,13 +63,23 @@ ROUTES = (
     ("GET", "/v1/operator/commands/{command_id}", operator_api.get_command),
     ("GET", "/v1/operator/printers/{printer_id}/contract", member_api.get_printer_contract),
     ("GET", "/v1/operator/contract-processes/{process_id}", member_api.get_contract_process),
+    # H2 (issue 15): the operator's list of unfinished processes, cancel by operator or member
+    ("GET", "/v1/operator/contract-processes", member_api.list_contract_processes),
+    ("POST", "/v1/operator/contract-processes/{process_id}/cancel", member_api.cancel_process),
+    ("POST", "/v1/member/contract-processes/{process_id}/cancel",
+     member_api.cancel_process_for_member),
     ("POST", "/v1/member/contracts", member_api.request_contract),
     ("POST", "/v1/member/contract-changes", member_api.request_contract_change),
     ("POST", "/v1/member/contract-changes/{process_id}/new-printer",
      member_api.name_new_printer),
     ("GET", "/v1/member/proposals", member_api.list_proposals),
     ("POST", "/v1/member/proposals/{proposal_id}/answer", member_api.answer_proposal),
+    ("GET", "/v1/member/notices", list_member_notices),
+    ("GET", "/v1/operator/printers/{printer_id}/contract/usage", get_contract_usage),
+    ("GET", "/v1/operator/cartridges/{cartridge_id}", get_contract_cartridge),
 )
+
+NOTICES = web.AppKey("member_notices", WebhookSender)
 
 
 def create_app(database_url: str, settings: Settings,
@@ -83,22 +96,31 @@ def create_app(database_url: str, settings: Settings,
     app = web.Application(middlewares=[problem_middleware])
     app[CLOUD] = state
     app[SOCKETS] = set()
-    app[ENGINE] = ContractEngine(db, state.changes, contracts or ContractSettings())
+    contracts = contracts or ContractSettings()
+    endpoint(contracts.order_webhook, settings.webhook_secret)  # refused unsigned off loopback
+    app[ENGINE] = ContractEngine(db, state.changes, contracts, settings.webhook_secret)
+    app[NOTICES] = WebhookSender(db, MemberNotice,
+                                 endpoint(settings.member_webhook, settings.webhook_secret))
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_housekeeping)
     app.cleanup_ctx.append(run_engine)
+    app.cleanup_ctx.append(_member_notices)
     app.on_shutdown.append(close_push_channels)
     return app
 
 
 async def prune(state: Cloud, now: datetime | None = None) -> None:
     """Forget what is past its retention at `now`: changes (7 days: older cursors answer 410),
-    idempotency keys and enrolment replays (24 h)."""
+    webhook attempts (7 days; the deliveries keep their count and last error), idempotency keys
+    and enrolment replays (24 h)."""
     now = now or times.now()
     await state.changes.prune(now - state.settings.change_retention)
     await state.keys.prune(now - state.settings.idempotency_retention)
+    async with state.db.write() as session:
+        await session.execute(delete(WebhookAttempt).where(
+            WebhookAttempt.attempted_at <= now - state.settings.change_retention))
     async with state.db.write() as session:
         await session.execute(update(EnrolmentToken).where(EnrolmentToken.replay_until <= now)
                               .values(replay_credential=None, replay_key_hash=None,
@@ -112,6 +134,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await db.close()
+
+
+async def _member_notices(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[NOTICES].run())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _housekeeping(app: web.Application) -> AsyncIterator[None]:

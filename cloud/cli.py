@@ -20,6 +20,7 @@ from yarl import URL
 
 from cloud.db import DEFAULT_URL
 from cloud.server import CloudServer
+from cloud.webhooks import endpoint, read_secret
 from protocols.hosts import is_loopback_host
 from protocols.version import VERSION
 
@@ -39,6 +40,22 @@ def _percent(text: str) -> int:
     if not text.isdigit() or int(text) > 100:
         raise argparse.ArgumentTypeError(f"expected a percentage 0-100, got {text!r}")
     return int(text)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds (0 or more), got {text!r}")
+    return value
 
 
 def _region(text: str) -> tuple[str, str]:
@@ -73,10 +90,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--order-webhook", type=_http_url, default=None, metavar="URL",
                        help="order service the contract cartridge orders (S110) are POSTed to "
                             "(default: none; orders stay pending)")
+    serve.add_argument("--member-webhook", type=_http_url, default=None, metavar="URL",
+                       help="member site the member notices are POSTed to (default: none; "
+                            "notices stay pending)")
+    serve.add_argument("--webhook-secret-file", type=Path, default=None, metavar="FILE",
+                       help="secret the webhooks (orders, member notices) are signed with "
+                            "(Printgw-Signature, docs/webhooks.md); required for webhooks "
+                            "outside loopback")
     serve.add_argument("--contract-threshold", type=_percent, default=0, metavar="PERCENT",
-                       help="remaining percent at or below which the old printer's contract "
-                            "cartridge counts as run out during a change of contract machine "
-                            "(default 0: empty)")
+                       help="a contract's default threshold: remaining percent at or below "
+                            "which its contract cartridge counts as run out during a change of "
+                            "contract machine (a contract request may name its own; default 0: "
+                            "empty)")
+    serve.add_argument("--contract-max-attempts", type=_positive, default=5, metavar="N",
+                       help="a contract process's command failing for a passing reason is "
+                            "issued at most N times, then the process ends failed (default 5)")
+    serve.add_argument("--contract-stall-after", type=_seconds, default=86400.0,
+                       metavar="SECONDS",
+                       help="a contract process waiting this long for the same thing is shown "
+                            "stalled to the operator (default 86400: a day)")
+    serve.add_argument("--contract-notice-lead", type=_seconds, default=3 * 86400.0,
+                       metavar="SECONDS",
+                       help="S206: the old printer's dated termination notice comes this long "
+                            "before its withdrawal (default 259200: three days)")
     serve.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate (chain)")
     serve.add_argument("--tls-key", type=Path, default=None, help="PEM private key")
     serve.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -88,6 +124,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                  "(--tls-cert FILE --tls-key FILE)")
     try:
         args.operator_tokens = operator_tokens(args.operator_token_file)
+        args.webhook_secret = webhook_secret(args)
     except (OSError, ValueError) as exc:
         ap.error(str(exc))
     return args
@@ -110,6 +147,15 @@ def operator_tokens(path: Path | None) -> list[str]:
     return tokens
 
 
+def webhook_secret(args: argparse.Namespace) -> bytes | None:
+    """The secret of --webhook-secret-file; ValueError when a webhook would go unsigned outside
+    loopback (`cloud.webhooks.endpoint`)."""
+    secret = read_secret(args.webhook_secret_file) if args.webhook_secret_file else None
+    for url in (args.order_webhook, args.member_webhook):
+        endpoint(url, secret)
+    return secret
+
+
 async def serve(args: argparse.Namespace) -> None:
     context = None
     if args.tls_cert is not None:
@@ -124,7 +170,12 @@ async def serve(args: argparse.Namespace) -> None:
                            regions=dict(args.region) if args.region else None,
                            public_url=args.public_url, ssl_context=context,
                            order_webhook=args.order_webhook,
-                           contract_threshold_percent=args.contract_threshold) as server:
+                           member_webhook=args.member_webhook,
+                           webhook_secret=args.webhook_secret,
+                           contract_threshold_percent=args.contract_threshold,
+                           contract_max_attempts=args.contract_max_attempts,
+                           contract_stall_after_seconds=args.contract_stall_after,
+                           contract_notice_lead_seconds=args.contract_notice_lead) as server:
         print(f"printgw-cloud listening on {server.url}", flush=True)
         await stop.wait()
 

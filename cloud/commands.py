@@ -3,6 +3,7 @@ acknowledged by the gateway in two stages (`received`, then `completed` with a r
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,12 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud import times
 from cloud.changes import ChangeStream
+from cloud.contract_guard import check_command
 from cloud.db import Command, Printer
 from cloud.problems import Problem, invalid
 from protocols.cloud.times import rfc3339
 
 DEFAULT_DEADLINE = timedelta(hours=24)
 OPEN_STATES = ("pending", "received")
+
+log = logging.getLogger(__name__)
 
 
 def command_message(command: Command) -> dict[str, Any]:
@@ -49,23 +53,57 @@ def _parameters(request: dict[str, Any]) -> dict[str, Any]:
 
 
 async def issue(session: AsyncSession, changes: ChangeStream, printer: Printer,
-                request: dict[str, Any], command_id: str | None = None) -> Command:
+                request: dict[str, Any], command_id: str | None = None, *,
+                process_id: str | None = None) -> Command:
     """Create the command of a `CommandRequest` and put it on the printer's gateway's stream
-    (`command_id`: chosen by the caller, e.g. a contract process; a new UUID otherwise)."""
+    (`command_id`: chosen by the caller, e.g. a contract process; a new UUID otherwise).
+    Every command passes `cloud.contract_guard.check_command` first (`process_id`: the contract
+    process issuing it): 409 `contract-conflict` when it could break "one contract, one
+    printer"."""
+    command = _command(printer, request, command_id)
+    await check_command(session, printer, command.kind, command.parameters,
+                        process_id=process_id)
+    session.add(command)
+    await changes.emit(session, printer.gateway_id, {
+        "type": "command", "occurred_at": rfc3339(command.issued_at),
+        "command": command_message(command)})
+    return command
+
+
+async def issue_for_process(session: AsyncSession, changes: ChangeStream, printer: Printer,
+                            request: dict[str, Any], command_id: str,
+                            process_id: str) -> Command:
+    """A contract process's command, issued as `issue` does; when the guard refuses it, the
+    command is stored `refused` (reason `contract-conflict`) and never sent, so that the
+    process handles it as it handles a device's refusal: noted, issued again after its retry
+    delay.  The process orders its commands so that this does not happen; when it does,
+    something outside it (an operator's command still open) is in the way."""
+    try:
+        return await issue(session, changes, printer, request, command_id,
+                           process_id=process_id)
+    except Problem as problem:
+        if problem.name != "contract-conflict":
+            raise
+        log.warning("contract process %s: %s refused by the cloud's guard: %s", process_id,
+                    request["kind"], problem.detail)
+        command = _command(printer, request, command_id)
+        command.state, command.completed_at = "refused", command.issued_at
+        command.reason = {"code": "contract-conflict",
+                          "detail": f"Refused by the cloud's guard: {problem.detail}"[:1024]}
+        session.add(command)
+        return command
+
+
+def _command(printer: Printer, request: dict[str, Any], command_id: str | None) -> Command:
     issued_at = times.now()
     deadline = times.parse(request["deadline"]) if "deadline" in request \
         else issued_at + DEFAULT_DEADLINE
     if deadline <= issued_at:
         raise invalid("/deadline", "The deadline has already passed.")
-    command = Command(id=command_id or str(uuid.uuid4()), printer_id=printer.id,
-                      gateway_id=printer.gateway_id, kind=request["kind"],
-                      parameters=_parameters(request), issued_at=issued_at, deadline=deadline,
-                      state="pending")
-    session.add(command)
-    await changes.emit(session, printer.gateway_id, {
-        "type": "command", "occurred_at": rfc3339(issued_at),
-        "command": command_message(command)})
-    return command
+    return Command(id=command_id or str(uuid.uuid4()), printer_id=printer.id,
+                   gateway_id=printer.gateway_id, kind=request["kind"],
+                   parameters=_parameters(request), issued_at=issued_at, deadline=deadline,
+                   state="pending")
 
 
 def acknowledge(command: Command, ack: dict[str, Any]) -> None:

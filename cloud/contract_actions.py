@@ -1,6 +1,6 @@
 """What the contract state machine (`cloud.contract_change`) asks of its shell
 (`cloud.contract_store`): plain values, carried out in the transaction that stores the step, and
-the texts they carry to the member (proposals) and to the printers' panels."""
+the texts they carry to the member (proposals, prompts) and to the printers' panels."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ MESSAGES = {
     "remove": "Contract printing stays on your old printer for now: please remove the contract "
               "cartridge from this printer.",
     "install": "Please install the contract cartridge in this printer.",
-    "plan-ends": "The change plan has ended: contract printing moves to your new printer.",
+    "plan-ends": "The change plan ends on {ends}: contract printing then moves to your new "
+                 "printer.",
+    "remove-old": "Contract printing has moved to your new printer: please remove the contract "
+                  "cartridge from the old printer.",
 }
 
 QUESTIONS = {
@@ -73,4 +76,26 @@ class Record:
     printing_prohibited: bool
 
 
-Action = Issue | Ask | Close | Order | Record
+@dataclass(frozen=True)
+class Describe:
+    """The printer's machine as S120 decided it: model and series, and where each came from
+    (`reported`, `member`, `product-name`)."""
+
+    printer_id: str
+    model: str
+    series: str
+    model_source: str
+    series_source: str
+
+
+@dataclass(frozen=True)
+class Notify:
+    """Tell the member (`cloud.member_notices.notify_member`); `key` is deterministic, so a step
+    run again records nothing new."""
+
+    kind: str
+    payload: dict[str, Any]
+    key: str
+
+
+Action = Issue | Ask | Close | Order | Record | Describe | Notify

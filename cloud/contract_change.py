@@ -1,25 +1,42 @@
 """The contract processes of Brother JP7545664B2 (FIG. 5-7) as a pure state machine: no I/O, no
-clock, no database.  `cloud.contract_store` persists a `Process` (its `to_json()`) after every
-event, issues the `Action`s it returns through the command machinery, and feeds it the gateway's
-acknowledgements and the uploaded cartridge data; a restart therefore resumes at the stored step.
+clock, no database.  `cloud.contract_store` persists a `Process` (its `to_json()`, the state in
+`cloud.contract_process`) after every event, carries out the `Action`s it returns (commands,
+proposals, orders, records, notices to the member) and feeds it the gateway's acknowledgements
+and the uploaded readings (`cloud.contract_readings`); a restart resumes at the stored step.
 
 Two kinds of process:
 
 - `change` (FIG. 5-7): S102 request; S103 new printer obtained? (no: S111 ask, S112 withdraw);
-  S120 change pattern A/B/C (second embodiment); S104 register the new printer `unconfirmed`;
-  S105/S106 propose the change plan (skipped when the old contract cartridge is already at or
-  below the threshold, and for pattern C; pattern A asks about urgency first, pattern B
-  recommends the plan strongly); S107 keep the old printer or S108 withdraw it; S109 transition
-  the new printer; S110 order contract cartridges; then, with a plan, S201-S205 (watch the old
-  remaining amount, re-propose when a contract cartridge appears in the new printer, prohibit it
-  there); S206 withdraw the old printer; S207/S208 prompt for the cartridge; S209 billing start;
-  S210 end.
+  S120 change pattern A/B/C (second embodiment) from the printers' reported machine and
+  cartridge series (the member's typed model and series, or the product name, only where a
+  printer has not reported them); S104 register the new printer `unconfirmed`; S105/S106
+  propose the change plan (skipped when the old contract cartridge is already at or below the
+  threshold, and for pattern C; pattern A asks about urgency first, pattern B recommends the plan
+  strongly); S107 keep the old printer or S108 withdraw it; S109 transition the new printer;
+  S110 order contract cartridges; then, with a plan, S201-S205 (watch the old remaining amount,
+  re-propose when a contract cartridge appears in the new printer, prohibit it there); S206 a
+  dated termination notice on the old printer's panel, the withdrawal at that date, the panel
+  cleared; S207/S208 prompt for the cartridge; S209 billing start; S210 end.
 - `contract` (a first contract): S104, S109, S110, S207-S210 for one printer.
 
+A printer is judged on its latest reading as soon as it joins (at the request, or when named
+after S111).  The member is told of every proposal opened and closed, every prompt (install the
+contract cartridge, remove it), the new printer's confirmation and the end (`Notify`).
+
 Commands go out one at a time: the next is issued only when the previous one is acknowledged
-`done`, so that order on the device is the order here whatever the transport.  A `refused`,
-`failed` or expired command is issued again after `retry_delay` (recorded with its reason): the
-withdrawal of the old printer is not optional.
+`done`, so that order on the device is the order here whatever the transport.  A command
+`refused` or `failed` for a reason the device cannot get past (`PERMANENT`) ends the process as
+`failed`; any other failure (or expiry) is issued again with back-off, up to `max_attempts`, then
+ends it the same way.  The member or the operator may `cancel` an unfinished process.
+
+Ending early (`failed`, `cancelled`) winds the process down (`wind-down`): a command in flight
+is awaited (not issued again), then the new printer is withdrawn if it is in contract mode —
+always when cancelled, and when failed while the old printer is still in contract mode (so the
+new one is never left in contract mode next to an old one that may print; it stays prohibited
+until its withdrawal is done) — then permitted and its panel cleared; the old printer keeps its
+contract if it was not withdrawn yet (S112 without the new printer), its panel cleared.  A
+wind-down command that cannot be done ends the process where it is: nothing after it is
+issued, so a permission never follows a withdrawal that was not done.
 
 Each step is a method, named in the table `STEPS` (in the order of the flowcharts); the
 answers to proposals lead on as `ANSWERS` says.
@@ -28,21 +45,22 @@ Invariants (checked by tests/cloud/test_contract_change_property.py): contract p
 mode and not prohibited) is never enabled on both printers: the new printer is prohibited
 *before* its transition while the old one may still print, and permitted only after the old
 one's withdrawal is done; billing starts only on a printer whose transition is done
-(`confirmed`); every finished change has withdrawn the old printer.
+(`confirmed`); every completed change has withdrawn the old printer; a cancelled process leaves
+the new printer out of contract mode, a failed one never leaves it in contract mode next to an
+old printer in contract mode.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from cloud.contract_actions import MESSAGES, QUESTIONS, Action, Ask, Close, Issue, Order, Record
+from cloud.contract_actions import MESSAGES, Action, Issue, Order
+from cloud.contract_process import CONTRACT_MODES, Device, Machine, Pending, ProcessState
+from cloud.contract_readings import Reading
 
-CONTRACT_MODES = ("contract-non-billing", "contract-billing")
+__all__ = ["ANSWERS", "PERMANENT", "STEPS", "Process", "new_change", "new_contract"]
 
 ANSWERS: dict[str, tuple[str, str, str]] = {
     # proposal kind: (the step it answers, the next step on yes, on no)
@@ -52,104 +70,22 @@ ANSWERS: dict[str, tuple[str, str, str]] = {
     "re-proposal": ("S204", "S205", "S206"),
 }
 
-
-# -- the process -----------------------------------------------------------------------------------
-
-@dataclass
-class Device:
-    """What the cloud knows of a printer's contract state from `done` acknowledgements."""
-
-    printer_id: str
-    mode: str
-    prohibited: bool = False
-
-    @property
-    def contract_printing(self) -> bool:
-        return self.mode in CONTRACT_MODES and not self.prohibited
+PERMANENT = frozenset({"contract-unsupported", "unsupported-command", "invalid-parameters",
+                       "malformed-command"})
+"""Reasons of a `refused` or `failed` acknowledgement that no retry gets past.  The cloud's
+guard (`contract-conflict`, `cloud.commands.issue_for_process`) is not among them: what is in
+the way (an operator's command still open) passes, so it is retried like a device's failure."""
+MAX_BACKOFF = 3600.0
+"""Seconds: the longest pause before a failed command is issued again."""
 
 
-@dataclass
-class Pending:
-    """A command of the current step: waiting to be issued (`command_id` None) or issued."""
-
-    role: str
-    kind: str
-    parameters: dict[str, Any] = field(default_factory=dict)
-    command_id: str | None = None
-    attempts: int = 0
-
-
-@dataclass
-class Process:
-    process_id: str
-    kind: str  # change | contract
-    member_id: str
-    threshold: int
-    retry_delay: float
-    new_model: str
-    new_series: str
-    old: Device | None = None
-    new: Device | None = None
-    old_model: str | None = None
-    old_series: str | None = None
-    pattern: str | None = None
-    step: str = "S102"
-    plan: bool = False
-    old_level: int | None = None
-    new_cartridge: bool = False
-    installations: int = 0
-    reproposed: int = 0
-    prompted: bool = False
-    panel: bool = False
-    queue: list[Pending] = field(default_factory=list)
-    then: str | None = None
-    retry_at: datetime | None = None
-    proposal: dict[str, Any] | None = None
-    order_id: str | None = None
-    outcome: str | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-    # -- persistence ---------------------------------------------------------------------------
-
-    def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["retry_at"] = self.retry_at.isoformat() if self.retry_at else None
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Process:
-        data = dict(data)
-        for role in ("old", "new"):
-            if data[role] is not None:
-                data[role] = Device(**data[role])
-        data["queue"] = [Pending(**p) for p in data["queue"]]
-        if data["retry_at"] is not None:
-            data["retry_at"] = datetime.fromisoformat(data["retry_at"])
-        return cls(**data)
-
-    # -- views ---------------------------------------------------------------------------------
-
-    @property
-    def finished(self) -> bool:
-        return self.outcome is not None
-
-    @property
-    def printers(self) -> list[str]:
-        return [d.printer_id for d in (self.old, self.new) if d is not None]
-
-    def awaited_command(self) -> str | None:
-        return self.queue[0].command_id if self.queue else None
-
-    def role_of(self, printer_id: str) -> str | None:
-        for role in ("old", "new"):
-            device = getattr(self, role)
-            if device is not None and device.printer_id == printer_id:
-                return role
-        return None
-
+class Process(ProcessState):
     # -- events --------------------------------------------------------------------------------
 
-    def start(self, now: datetime) -> list[Action]:
+    def start(self, now: datetime, readings: dict[str, Reading] | None = None) -> list[Action]:
+        """S102 (or a first contract's request), its printers' latest readings known."""
+        for printer_id, reading in (readings or {}).items():
+            self._observe(printer_id, reading, now)
         self._note(now, "S102" if self.kind == "change" else "request",
                    "contract change requested" if self.kind == "change" else "contract requested")
         self.step = "S103" if self.kind == "change" else "S104"
@@ -158,16 +94,20 @@ class Process:
     def can_name_new_printer(self) -> bool:
         return self.kind == "change" and self.new is None and self.step in ("S111", "S103-wait")
 
-    def name_new_printer(self, printer_id: str, now: datetime) -> list[Action]:
-        """S103 again: the member names the new printer once it has arrived (after S111)."""
+    def name_new_printer(self, printer_id: str, machine: Machine, now: datetime,
+                         reading: Reading | None = None) -> list[Action]:
+        """S103 again: the member names the new printer once it has arrived (after S111); it
+        is judged on its latest `reading` at once."""
         if not self.can_name_new_printer():
             raise ValueError("the process does not wait for a new printer")
         actions: list[Action] = []
         if self.proposal is not None:
-            actions.append(Close(self.proposal["proposal_id"], "withdrawn"))
-            self.proposal = None
+            self._close("withdrawn", actions)
         self.new = Device(printer_id, "non-contract")
+        self.machines["new"] = machine
         self._note(now, "S103", f"new printer {printer_id} obtained")
+        if reading is not None:
+            self._observe(printer_id, reading, now)
         self.step = "S120"
         return actions + self._advance(now)
 
@@ -175,13 +115,28 @@ class Process:
         if self.proposal is None or self.proposal["proposal_id"] != proposal_id:
             raise ValueError("not the open proposal of this process")
         kind = self.proposal["kind"]
-        self.proposal = None
+        actions: list[Action] = []
+        self._close("answered", actions)
         answered, if_yes, if_no = ANSWERS[kind]
         self._note(now, answered, f"{kind} answered {'yes' if yes else 'no'}")
         if kind == "re-proposal":
             self.reproposed = self.installations
         self.step = if_yes if yes else if_no
-        return [Close(proposal_id, "answered"), *self._advance(now)]
+        return actions + self._advance(now)
+
+    def cancel(self, by: str, now: datetime) -> list[Action]:
+        """The member or the operator cancels the process: it winds down (module docstring)."""
+        if self.finished or self.ending is not None:
+            raise ValueError("the process has ended or is ending")
+        actions: list[Action] = []
+        if self.proposal is not None:
+            self._close("withdrawn", actions)
+        self._note(now, self.step, f"cancelled by the {by}")
+        head = self.queue[0] if self.queue else None
+        self.queue = [head] if head is not None and head.command_id is not None else []
+        self.retry_at = None
+        self.ending, self.then = "cancelled", "wind-down"
+        return actions + self._advance(now)
 
     def command_finished(self, command_id: str, result: str, reason: str | None,
                          now: datetime) -> list[Action]:
@@ -189,50 +144,70 @@ class Process:
         if not self.queue or self.queue[0].command_id != command_id:
             return []  # an earlier attempt, or not ours
         head = self.queue[0]
-        device = self.device(head.role)
         if result != "done":
-            head.command_id = None
-            self.retry_at = now + timedelta(seconds=self.retry_delay)
-            self._note(now, self.step, f"{head.kind} on the {head.role} printer {result}"
-                       f"{': ' + reason if reason else ''}; issued again")
-            return self._advance(now)
+            return self._not_done(head, result, reason, now)
+        device = self.device(head.role)
         self.queue.pop(0)
+        actions: list[Action] = []
         if head.kind == "withdrawal":
             device.mode = "non-contract"
+            if head.role == "old":
+                self._prompt("old", "remove-cartridge", MESSAGES["remove-old"], actions)
         elif head.kind == "contract-transition":
             device.mode = head.parameters["mode"]
+            actions.append(self._notice("process-confirmed", device.printer_id, {
+                "printer_id": device.printer_id}))
         elif head.kind == "billing-start":
             device.mode = "contract-billing"
         elif head.kind in ("prohibit-contract-printing", "permit-contract-printing"):
             device.prohibited = head.kind == "prohibit-contract-printing"
+        else:
+            device.panel = bool(head.parameters["message"])
         self._note(now, self.step, f"{head.kind} on the {head.role} printer done")
-        actions: list[Action] = []
         if head.kind != "panel-message":
             actions.append(self._record(device))
         return actions + self._advance(now)
 
-    def reading(self, printer_id: str, contract_cartridge: bool | None, level: int | None,
-                now: datetime) -> list[Action]:
-        """Uploaded cartridge data: a contract cartridge installed or not, its remaining
-        amount (percent, the lowest of the contract cartridges)."""
-        role = self.role_of(printer_id)
-        if role == "old" and level is not None:
-            self.old_level = level
-        if role == "new" and contract_cartridge is not None:
-            if contract_cartridge and not self.new_cartridge:
-                self.installations += 1
-                if self.step != "S102":  # not what was known before the request
-                    self._note(now, "S202", "contract cartridge installed in the new printer")
-            self.new_cartridge = contract_cartridge
-        return self._advance(now) if role is not None else []
+    def reading(self, printer_id: str, reading: Reading, now: datetime) -> list[Action]:
+        """An uploaded reading of one of the process's printers (others are ignored)."""
+        return self._advance(now) if self._observe(printer_id, reading, now) else []
 
     def tick(self, now: datetime) -> list[Action]:
-        """Time passed: a command waiting for its retry may be issued again."""
+        """Time passed: a command waiting for its retry may be issued again, a notice date
+        may have come."""
         return self._advance(now)
 
-    # -- the steps -----------------------------------------------------------------------------
+    # -- what the events do --------------------------------------------------------------------
+
+    def _not_done(self, head: Pending, result: str, reason: str | None,
+                  now: datetime) -> list[Action]:
+        head.command_id = None
+        what = f"{head.kind} on the {head.role} printer {result}{': ' + reason if reason else ''}"
+        if self.ending is not None and self.then == "wind-down":
+            self.queue.pop(0)  # in flight when the process was cancelled: not issued again
+            self._note(now, self.step, f"{what}; not issued again")
+            return self._advance(now)
+        if reason in PERMANENT or head.attempts >= self.max_attempts:
+            self._note(now, self.step, f"{what}; the process ends")
+            self.failure = {"step": self.step, "kind": head.kind,
+                            "printer_id": self.device(head.role).printer_id,
+                            "reason": reason or result}
+            self.queue = []
+            # A wind-down command that cannot be done ends the process where it is.
+            self.then = "ended" if self.ending is not None else "wind-down"
+            self.ending = self.ending or "failed"
+            return self._advance(now)
+        delay = min(self.retry_delay * 2 ** (head.attempts - 1), MAX_BACKOFF)
+        self.retry_at = now + timedelta(seconds=delay)
+        self._note(now, self.step, f"{what}; issued again")
+        return self._advance(now)
 
     def _advance(self, now: datetime) -> list[Action]:
+        actions = self._run(now)
+        self.watch(now)
+        return actions
+
+    def _run(self, now: datetime) -> list[Action]:
         actions: list[Action] = []
         while not self.finished:
             if self.queue:
@@ -244,6 +219,8 @@ class Process:
                 self.retry_at = None
                 head.command_id = str(uuid.uuid4())
                 head.attempts += 1
+                if head.kind in ("contract-transition", "billing-start"):
+                    self.device(head.role).touched = True
                 actions.append(Issue(head.command_id, self.device(head.role).printer_id,
                                      head.kind, dict(head.parameters)))
                 return actions
@@ -253,20 +230,16 @@ class Process:
                 if not self._low() or self.step not in ("S106", "S204"):
                     return actions
                 # The old cartridge ran out while the member was deciding: the question is moot.
-                actions.append(Close(self.proposal["proposal_id"], "withdrawn"))
+                self._close("withdrawn", actions)
                 self._note(now, "S201", "old contract cartridge at or below the threshold; "
                            "proposal withdrawn")
-                self.proposal = None
                 self.step = "S108" if self.step == "S106" else "S206"
-            if not self._step(now, actions):
+            run = STEPS.get(self.step)
+            # False: the step waits for something outside (the steps waiting for an answer,
+            # S106, S111, S121 asked and S204, have nothing to run).
+            if run is None or not run(self, now, actions):
                 return actions
         return actions
-
-    def _step(self, now: datetime, actions: list[Action]) -> bool:
-        """Run the current step (`STEPS`); False when it waits for something outside (the
-        steps waiting for an answer, S106, S111, S121 asked and S204, have nothing to run)."""
-        run = STEPS.get(self.step)
-        return run is not None and run(self, now, actions)
 
     # -- the steps, as `STEPS` names them ------------------------------------------------------
 
@@ -288,10 +261,13 @@ class Process:
         return True
 
     def _change_pattern(self, now: datetime, actions: list[Action]) -> bool:
-        assert self.old is not None
-        self.pattern = "A" if self.new_model != self.old_model else \
-            "B" if self.new_series != self.old_series else "C"
-        self._note(now, "S120", f"change pattern {self.pattern}")
+        old, new = self.machines["old"], self.machines["new"]
+        self.pattern = "A" if new.model != old.model else \
+            "B" if new.series != old.series else "C"
+        self._note(now, "S120", f"change pattern {self.pattern}: model {old.model} "
+                   f"({old.model_source}) to {new.model} ({new.model_source}), series "
+                   f"{old.series} ({old.series_source}) to {new.series} ({new.series_source})")
+        actions += [self._describe("old"), self._describe("new")]
         self.step = "S104"
         return True
 
@@ -300,6 +276,7 @@ class Process:
         actions.append(self._record(self.new))
         self._note(now, "S104", f"printer {self.new.printer_id} registered unconfirmed")
         if self.kind == "contract":
+            actions.append(self._describe("new"))
             self.step = "S109"
         elif self.pattern == "C":
             self._note(now, "S123", "same model and series: urgent, no change plan")
@@ -369,15 +346,28 @@ class Process:
     def _keep_old_printer(self, now: datetime, actions: list[Action]) -> bool:
         assert self.new is not None
         prohibit = [] if self.new.prohibited else [("new", "prohibit-contract-printing")]
-        self.panel = True
+        self._prompt("new", "remove-cartridge", MESSAGES["remove"], actions)
         self._commands("S201", *prohibit, ("new", "panel-message",
                                            {"message": MESSAGES["remove"]}))
         return True
 
-    def _withdraw_after_plan(self, now: datetime, actions: list[Action]) -> bool:
-        notice = [("old", "panel-message", {"message": MESSAGES["plan-ends"]})] \
-            if self.plan else []
-        self._commands("S207", *notice, ("old", "withdrawal"))
+    def _give_notice(self, now: datetime, actions: list[Action]) -> bool:
+        """S206: the dated termination notice, `notice_lead` ahead of the withdrawal."""
+        old = self.device("old")
+        self.ends_at = now + timedelta(seconds=self.notice_lead)
+        ends = self._local(self.ends_at)
+        actions.append(self._notice("termination-notice", old.printer_id, {
+            "printer_id": old.printer_id, "ends_at": self.ends_at.isoformat()}))
+        self._note(now, "S206", f"termination notice: the change plan ends on {ends}")
+        self._commands("S206-wait", ("old", "panel-message",
+                                     {"message": MESSAGES["plan-ends"].format(ends=ends)}))
+        return True
+
+    def _withdraw_at_notice_date(self, now: datetime, actions: list[Action]) -> bool:
+        assert self.ends_at is not None
+        if now < self.ends_at:
+            return False
+        self._commands("S207", ("old", "withdrawal"), ("old", "panel-message", {"message": ""}))
         return True
 
     def _cartridge_installed(self, now: datetime, actions: list[Action]) -> bool:
@@ -388,7 +378,8 @@ class Process:
         if self.new_cartridge:
             self.step = "S209"
         elif not self.prompted:
-            self.prompted = self.panel = True
+            self.prompted = True
+            self._prompt("new", "install-cartridge", MESSAGES["install"], actions)
             self._commands("S208", ("new", "panel-message", {"message": MESSAGES["install"]}))
         else:
             return False
@@ -396,58 +387,52 @@ class Process:
 
     def _start_billing(self, now: datetime, actions: list[Action]) -> bool:
         assert self.new is not None
-        clear = [("new", "panel-message", {"message": ""})] if self.panel else []
+        clear = [("new", "panel-message", {"message": ""})] if self.new.panel else []
         permit = [("new", "permit-contract-printing")] if self.new.prohibited else []
         self._commands("S210", *clear, *permit, ("new", "billing-start"))
         return True
 
     def _complete(self, now: datetime, actions: list[Action]) -> bool:
-        self.outcome = "completed"
-        self.step = "ended"
-        self._note(now, "S210", "change plan ended" if self.kind == "change"
-                   else "contract in force")
+        self._finish(now, "completed", "S210", "change plan ended" if self.kind == "change"
+                     else "contract in force", actions)
         return True
 
     def _cancel(self, now: datetime, actions: list[Action]) -> bool:
-        self.outcome = "cancelled"
-        self.step = "ended"
-        self._note(now, "S112", "contract cancelled without a new printer")
+        self._finish(now, "cancelled", "S112", "contract cancelled without a new printer",
+                     actions)
         return True
 
-    # -- helpers -------------------------------------------------------------------------------
+    def _wind_down(self, now: datetime, actions: list[Action]) -> bool:
+        """A cancelled or failed process puts its printers back (module docstring)."""
+        commands: list[tuple[str, ...] | tuple[str, str, dict[str, str]]] = []
+        new, old_contract = self.new, self.old is not None and self.old.mode in CONTRACT_MODES
+        if new is not None:
+            # In contract mode, or perhaps (a transition failed or in flight may have been
+            # applied): withdrawn, unless failed with the old printer already out of contract.
+            maybe = new.mode in CONTRACT_MODES or new.prohibited or new.touched
+            withdraw = maybe and (self.ending == "cancelled" or old_contract)
+            if withdraw:
+                commands.append(("new", "withdrawal"))
+            out = withdraw or new.mode not in CONTRACT_MODES
+            # Permitted only once surely out of contract mode, or with no old printer printing.
+            if new.prohibited and (withdraw or (out and not old_contract)):
+                commands.append(("new", "permit-contract-printing"))
+            if new.panel and out:
+                commands.append(("new", "panel-message", {"message": ""}))
+        if self.old is not None and self.old.panel:
+            commands.append(("old", "panel-message", {"message": ""}))
+        self._commands("ended", *commands)
+        return True
 
-    def device(self, role: str) -> Device:
-        device = getattr(self, role)
-        assert device is not None, role
-        return device
+    def _end_early(self, now: datetime, actions: list[Action]) -> bool:
+        assert self.ending is not None
+        failure = self.failure
+        detail = "cancelled" if failure is None else (
+            f"failed: {failure['kind']} on printer {failure['printer_id']} at "
+            f"{failure['step']}: {failure['reason']}")
+        self._finish(now, self.ending, "ended", detail, actions)
+        return True
 
-    def _low(self) -> bool:
-        return self.old_level is not None and self.old_level <= self.threshold
-
-    def _old_prints(self) -> bool:
-        """Whether the old printer may still print under contract (as far as the cloud knows,
-        it does until its withdrawal is acknowledged done)."""
-        return self.old is not None and self.old.contract_printing
-
-    def _asked(self, step: str, kind: str, actions: list[Action], *,
-               strongly: bool = False) -> None:
-        """Open the proposal and wait for its answer at `step`."""
-        self.proposal = {"proposal_id": str(uuid.uuid4()), "kind": kind,
-                         "strongly_recommended": strongly}
-        actions.append(Ask(self.proposal["proposal_id"], kind, QUESTIONS[kind], strongly))
-        self.step = step
-
-    def _commands(self, then: str, *commands: tuple[Any, ...]) -> None:
-        """Queue the step's commands (role, kind[, parameters]); `then` once all are done."""
-        self.queue = [Pending(c[0], c[1], dict(c[2]) if len(c) > 2 else {}) for c in commands]
-        self.then = then
-
-    def _record(self, device: Device) -> Record:
-        flag = "confirmed" if device.mode in CONTRACT_MODES else "unconfirmed"
-        return Record(device.printer_id, flag, device.mode, device.prohibited)
-
-    def _note(self, now: datetime, step: str, detail: str) -> None:
-        self.history.append({"step": step, "at": now.isoformat(), "detail": detail})
 
 
 STEPS: dict[str, Callable[[Process, datetime, list[Action]], bool]] = {
@@ -468,30 +453,38 @@ STEPS: dict[str, Callable[[Process, datetime, list[Action]], bool]] = {
     "S201": Process._watch_old_cartridge,  # low: S206; a new contract cartridge: S203
     "S203": Process._repropose,  # S204 asks (yes: S205, no: S206)
     "S205": Process._keep_old_printer,  # prohibit the new printer, ask for the cartridge out
-    "S206": Process._withdraw_after_plan,  # the plan ends on the old printer
+    "S206": Process._give_notice,  # the dated notice on the old printer's panel
+    "S206-wait": Process._withdraw_at_notice_date,  # then the withdrawal, the panel cleared
     # The new printer's cartridge, billing, the end.
     "S207": Process._cartridge_installed,  # yes: S209, no: S208
     "S208": Process._prompt_for_cartridge,  # once, then until it is installed
     "S209": Process._start_billing,  # permitted again, panel cleared, billing
     "S210": Process._complete,
     "end": Process._cancel,  # after S112's withdrawal
+    # Ending early: cancelled by the member or the operator, or a command that cannot be done.
+    "wind-down": Process._wind_down,  # the new printer out of contract mode, panels cleared
+    "ended": Process._end_early,  # outcome `cancelled` or `failed`, the member told
 }
 
 
 def new_change(process_id: str, member_id: str, *, old_printer: str, old_mode: str,
-               old_prohibited: bool, old_model: str, old_series: str, new_model: str,
-               new_series: str, new_printer: str | None, threshold: int,
-               retry_delay: float) -> Process:
+               old_prohibited: bool, old_machine: Machine, new_machine: Machine,
+               new_printer: str | None, threshold: int, retry_delay: float,
+               max_attempts: int = 5, notice_lead: float = 0.0, time_zone: str = "UTC",
+               new_threshold: int | None = None) -> Process:
     """A change of contract machine from `old_printer` (confirmed, in `old_mode`) to
-    `new_printer` (None: not obtained yet, S103 no)."""
-    return Process(process_id, "change", member_id, threshold, retry_delay, new_model, new_series,
-                   old=Device(old_printer, old_mode, old_prohibited), old_model=old_model,
-                   old_series=old_series,
+    `new_printer` (None: not obtained yet, S103 no).  The machines are what is known before
+    the printers' readings (the member's typed model and series, the product name)."""
+    return Process(process_id, "change", member_id, threshold, retry_delay,
+                   {"old": old_machine, "new": new_machine}, max_attempts=max_attempts,
+                   notice_lead=notice_lead, time_zone=time_zone, new_threshold=new_threshold,
+                   old=Device(old_printer, old_mode, old_prohibited),
                    new=None if new_printer is None else Device(new_printer, "non-contract"))
 
 
-def new_contract(process_id: str, member_id: str, *, printer_id: str, model: str, series: str,
-                 threshold: int, retry_delay: float) -> Process:
+def new_contract(process_id: str, member_id: str, *, printer_id: str, machine: Machine,
+                 threshold: int, retry_delay: float, max_attempts: int = 5) -> Process:
     """A first contract for `printer_id`."""
-    return Process(process_id, "contract", member_id, threshold, retry_delay, model, series,
+    return Process(process_id, "contract", member_id, threshold, retry_delay,
+                   {"new": machine}, max_attempts=max_attempts,
                    new=Device(printer_id, "non-contract"))

@@ -8,8 +8,10 @@ state stored.  So a process is always at a stored step, and a restarted cloud go
 Events come from the member API (requests, answers, the new printer's name) directly, and from
 the gateway indirectly: `ContractEngine` reconciles every unfinished process with what is in the
 database — the final state of the command it waits for, the status entries of its printers that
-arrived since it last looked — when the gateway acknowledges a command or uploads statuses
-(`wakes`), every `poll_seconds`, and once at start (resuming what a restart interrupted).
+arrived since it last looked (their data and their event: `cloud.contract_readings`) — when the
+gateway acknowledges a command or uploads statuses (`wakes`), every `poll_seconds`, and once at
+start (resuming what a restart interrupted).  A printer joining a process (the request, or named
+later after S111) is fed its latest reading at once (`latest_readings`).
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud import times
 from cloud.changes import ChangeStream
-from cloud.commands import issue, state_of
-from cloud.contract_actions import Action, Ask, Close, Issue, Order, Record
+from cloud.commands import issue_for_process, state_of
+from cloud.contract_actions import Action, Ask, Close, Describe, Issue, Notify, Order, Record
 from cloud.contract_change import Process
+from cloud.contract_process import Machine
+from cloud.contract_readings import Reading, cartridge_reading, reading_of
+from cloud.contracts import announce_contract
 from cloud.db import (
     CartridgeOrder,
     Command,
@@ -42,6 +47,7 @@ from cloud.db import (
     Status,
     after_commit,
 )
+from cloud.member_notices import notify_member
 from cloud.orders import OrderSender
 from cloud.problems import Handler, not_found
 from protocols.cloud.times import rfc3339
@@ -57,30 +63,34 @@ class ContractSettings:
     """The old printer's contract cartridge is "run out" at or below this remaining percent
     (S105, S201); 0: when empty, the patent's example."""
     retry_seconds: float = 60.0
-    """Pause before a refused, failed or expired command of a process is issued again."""
+    """Pause before a refused, failed or expired command of a process is issued again (for a
+    passing reason), doubled at each further attempt (at most an hour)."""
     order_webhook: str | None = None
     """URL the cartridge orders (S110) are POSTed to; None: orders stay pending."""
     poll_seconds: float = 5.0
     """Reconciliation interval besides the wake-ups."""
+    max_attempts: int = 5
+    """A process command failing for a passing reason is issued at most this many times; then
+    (or at once for a reason no retry gets past) the process ends `failed`."""
+    stall_after_seconds: float = 86400.0
+    """A process waiting this long for the same thing is `stalled` in the operator's views."""
+    notice_lead_seconds: float = 3 * 86400.0
+    """S206: the termination notice comes this long before the old printer's withdrawal."""
 
 
-def cartridge_reading(data: dict[str, Any]) -> tuple[bool | None, int | None]:
-    """From a status entry's data: is a contract cartridge installed (None: not told), and the
-    lowest remaining percent of the contract cartridges (None: not told).  Needs
-    `supplies.cartridge`, and `supplies.level` in the same entry for the amount."""
-    cartridges = data.get("supplies.cartridge")
-    if cartridges is None:
-        return None, None
-    contract = {c["index"] for c in cartridges if c["cartridge_type"] == "contract"}
-    levels = [s["level_percent"] for s in data.get("supplies.level") or []
-              if s["index"] in contract and s["level_percent"] is not None]
-    return bool(contract), min(levels) if levels else None
+__all__ = ["ENGINE", "ContractEngine", "ContractSettings", "cartridge_reading", "engine",
+           "new_id", "run_engine", "wakes"]
+
+READ_TYPES = ("supplies.cartridge", "supplies.kind", "supplies.model")
+"""A printer's latest entry with each of these types makes up its latest reading."""
 
 
 class ContractEngine:
-    def __init__(self, db: Database, changes: ChangeStream, settings: ContractSettings) -> None:
+    def __init__(self, db: Database, changes: ChangeStream, settings: ContractSettings,
+                 webhook_secret: bytes | None = None) -> None:
+        """`webhook_secret`: the key the cartridge orders are signed with (the server's)."""
         self.db, self.changes, self.settings = db, changes, settings
-        self.orders = OrderSender(db, settings.order_webhook)
+        self.orders = OrderSender(db, settings.order_webhook, webhook_secret)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -97,16 +107,21 @@ class ContractEngine:
                               status_seq=(await session.execute(
                                   select(func.coalesce(func.max(Status.seq), 0)))).scalar_one())
         session.add(row)
-        actions: list[Action] = []
-        for printer_id in process.printers:
-            data = (await session.execute(
-                select(Status.data).where(Status.printer_id == printer_id,
-                                          Status.data_types.contains(",supplies.cartridge,"))
-                .order_by(Status.seq.desc()).limit(1))).scalar_one_or_none()
-            if data is not None:
-                actions += process.reading(printer_id, *cartridge_reading(data), now)
-        actions += process.start(now)
-        await self.apply(session, row, process, actions)
+        readings = {printer_id: await latest_reading(session, printer_id)
+                    for printer_id in process.printers}
+        await self.apply(session, row, process, process.start(now, readings))
+        return row
+
+    async def name_new_printer(self, session: AsyncSession, process_id: str,
+                               printer_id: str, machine: Machine) -> ContractProcess:
+        """S103 after S111: the new printer joins, judged on its latest reading at once."""
+        reading = await latest_reading(session, printer_id)
+        row, _ = await self.handle(session, process_id, lambda p: p.name_new_printer(
+            printer_id, machine, times.now(), reading))
+        return row
+
+    async def cancel(self, session: AsyncSession, process_id: str, by: str) -> ContractProcess:
+        row, _ = await self.handle(session, process_id, lambda p: p.cancel(by, times.now()))
         return row
 
     async def handle(self, session: AsyncSession, process_id: str,
@@ -126,9 +141,13 @@ class ContractEngine:
             if isinstance(action, Issue):
                 printer = (await session.execute(select(Printer).where(
                     Printer.id == action.printer_id))).scalar_one()
-                await issue(session, self.changes, printer,
-                            {"kind": action.kind, "parameters": action.parameters},
-                            command_id=action.command_id)
+                # Through the guard (H1): a refusal is stored as the command refused.
+                await issue_for_process(session, self.changes, printer,
+                                        {"kind": action.kind, "parameters": action.parameters},
+                                        action.command_id, process.process_id)
+            elif isinstance(action, Notify):
+                await notify_member(session, process.member_id, action.kind, action.payload,
+                                    key=action.key)
             elif isinstance(action, Ask):
                 session.add(Proposal(id=action.proposal_id, process_id=process.process_id,
                                      member_id=process.member_id, kind=action.kind,
@@ -146,12 +165,17 @@ class ContractEngine:
                     next_attempt_at=now,
                     payload=await self._order_payload(session, process, action, now)))
                 after_commit(session, self.orders.wake)
+            elif isinstance(action, Describe):
+                await self._describe(session, action)
             else:
                 await self._record(session, process, action, now)
+        moved = bool(actions) or row.outcome != process.outcome
         row.state, row.step, row.outcome = process.to_json(), process.step, process.outcome
         row.old_printer_id = process.old.printer_id if process.old else None
         row.new_printer_id = process.new.printer_id if process.new else None
         row.updated_at = now
+        if moved:  # records, the process's printers or its end: what the contracts ask (H3)
+            await announce_contract(session, self.changes, process.printers)
 
     async def _record(self, session: AsyncSession, process: Process, record: Record,
                       now: Any) -> None:
@@ -160,6 +184,13 @@ class ContractEngine:
         contract.flag, contract.mode = record.flag, record.mode
         contract.printing_prohibited = record.printing_prohibited
         contract.process_id, contract.updated_at = process.process_id, now
+
+    async def _describe(self, session: AsyncSession, describe: Describe) -> None:
+        contract = await session.get(PrinterContract, describe.printer_id)
+        assert contract is not None
+        contract.model, contract.series = describe.model[:128], describe.series[:128]
+        contract.model_source, contract.series_source = \
+            describe.model_source, describe.series_source
 
     async def _order_payload(self, session: AsyncSession, process: Process, order: Order,
                              now: Any) -> dict[str, Any]:
@@ -182,12 +213,13 @@ class ContractEngine:
             now = times.now()
             actions: list[Action] = []
             statuses = (await session.execute(
-                select(Status.seq, Status.printer_id, Status.data)
+                select(Status.seq, Status.printer_id, Status.data, Status.event,
+                       Status.event_detail)
                 .where(Status.printer_id.in_(process.printers), Status.seq > row.status_seq)
                 .order_by(Status.seq))).all()
             for status in statuses:
-                actions += process.reading(status.printer_id, *cartridge_reading(status.data),
-                                           now)
+                actions += process.reading(status.printer_id, reading_of(
+                    status.data, status.event, status.event_detail), now)
                 row.status_seq = status.seq
             while (command_id := process.awaited_command()) is not None:
                 command = await session.get(Command, command_id)
@@ -224,6 +256,21 @@ class ContractEngine:
 
 
 ENGINE = web.AppKey("contract_engine", ContractEngine)
+
+
+async def latest_reading(session: AsyncSession, printer_id: str) -> Reading:
+    """The printer's reading as its latest uploads tell it: the latest entry with each of
+    `READ_TYPES` (with its event), an earlier type's entry first for what it tells."""
+    reading = Reading()
+    for data_type in READ_TYPES:
+        status = (await session.execute(
+            select(Status.data, Status.event, Status.event_detail)
+            .where(Status.printer_id == printer_id,
+                   Status.data_types.contains(f",{data_type},"))
+            .order_by(Status.seq.desc()).limit(1))).first()
+        if status is not None:
+            reading = reading.filled(reading_of(status.data, status.event, status.event_detail))
+    return reading
 
 
 def engine(request: web.Request) -> ContractEngine:

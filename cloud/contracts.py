@@ -1,19 +1,21 @@
 """The application information table and what follows from it: activation (S0607-S0608, FIG. 9),
-requested data types (the union over a printer's *active* services) and the device control
-information (S0609-S0611), plus the change notices the operator's edits send to the gateway."""
+requested data types (the union over a printer's *active* services and its contract's own
+account, `ContractDemand`) and the device control information (S0609-S0611), plus the change
+notices the operator's edits and the contract processes send to the gateway."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud import times
 from cloud.changes import ChangeStream, printer_message
-from cloud.db import Application, Printer, Service
+from cloud.db import Application, ContractProcess, Printer, PrinterContract, Service
 from cloud.problems import not_found
 from cloud.schema import is_uuid
 from protocols.cloud import DATA_TYPES
@@ -46,14 +48,43 @@ def application_view(application: Application, service: Service) -> dict[str, An
             "activation_by_first_upload": service.activation_by_first_upload}
 
 
-def requested_types(rows: Iterable[Row]) -> list[str]:
-    return in_catalogue_order(t for application, service in rows
-                              if application.activation_state == "active"
-                              for t in service.data_types)
+CONTRACT_DATA_TYPES = tuple(in_catalogue_order((
+    "supplies.level", "supplies.kind", "supplies.model", "supplies.cartridge",
+    "counters.contract", "contract")))
+"""What the contract process needs of a printer (S201's level, S202/S207's contract cartridge,
+the mode, the contract counter), requested on the contract's own account."""
 
 
-def control_information(printer: Printer, rows: Sequence[Row]) -> dict[str, Any]:
-    requested = requested_types(rows)
+@dataclass(frozen=True)
+class ContractDemand:
+    """What a printer's contract asks of its gateway whatever services exist: while the printer
+    is contracted (its record `confirmed`) or in an unfinished contract process."""
+
+    threshold_percent: int
+    """The contract's threshold: the gateway's `threshold-crossed` events follow it."""
+    process_id: str | None
+    """The unfinished process the printer is in, if any."""
+    data_types: tuple[str, ...] = CONTRACT_DATA_TYPES
+
+    def announced(self) -> dict[str, Any]:
+        """What the gateway is told (`Printer.contract_requested`)."""
+        return {"data_types": list(self.data_types), "threshold_percent": self.threshold_percent}
+
+    def view(self) -> dict[str, Any]:
+        """`DeviceControlInformation.by_contract`."""
+        return {**self.announced(), "process_id": self.process_id}
+
+
+def requested_types(rows: Iterable[Row], demand: ContractDemand | None = None) -> list[str]:
+    return in_catalogue_order([t for application, service in rows
+                               if application.activation_state == "active"
+                               for t in service.data_types]
+                              + list(demand.data_types if demand else ()))
+
+
+def control_information(printer: Printer, rows: Sequence[Row],
+                        demand: ContractDemand | None) -> dict[str, Any]:
+    requested = requested_types(rows, demand)
     current = in_catalogue_order(printer.current_data_types or [])
     return {
         "printer_id": printer.id, "revision": printer.revision,
@@ -63,7 +94,34 @@ def control_information(printer: Printer, rows: Sequence[Row]) -> dict[str, Any]
         "by_service": [{"service_id": service.id, "application_id": application.application_id,
                         "data_types": list(service.data_types)}
                        for application, service in rows
-                       if application.activation_state == "active"]}
+                       if application.activation_state == "active"],
+        "by_contract": demand.view() if demand else None,
+        "contract_threshold_percent": demand.threshold_percent if demand else None}
+
+
+async def contract_demands(session: AsyncSession, printer_ids: Sequence[str]
+                           ) -> dict[str, ContractDemand | None]:
+    """Each printer's `ContractDemand` (None: its contract asks nothing)."""
+    found: dict[str, ContractDemand | None] = {printer_id: None for printer_id in printer_ids}
+    if not printer_ids:
+        return found
+    processes: dict[str | None, str] = {}
+    for process_id, old, new in (await session.execute(
+            select(ContractProcess.id, ContractProcess.old_printer_id,
+                   ContractProcess.new_printer_id)
+            .where(ContractProcess.outcome.is_(None),
+                   or_(ContractProcess.old_printer_id.in_(printer_ids),
+                       ContractProcess.new_printer_id.in_(printer_ids)))
+            .order_by(ContractProcess.created_at))).all():
+        processes.setdefault(old, process_id)
+        processes.setdefault(new, process_id)
+    contracts = (await session.execute(select(PrinterContract).where(
+        PrinterContract.printer_id.in_(printer_ids)))).scalars()
+    for contract in contracts:
+        process_id = processes.get(contract.printer_id)
+        if contract.flag == "confirmed" or process_id is not None:
+            found[contract.printer_id] = ContractDemand(contract.threshold_percent or 0, process_id)
+    return found
 
 
 async def rows_of(session: AsyncSession, printer_ids: Sequence[str]) -> dict[str, list[Row]]:
@@ -107,6 +165,26 @@ async def announce(session: AsyncSession, changes: ChangeStream, printer: Printe
     if requested_before != requested_after:
         await changes.emit(session, printer.gateway_id, printer_message(
             "control-info-changed", printer.id, printer.revision))
+
+
+async def announce_contract(session: AsyncSession, changes: ChangeStream,
+                            printer_ids: Iterable[str]) -> None:
+    """After a contract record or process changed: for each printer whose `ContractDemand`
+    moved since it was last announced (a contract appeared, a process started or ended, the
+    contract was withdrawn, its threshold changed), next revision and `control-info-changed`,
+    so that its gateway starts or stops sending within one change-stream round trip."""
+    ids = list(dict.fromkeys(printer_ids))
+    demands = await contract_demands(session, ids)
+    printers = (await session.execute(select(Printer).where(Printer.id.in_(ids))
+                                      .order_by(Printer.seq))).scalars()
+    for printer in printers:
+        demand = demands[printer.id]
+        announced = demand.announced() if demand else None
+        if printer.contract_requested != announced:
+            printer.contract_requested = announced
+            printer.revision += 1
+            await changes.emit(session, printer.gateway_id, printer_message(
+                "control-info-changed", printer.id, printer.revision))
 
 
 # -- activation ------------------------------------------------------------------------------------

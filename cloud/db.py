@@ -122,6 +122,13 @@ class Printer(Base):
     last_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     contract: Mapped[dict[str, Any] | None] = mapped_column(Json)
     contract_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # -- H3 (issue 15): the contract function and what the contract asks of the gateway ------
+    contract_supported: Mapped[bool | None] = mapped_column(Boolean)
+    """From the registration (S0603): whether the device answered the contract MIB; None: its
+    gateway has not said."""
+    contract_requested: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    """What the printer's contract asked of its gateway when it was last announced
+    (`cloud.contracts.announce_contract`): data types and threshold; None: nothing."""
 
 
 class Service(Base):
@@ -232,6 +239,14 @@ class PrinterContract(Base):
     process_id: Mapped[str | None] = mapped_column(Id)
     """The contract process that last changed the record."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # -- H2 (issue 15): the contract's own threshold and where model/series came from ---------
+    threshold_percent: Mapped[int] = mapped_column(Integer, default=0)
+    """The contract cartridge counts as run out at or below this remaining percent (S105,
+    S201); the server's `--contract-threshold` unless the request named one."""
+    model_source: Mapped[str | None] = mapped_column(String(16))
+    """Where `model` came from: `reported` (supplies.kind), `member`, `product-name`."""
+    series_source: Mapped[str | None] = mapped_column(String(16))
+    """Where `series` came from: `reported` (supplies.model), `member`, `product-name`."""
 
 
 class ContractProcess(Base):
@@ -269,14 +284,10 @@ class Proposal(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class CartridgeOrder(Base):
-    """An order of contract cartridges (S110), one per process; its ID is the idempotency key
-    sent to the order webhook with every delivery attempt."""
+class WebhookDelivery:
+    """The columns of a row the webhook machinery (`cloud.webhooks.WebhookSender`) delivers:
+    its JSON body and its delivery state (a mixin of the delivered tables)."""
 
-    __tablename__ = "cartridge_orders"
-    id: Mapped[str] = mapped_column(Id, primary_key=True)
-    process_id: Mapped[str] = mapped_column(ForeignKey("contract_processes.id"), unique=True)
-    printer_id: Mapped[str] = mapped_column(ForeignKey("printers.id"))
     payload: Mapped[dict[str, Any]] = mapped_column(Json)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     state: Mapped[str] = mapped_column(String(16), index=True)
@@ -285,6 +296,16 @@ class CartridgeOrder(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CartridgeOrder(WebhookDelivery, Base):
+    """An order of contract cartridges (S110), one per process; its ID is the idempotency key
+    sent to the order webhook with every delivery attempt."""
+
+    __tablename__ = "cartridge_orders"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    process_id: Mapped[str] = mapped_column(ForeignKey("contract_processes.id"), unique=True)
+    printer_id: Mapped[str] = mapped_column(ForeignKey("printers.id"))
 
 
 def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:

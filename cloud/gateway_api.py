@@ -18,6 +18,7 @@ from cloud.commands import OPEN_STATES, acknowledge, command_status
 from cloud.contracts import (
     activate,
     application_view,
+    contract_demands,
     control_information,
     find_printer,
     in_catalogue_order,
@@ -123,6 +124,8 @@ async def register_printer(call: Call, session: AsyncSession) -> Reply:
     for name in REGISTRATION:
         value = body.get(name)
         setattr(printer, name, value.lower() if name == "uuid" and value else value)
+    if body.get("contract_supported") is not None:  # not told: what was known stays
+        printer.contract_supported = body["contract_supported"]
     await session.flush()
     return Answer({"printer_id": printer.id, "serial": printer.serial, "created": created,
                    "registered_at": rfc3339(printer.registered_at)},
@@ -151,8 +154,13 @@ async def notify_activation(call: Call, session: AsyncSession) -> Reply:
 @reads(Caller.GATEWAY)
 async def get_device_control_information(call: Call, session: AsyncSession) -> Reply:
     printer = await find_printer(session, call.path("printer_id"), call.gateway.id)
+    return await _control_information(session, printer)
+
+
+async def _control_information(session: AsyncSession, printer: Printer) -> dict[str, Any]:
     rows = (await rows_of(session, [printer.id]))[printer.id]
-    return control_information(printer, rows)
+    demand = (await contract_demands(session, [printer.id]))[printer.id]
+    return control_information(printer, rows, demand)
 
 
 @writes(Caller.GATEWAY, body="TransmissionDataTypesReport")
@@ -162,8 +170,7 @@ async def report_transmission_data_types(call: Call, session: AsyncSession) -> R
     if printer.current_data_types != reported:
         printer.current_data_types = reported
         printer.revision += 1
-    rows = (await rows_of(session, [printer.id]))[printer.id]
-    return control_information(printer, rows)
+    return await _control_information(session, printer)
 
 
 @reads(Caller.GATEWAY, parameters="listPendingCommands")
@@ -188,4 +195,22 @@ async def acknowledge_command(call: Call, session: AsyncSession) -> Reply:
     if command is None:
         raise not_found(f"No command {command_id} for this gateway's printers.")
     acknowledge(command, call.body)
+    await _device_reported(session, command, call.body)
     return command_status(command, times.now())
+
+
+async def _device_reported(session: AsyncSession, command: Command, ack: dict[str, Any]) -> None:
+    """A completed command's `contract_state` is the device's state right after it: the
+    printer's `contract` (what the device last reported) takes it unless an upload read later
+    is stored already, so the operator's views match the device without waiting for an upload.
+    Not a state that says nothing (`supported: false` of a device that was not read)."""
+    state = ack.get("contract_state")
+    if ack["stage"] != "completed" or state is None or command.contract_state != state:
+        return  # not final, or a repeat that differs from what was recorded
+    read = state["supported"] or (ack.get("reason") or {}).get("code") == "contract-unsupported"
+    if not read:
+        return
+    at = times.parse(ack["at"])
+    printer = await find_printer(session, command.printer_id, command.gateway_id, lock=True)
+    if printer.contract_read_at is None or at >= printer.contract_read_at:
+        printer.contract, printer.contract_read_at = dict(state), at

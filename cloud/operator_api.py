@@ -16,9 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud import auth, times
 from cloud.commands import command_status, issue
 from cloud.contracts import (
+    ContractDemand,
     Row,
     announce,
     application_view,
+    contract_demands,
     find_printer,
     in_catalogue_order,
     requested_types,
@@ -108,7 +110,8 @@ async def put_service(call: Call, session: AsyncSession) -> Reply:
 
 # -- printers --------------------------------------------------------------------------------------
 
-def printer_view(printer: Printer, rows: list[Row]) -> dict[str, Any]:
+def printer_view(printer: Printer, rows: list[Row], demand: ContractDemand | None
+                 ) -> dict[str, Any]:
     return {
         "printer_id": printer.id, "gateway_id": printer.gateway_id,
         "registration": {"serial": printer.serial, "product_name": printer.product_name,
@@ -120,7 +123,7 @@ def printer_view(printer: Printer, rows: list[Row]) -> dict[str, Any]:
         "registered_at": rfc3339(printer.registered_at),
         "last_status_at": rfc3339(printer.last_status_at) if printer.last_status_at else None,
         "applications": [application_view(*row) for row in rows],
-        "requested_data_types": requested_types(rows),
+        "requested_data_types": requested_types(rows, demand),
         "current_data_types": in_catalogue_order(printer.current_data_types or []),
         "contract": printer.contract}
 
@@ -136,8 +139,9 @@ async def list_printers(call: Call, session: AsyncSession) -> Reply:
     limit = params["limit"]
     printers = (await session.execute(
         statement.order_by(Printer.seq).limit(limit + 1))).scalars().all()
-    rows = await rows_of(session, [p.id for p in printers[:limit]])
-    return {"printers": [printer_view(p, rows[p.id]) for p in printers[:limit]],
+    ids = [p.id for p in printers[:limit]]
+    rows, demands = await rows_of(session, ids), await contract_demands(session, ids)
+    return {"printers": [printer_view(p, rows[p.id], demands[p.id]) for p in printers[:limit]],
             "next_cursor": f"p_{printers[limit - 1].seq}" if len(printers) > limit else None}
 
 
@@ -145,7 +149,8 @@ async def list_printers(call: Call, session: AsyncSession) -> Reply:
 async def get_printer(call: Call, session: AsyncSession) -> Reply:
     printer = await find_printer(session, call.path("printer_id"))
     rows = await rows_of(session, [printer.id])
-    return printer_view(printer, rows[printer.id])
+    demands = await contract_demands(session, [printer.id])
+    return printer_view(printer, rows[printer.id], demands[printer.id])
 
 
 @reads(Caller.OPERATOR, parameters="listReceivedStatuses")
@@ -274,6 +279,7 @@ async def _command_now(call: Call, first: dict[str, Any]) -> Reply:
 
 @once("commands", body="CommandRequest", replay=_command_now)
 async def create_command(call: Call, session: AsyncSession) -> Reply:
+    """Every command passes the contract guard in `issue` (409 `contract-conflict`)."""
     printer = await find_printer(session, call.path("printer_id"))
     command = await issue(session, call.state.changes, printer, call.body)
     return command_status(command, times.now())

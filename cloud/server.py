@@ -30,7 +30,12 @@ class CloudServer:
                  change_retention: timedelta = timedelta(days=7),
                  order_webhook: str | None = None, contract_threshold_percent: int = 0,
                  contract_retry_seconds: float = 60.0,
-                 contract_poll_seconds: float = 5.0) -> None:
+                 contract_poll_seconds: float = 5.0,
+                 contract_max_attempts: int = 5,
+                 contract_stall_after_seconds: float = 86400.0,
+                 contract_notice_lead_seconds: float = 3 * 86400.0,
+                 member_webhook: str | None = None,
+                 webhook_secret: bytes | None = None) -> None:
         self.database_url = database_url
         self.host, self.port = host, port
         self.ssl_context = ssl_context
@@ -38,10 +43,13 @@ class CloudServer:
                                  regions=dict(regions) if regions is not None else None,
                                  public_url=public_url, heartbeat_seconds=heartbeat_seconds,
                                  poll_interval_seconds=poll_interval_seconds,
-                                 change_retention=change_retention)
+                                 change_retention=change_retention,
+                                 member_webhook=member_webhook, webhook_secret=webhook_secret)
         self.contract_settings = ContractSettings(
             threshold_percent=contract_threshold_percent, retry_seconds=contract_retry_seconds,
-            order_webhook=order_webhook, poll_seconds=contract_poll_seconds)
+            order_webhook=order_webhook, poll_seconds=contract_poll_seconds,
+            max_attempts=contract_max_attempts, stall_after_seconds=contract_stall_after_seconds,
+            notice_lead_seconds=contract_notice_lead_seconds)
         self.app = create_app(database_url, self.settings, self.contract_settings)
         self._runner: web.AppRunner | None = None
         self.url = ""

@@ -25,6 +25,10 @@ class Settings:
     poll_interval_seconds: int = 30
     change_retention: timedelta = field(default=timedelta(days=7))
     idempotency_retention: timedelta = field(default=timedelta(hours=24))
+    member_webhook: str | None = None
+    """URL the member notices are POSTed to (`cloud.member_notices`); None: they stay pending."""
+    webhook_secret: bytes | None = field(default=None, repr=False)
+    """Key of the webhooks' `Printgw-Signature` (orders and member notices); never logged."""
 
 
 @dataclass(frozen=True)

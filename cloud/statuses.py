@@ -3,7 +3,8 @@
 Per entry, in request order: `duplicate` when its `entry_id` was accepted before (stored once),
 `rejected` with a reason (invalid, unknown printer, read in the future), or `accepted`.  FIG. 9
 activations named by `application_ids` are applied before the data is filtered, and data types
-not requested for the printer are dropped and listed in `ignored_data_types`.
+not requested for the printer (by an active service or its contract, `ContractDemand`) are
+dropped and listed in `ignored_data_types`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud import times
-from cloud.contracts import Row, activate, in_catalogue_order, requested_types, rows_of
+from cloud.contract_usage import observe_statuses
+from cloud.contracts import (
+    ContractDemand,
+    Row,
+    activate,
+    contract_demands,
+    in_catalogue_order,
+    requested_types,
+    rows_of,
+)
 from cloud.db import Printer, Status
 from cloud.handlers import Answer, Call, Caller, Reply, operation
 from cloud.problems import Problem
@@ -89,6 +99,7 @@ async def _process(session: AsyncSession, gateway_id: str,
         select(Printer).where(Printer.gateway_id == gateway_id, Printer.id.in_(named))
         .order_by(Printer.seq).with_for_update())).scalars()}
     rows = await rows_of(session, list(printers))
+    demands = await contract_demands(session, list(printers))
     results: list[dict[str, Any]] = []
     stored: list[dict[str, Any]] = []
     for i, entry in enumerate(entries):
@@ -114,28 +125,29 @@ async def _process(session: AsyncSession, gateway_id: str,
                 "cloud's clock.", f"/statuses/{i}/read_at"))
             continue
         known.add(entry_id.lower())
-        result, status = await _accept(session, printer, rows[printer.id], entry, read_at,
-                                       received_at)
+        result, status = await _accept(session, printer, rows[printer.id],
+                                       demands[printer.id], entry, read_at, received_at)
         results.append(result)
         stored.append(status)
     if stored:
         # One multi-row INSERT (executemany) rather than an ORM object per entry.
         await session.execute(insert(Status.__table__), stored)
+        await observe_statuses(session, printers, stored)  # page limits, cartridge binding
     counts = {status: sum(r["status"] == status for r in results)
               for status in ("accepted", "duplicate", "rejected")}
     return {"received_at": rfc3339(received_at), "counts": counts, "results": results}
 
 
-async def _accept(session: AsyncSession, printer: Printer, rows: list[Row], entry: dict[str, Any],
-                  read_at: datetime, received_at: datetime
-                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+async def _accept(session: AsyncSession, printer: Printer, rows: list[Row],
+                  demand: ContractDemand | None, entry: dict[str, Any], read_at: datetime,
+                  received_at: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
     """The entry's result and its `statuses` row; the printer's state updated."""
     result: dict[str, Any] = {"entry_id": entry["entry_id"], "status": "accepted"}
     if "application_ids" in entry:
         result["activations"] = [
             await activate(session, printer, rows, application_id, first_upload=True)
             for application_id in entry["application_ids"]]
-    requested = requested_types(rows)
+    requested = requested_types(rows, demand)
     kept = {t: value for t, value in entry["data"].items() if t in requested}
     result["ignored_data_types"] = in_catalogue_order(set(entry["data"]) - set(kept))
     if printer.current_data_types is None and any(

@@ -209,6 +209,14 @@ MIGRATIONS: tuple[str, ...] = (
         refused_at REAL NOT NULL
     );
     """,
+    # 7: the contract function (issue 15): the threshold of a printer's contract
+    # (`DeviceControlInformation`) beside its transmission data types, which its
+    # `threshold-crossed` events follow; whether the cloud was told the device has the contract
+    # function (`PrinterRegistration.contract_supported`, NULL: not told).
+    """
+    ALTER TABLE transmission_types ADD COLUMN contract_threshold INTEGER;
+    ALTER TABLE cloud_printers ADD COLUMN contract_supported INTEGER;
+    """,
 )
 
 

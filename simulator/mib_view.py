@@ -112,7 +112,7 @@ def contract_values(state: PrinterState, root: ber.Oid) -> dict[ber.Oid, bytes]:
     }
     dev = state.hr_device_index
     for s in state.supplies:
-        if not s.is_cartridge:
+        if not s.in_contract_mib:
             continue
         v[(*r("pgwSupplyCartridgeType"), dev, s.index)] = _i(
             1 if s.cartridge_type == "contract" else 2)

@@ -19,7 +19,7 @@ from protocols import colors
 from protocols.snmp import oids
 from protocols.snmp.textual_conventions import PrtMarkerSuppliesTypeTC
 from simulator import ber
-from simulator.state import CARTRIDGE_KINDS, PrinterState, SupplyState, new_uuid
+from simulator.state import CARTRIDGE_KINDS, CartridgeType, PrinterState, SupplyState, new_uuid
 
 SUPPLY_TYPES = PrtMarkerSuppliesTypeTC
 SUPPLY_TYPE_CODES = {v: k for k, v in SUPPLY_TYPES.items()}
@@ -39,6 +39,9 @@ class SupplySpec:
     initial_percent: tuple[int, int] = (40, 100)
     index: int | None = None
     device_index: int = 1
+    cartridge_type: CartridgeType = "commercial"
+    contract_part: bool = False
+    """Listed in the contract MIB like a cartridge although not one (a contract drum)."""
 
 
 @dataclass
@@ -82,6 +85,7 @@ class Profile:
                 part_number=spec.part_number, colorant_index=colorants.get(spec.color or "", 0),
                 special_level=spec.special_level, reported_max=spec.reported_max,
                 cartridge_id=f"{serial}-{i}-0000", new=False,
+                cartridge_type=spec.cartridge_type, contract_part=spec.contract_part,
             ))
         mac = bytes([0x02, 0x50, 0x47]) + rng.getrandbits(24).to_bytes(3, "big")
         total = (self.recorded_life_count if self.recorded_life_count is not None
@@ -133,6 +137,19 @@ BUILTIN: dict[str, Profile] = {
             SupplySpec("toner", "Black Toner Cartridge TN-210", "black", 100, 19, 3000, "TN-210"),
             SupplySpec("opc", "Drum Unit DR-210", None, 12000, 7, 12000, "DR-210",
                        initial_percent=(50, 100)),
+        ],
+    ),
+    "contract-laser": Profile(
+        # A flat-rate (contract) machine: its toner and its drum are both contract parts, so the
+        # contract MIB lists the drum row with cartridge type contract as well as the toner.
+        key="contract-laser", manufacturer="Acme", model="LaserWriter M2100C",
+        sys_object_id="1.3.6.1.4.1.32473.2.5", color=False, serial_prefix="AMC",
+        supplies=[
+            SupplySpec("toner", "Black Toner Cartridge TN-210C", "black", 100, 19, 3000,
+                       "TN-210C", cartridge_type="contract"),
+            SupplySpec("opc", "Drum Unit DR-210C", None, 12000, 7, 12000, "DR-210C",
+                       initial_percent=(50, 100), cartridge_type="contract",
+                       contract_part=True),
         ],
     ),
     "color-mfp": Profile(

@@ -56,6 +56,9 @@ class SupplyState:
     low_percent: int = 10
     reported_max: int | None = None
     """What the device reports as max capacity when it differs (-1/-2: capacity unknown)."""
+    contract_part: bool = False
+    """A part (not a cartridge) the contract MIB lists with its cartridge type and ID, as the
+    cartridges: the contract drum of the `contract-laser` profile."""
 
     @property
     def is_receptacle(self) -> bool:
@@ -64,6 +67,11 @@ class SupplyState:
     @property
     def is_cartridge(self) -> bool:
         return self.kind in CARTRIDGE_KINDS
+
+    @property
+    def in_contract_mib(self) -> bool:
+        """Listed in the contract MIB's supply table (type, ID, new flag)."""
+        return self.is_cartridge or self.contract_part
 
     @property
     def is_ink(self) -> bool:
@@ -358,6 +366,7 @@ class PrinterState:
         self._cartridge_seq += 1
         if s.is_cartridge:
             self.cartridge_replacements += 1
+        if s.in_contract_mib:
             s.cartridge_type = cartridge_type or s.cartridge_type
             s.cartridge_id = cartridge_id or f"{self.serial}-{s.index}-{self._cartridge_seq:04d}"
         self.errors.discard("toner-empty")
@@ -425,8 +434,8 @@ class PrinterState:
             "supplies": [{"index": s.index, "kind": s.kind, "description": s.description,
                           "color": s.color, "level": s.level_int,
                           "max_capacity": s.max_capacity, "percent": s.percent,
-                          "cartridge_type": s.cartridge_type if s.is_cartridge else None,
-                          "cartridge_id": s.cartridge_id if s.is_cartridge else None,
+                          "cartridge_type": s.cartridge_type if s.in_contract_mib else None,
+                          "cartridge_id": s.cartridge_id if s.in_contract_mib else None,
                           "new": s.new, "replacements": s.replacements}
                          for s in self.supplies],
             "alerts": [{"index": a.index, "severity": a.severity, "group": a.group,

@@ -130,8 +130,15 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="keep the cloud's database, the gateway's data and the logs in DIR "
                            "(default: a temporary directory, removed on exit)")
     demo.add_argument("--timeout", type=float, default=DemoOptions.timeout, metavar="SECONDS",
-                      help="how long each start-up step may take "
+                      help="how long each start-up step (and each step of "
+                           "--contract-change) may take "
                            f"(default {DemoOptions.timeout:g})")
+    demo.add_argument("--contract-change", action="store_true",
+                      help="then run a change of contract machine on two printers through the "
+                           "member API, printing every step, and stop at its end")
+    demo.add_argument("--keep-running", action="store_true",
+                      help="with --contract-change: go on after it, as without (until Ctrl-C "
+                           "or the end of --duration)")
     demo.set_defaults(handler=_demo)
 
     run = commands.add_parser(
@@ -408,7 +415,8 @@ def _demo(args: argparse.Namespace) -> int:
         count=args.count, first_ip=args.first_ip, snmp_port=args.snmp_port,
         ipp_port=args.ipp_port, control_port=args.control_port, cloud_port=args.cloud_port,
         status_port=args.status_port, duration=args.duration, interval=args.interval,
-        keep_data=args.keep_data, timeout=args.timeout)
+        keep_data=args.keep_data, timeout=args.timeout, contract_change=args.contract_change,
+        keep_running=args.keep_running)
     # piped output is not folded to 80 columns: one line per printer, for grep
     console = Console(width=None if sys.stdout.isatty() else 200)
     return asyncio.run(run_demo(options, console))

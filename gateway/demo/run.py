@@ -18,18 +18,19 @@ end of `--duration` or a failure, every child is stopped (SIGTERM, then SIGKILL 
 period) and the temporary directory removed; on Linux the children also get SIGTERM should this
 process die without cleaning up (`PR_SET_PDEATHSIG`).
 
+With `--contract-change` it then runs a change of contract machine on two printers
+(`gateway.demo.contract_change`) and stops at its end (`--keep-running`: goes on as above).
+
 This module is the orchestration; the children are run by `demo_processes`, the cloud is called
-and its view of the printers kept by `demo_cloud`, and the table and event lines are drawn by
-`demo_table`.
+and its view of the printers kept by `demo_cloud`, the table and event lines are drawn by
+`demo_table`, and the options and the gateway's config are `demo_config`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import json
-import os
 import secrets
 import shutil
 import signal
@@ -37,7 +38,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,51 +46,12 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 
 from gateway.demo.cloud import Operator, PrinterView, receive_statuses, refresh_printers
+from gateway.demo.config import DemoOptions, write_config, write_private
+from gateway.demo.contract_change import CLOUD_OPTIONS, ContractChange
 from gateway.demo.errors import DemoError
 from gateway.demo.processes import Child, start_child, stop_in_order
 from gateway.demo.table import activation_line, event_line, fleet_table
 from protocols.hosts import free_port
-
-
-@dataclass(frozen=True)
-class DemoOptions:
-    count: int = 10
-    first_ip: str = "127.0.10.1"
-    snmp_port: int = 10161
-    ipp_port: int = 10631
-    control_port: int = 0
-    """The fleet's control API on 127.0.0.1 (0: a free port)."""
-    cloud_port: int = 0
-    """The reference cloud on 127.0.0.1 (0: a free port)."""
-    status_port: int = 0
-    """The gateway's status page on 127.0.0.1 (0: a free port)."""
-    duration: float | None = None
-    """Seconds to keep running once the fleet table is shown (None: until Ctrl-C or SIGTERM)."""
-    interval: float = 5.0
-    """The gateway's poll interval, seconds."""
-    keep_data: Path | None = None
-    """Keep the cloud's database, the gateway's data and the logs here (default: a temporary
-    directory, removed on exit)."""
-    timeout: float = 120.0
-    """Seconds each start-up step may take."""
-
-    def __post_init__(self) -> None:
-        if self.count < 1:
-            raise ValueError("--count must be at least 1")
-        try:
-            first = ipaddress.IPv4Address(self.first_ip)
-        except ipaddress.AddressValueError:
-            raise ValueError(f"--first-ip {self.first_ip!r} is not an IPv4 address") from None
-        last = int(first) + self.count - 1
-        if not first.is_loopback or not ipaddress.IPv4Address(last).is_loopback:
-            raise ValueError(f"--first-ip and --count must keep the printers in 127.0.0.0/8 "
-                             f"(loopback), got {first} + {self.count}")
-        for name in ("snmp_port", "ipp_port", "control_port", "cloud_port", "status_port"):
-            if not 0 <= getattr(self, name) <= 65535:
-                raise ValueError(f"--{name.replace('_', '-')} must be a port number (0-65535)")
-        if self.interval <= 0 or (self.duration is not None and self.duration < 0):
-            raise ValueError("--interval must be positive and --duration not negative")
-
 
 SERVICES: dict[str, tuple[str, list[str]]] = {
     # service ID: (outline, the data types it needs)
@@ -111,30 +72,6 @@ WATCH_STEP = 2.0
 """Seconds between two looks at the cloud while the demo runs."""
 GATEWAY = "the gateway"
 """The gateway child's name: it is stopped first (it finishes its uploads)."""
-
-
-# -- the demo's files and ports -------------------------------------------------------------------
-
-def write_private(path: Path, text: str) -> None:
-    """`text` in a new file `path` only this user can read (it holds a secret)."""
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-
-
-def sweep_networks(first_ip: str, count: int) -> list[ipaddress.IPv4Network]:
-    """Networks whose SNMP sweep probes exactly `count` addresses from `first_ip`: the range's
-    CIDR blocks, plus each block's own and broadcast address where the block has them (a sweep
-    skips those, as it should on a real LAN)."""
-    first = ipaddress.IPv4Address(first_ip)
-    networks = []
-    for network in ipaddress.summarize_address_range(first, first + count - 1):
-        networks.append(network)
-        if network.prefixlen < 31:
-            networks += [ipaddress.IPv4Network(network.network_address),
-                         ipaddress.IPv4Network(network.broadcast_address)]
-    return networks
 
 
 # -- the demo -------------------------------------------------------------------------------------
@@ -187,14 +124,16 @@ class Demo:
             "the reference cloud", self.data / "cloud.log", "cloud", "serve",
             "--database", f"sqlite+aiosqlite:///{self.data / 'cloud.db'}",
             "--host", "127.0.0.1", "--port", str(self.ports["cloud"]),
-            "--operator-token-file", str(self.data / "operator-token"))
+            "--operator-token-file", str(self.data / "operator-token"),
+            *(CLOUD_OPTIONS if self.options.contract_change else []))
         self.children.append(cloud)
         timeout = aiohttp.ClientTimeout(total=30)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             operator = Operator(session, self.cloud_url, token)
             await asyncio.gather(self._wait_for_fleet(session), self._wait_for_cloud(operator))
             enrolment = await self._prepare_cloud(operator)
-            config = self._write_config(enrolment)
+            config = write_config(self.data, self.options, self.cloud_url,
+                                  self.ports["status"], enrolment)
             self.children.append(await start_child(
                 GATEWAY, self.data / "gateway.log", "gateway.app.cli", "run",
                 "--config", str(config)))
@@ -203,6 +142,12 @@ class Demo:
             await self._follow_start(operator, session)
             self.console.print(fleet_table(self.printers))
             await self._print_addresses(session)
+            if self.options.contract_change:
+                await ContractChange(self.console, session, operator, self.control_url,
+                                     self.status_url, self.printers, self._until,
+                                     self.options.timeout).run()
+                if not self.options.keep_running:
+                    return
             await self._watch(operator)
 
     def _operator_token(self) -> str:
@@ -271,55 +216,6 @@ class Demo:
                                      body={"region": "jp", "label": "printgw demo"})
         self.console.print(f"Services defined: {', '.join(SERVICES)}; enrolment token issued")
         return str(answer["enrolment_token"])
-
-    def _write_config(self, enrolment_token: str) -> Path:
-        token_file = self.data / "enrolment-token"
-        write_private(token_file, enrolment_token + "\n")
-        subnets = sweep_networks(self.options.first_ip, self.options.count)
-        interval = self.options.interval
-        text = "\n".join([
-            "# Written by `printgw demo`: the gateway of its virtual fleet and reference cloud.",
-            "[gateway]",
-            f"data_dir = {json.dumps(str(self.data / 'gateway'))}",
-            'name = "printgw-demo"',
-            'region = "jp"',
-            "",
-            "[snmp]",
-            f"port = {self.options.snmp_port}",
-            'communities = ["public"]',
-            'timeout = "1s"',
-            "",
-            "[ipp]",
-            f"port = {self.options.ipp_port}",
-            'timeout = "3s"',
-            "",
-            "[discovery]  # an SNMP sweep of exactly the fleet's addresses",
-            "mdns = false",
-            "subnets = [" + ", ".join(f'{{ cidr = "{net}" }}' for net in subnets) + "]",
-            "",
-            "[cloud]",
-            f'url = "{self.cloud_url}"',
-            f"enrolment_token = {{ file = {json.dumps(str(token_file))} }}",
-            'changes_poll_interval = "2s"',
-            'timeout = "10s"',
-            "",
-            "[poll]",
-            f'interval = "{interval:g}s"',
-            'periodic_upload = "5m"',
-            "",
-            "[contract]",
-            'write_community = "private"',
-            'retry_initial = "1s"',
-            'retry_max = "10s"',
-            "",
-            "[status_page]",
-            "enabled = true",
-            'host = "127.0.0.1"',
-            f"port = {self.ports['status']}",
-            ""])
-        path = self.data / "gateway.toml"
-        write_private(path, text)
-        return path
 
     async def _follow_start(self, operator: Operator, session: aiohttp.ClientSession) -> None:
         """Progress until every printer is registered, its contracted services active and a
@@ -419,8 +315,14 @@ class Demo:
         self.console.print(f"Fleet:        {self.control_url}/printers — make things happen, e.g."
                            f"\n  curl -X POST {self.control_url}/printers/0/level "
                            "-d '{\"supply\": \"black\", \"percent\": 15}'")
-        self.console.print("Press Ctrl-C to stop." if self.options.duration is None
-                           else f"Running for {self.options.duration:g} s (Ctrl-C stops earlier).")
+        if self.options.contract_change and not self.options.keep_running:
+            self.console.print("The demo stops at the contract change's end (Ctrl-C stops "
+                               "earlier).")
+            return
+        how = "Press Ctrl-C to stop." if self.options.duration is None \
+            else f"Running for {self.options.duration:g} s (Ctrl-C stops earlier)."
+        self.console.print(f"After the contract change: {how[0].lower()}{how[1:]}"
+                           if self.options.contract_change else how)
 
     async def _watch(self, operator: Operator) -> None:
         """One line per event the cloud receives or activation change, until the duration is

@@ -211,7 +211,9 @@ def _contract(contract: Mapping[str, Any]) -> str:
     text = escape(contract.get("mode") or "contract mode unknown")
     if contract.get("printing_prohibited"):
         text += ' <span class="bad">printing prohibited</span>'
-    return f'<div class="contract">{text}</div>'
+    panel = contract.get("panel_message")
+    message = f'<div class="panel sub">Panel: “{escape(panel)}”</div>' if panel else ""
+    return f'<div class="contract">{text}</div>{message}'
 
 
 def _services(services: list[Mapping[str, Any]]) -> str:

@@ -2,15 +2,15 @@
 
 - `cloud_link`: the link's key/values — the gateway's ID and token from its enrolment, the
   regional endpoint and the region it was resolved for, the change stream cursor, the last sync.
-- `cloud_printers`: the cloud's printer ID per device (S0604) and the serial it was registered
-  with.
+- `cloud_printers`: the cloud's printer ID per device (S0604), the serial it was registered
+  with and the contract function the cloud was told of (migration 7).
 - `registration_refusals` (migration 6): devices whose registration the cloud refused, the
   fingerprint of the refused request, why and when (`RegistrationRefusal`).
 - `applications`: the support service setting table (FIG. 5): per device and service, the
   application information from the cloud (S0606) beside the local enable setting, FIG. 10's
   decision and the last activation result (S0608 or FIG. 9).
 - `transmission_types`: the transmission data type table per device (S0610-S0611): what the cloud
-  requests and what the gateway sends.
+  requests and what the gateway sends, and the threshold of the printer's contract (migration 7).
 - `last_status`: the previous reading per device (event detection survives restarts) and when
   its last periodic upload was.
 
@@ -131,20 +131,32 @@ class CloudState:
                                       (printer_id,)).fetchone()
         return None if row is None else row["device_id"]
 
-    def set_printer(self, device_id: int, printer_id: str, serial: str, *,
+    def registered(self, device_id: int) -> tuple[str, bool | None] | None:
+        """The serial the device was registered with, and the contract function the cloud was
+        told of (None: not told); None when it is not registered."""
+        row = self.store.conn.execute(
+            "SELECT serial, contract_supported FROM cloud_printers WHERE device_id = ?",
+            (device_id,)).fetchone()
+        told = row and row["contract_supported"]
+        return None if row is None else (row["serial"], None if told is None else bool(told))
+
+    def set_printer(self, device_id: int, printer_id: str, serial: str,
+                    contract_supported: bool | None = None, *,
                     db: sqlite3.Connection | None = None) -> None:
-        """The device is this printer ID.  A printer ID is one device's: if another record had
-        it (two records that were one device), it moves here."""
+        """The device is this printer ID, registered with `contract_supported` (None: not
+        told; a known value is kept).  A printer ID is one device's: if another record had it
+        (two records that were one device), it moves here."""
         with self._writing(db) as conn:
             conn.execute("DELETE FROM cloud_printers WHERE printer_id = ? AND device_id != ?",
                          (printer_id, device_id))
             conn.execute(
-                "INSERT INTO cloud_printers (device_id, printer_id, serial, registered_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
-                "printer_id = excluded.printer_id, serial = excluded.serial, "
+                "INSERT INTO cloud_printers (device_id, printer_id, serial, registered_at, "
+                "contract_supported) VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE "
+                "SET printer_id = excluded.printer_id, serial = excluded.serial, "
                 "registered_at = CASE WHEN printer_id = excluded.printer_id THEN registered_at "
-                "ELSE excluded.registered_at END",
-                (device_id, printer_id, serial, self.clock()))
+                "ELSE excluded.registered_at END, "
+                "contract_supported = coalesce(excluded.contract_supported, contract_supported)",
+                (device_id, printer_id, serial, self.clock(), contract_supported))
 
     # -- refused registrations ---------------------------------------------------------------------
 
@@ -270,11 +282,12 @@ class CloudState:
         return json.loads(row["requested"]), json.loads(row["current"])
 
     def set_transmission_types(self, device_id: int, requested: Iterable[str],
-                               current: Iterable[str], *,
+                               current: Iterable[str], *, contract_threshold: int | None = None,
                                db: sqlite3.Connection | None = None) -> None:
         """The cloud's requested types and the table of the types the gateway sends (catalogue
-        order, once each); the S0611 report of it is pending until `mark_reported`.  Raises
-        ValueError for a name outside the data type catalogue.
+        order, once each), and the printer's contract's threshold (None: no contract); the S0611
+        report of it is pending until `mark_reported`.  Raises ValueError for a name outside the
+        data type catalogue.
 
         A type the table did not hold before (a service was activated) makes the device's next
         upload a periodic one, so the new type is sent with its next reading, not only at the
@@ -288,10 +301,20 @@ class CloudState:
                              (device_id,))
             conn.execute(
                 "INSERT INTO transmission_types (device_id, requested, current, reported_at, "
-                "updated_at) VALUES (?, ?, ?, NULL, ?) ON CONFLICT (device_id) DO UPDATE SET "
+                "updated_at, contract_threshold) VALUES (?, ?, ?, NULL, ?, ?) "
+                "ON CONFLICT (device_id) DO UPDATE SET "
                 "requested = excluded.requested, current = excluded.current, "
-                "reported_at = NULL, updated_at = excluded.updated_at",
-                (device_id, json.dumps(requested), json.dumps(current), self.clock()))
+                "reported_at = NULL, updated_at = excluded.updated_at, "
+                "contract_threshold = excluded.contract_threshold",
+                (device_id, json.dumps(requested), json.dumps(current), self.clock(),
+                 contract_threshold))
+
+    def contract_threshold(self, device_id: int) -> int | None:
+        """The threshold of the printer's contract as the cloud last said (None: no contract)."""
+        row = self.store.conn.execute(
+            "SELECT contract_threshold FROM transmission_types WHERE device_id = ?",
+            (device_id,)).fetchone()
+        return None if row is None else row["contract_threshold"]
 
     def mark_reported(self, device_id: int, *, db: sqlite3.Connection | None = None) -> None:
         """The cloud has the S0611 report of the device's current table."""

@@ -21,9 +21,17 @@ cloud document's `StatusEvent` with its `EventDetail`:
 - `contract-cartridge-installed` / `contract-cartridge-removed` (supply_index; the removed
   cartridge's previous_cartridge_id): a supply's cartridge became / stopped being a contract
   cartridge (a contract cartridge's row disappearing is a removal).
+- `contract-mode-changed` (previous_mode, previous_printing_prohibited): the contract MIB's mode
+  or its printing-prohibited flag differs from the previous reading's (a command applied, or a
+  change made on the device).
+
+`threshold-crossed` is judged at the configured thresholds and, for a printer under a contract,
+at its contract's threshold as well (`contract_threshold`, from the cloud's control information),
+so the contract process hears of its threshold exactly when it is crossed.
 
 Only what both readings know is compared: levels that are numbers in both, alert tables read
-from the same protocols, cartridge types when both readings had the contract MIB.  A first
+from the same protocols, cartridge types and contract modes when both readings had the contract
+MIB.  A first
 reading (`previous` None) has no events; the caller sends a `periodic` upload.
 
 A sleeping printer reports unknown levels and a timed-out SNMP loses the alert table for one
@@ -55,16 +63,26 @@ class StatusEvent:
     """Its `event_detail`."""
 
 
-def detect(previous: DeviceStatus | None, current: DeviceStatus,
-           settings: EventSettings) -> list[StatusEvent]:
-    """The events `current` shows against `previous` (see the module docstring)."""
+def detect(previous: DeviceStatus | None, current: DeviceStatus, settings: EventSettings,
+           contract_threshold: int | None = None) -> list[StatusEvent]:
+    """The events `current` shows against `previous` (see the module docstring);
+    `contract_threshold`: the printer's contract's threshold, a threshold besides the
+    configured ones (0 or None: none; an empty supply is `supply-empty` anyway)."""
     if previous is None:
         return []
-    events = _supply_events(previous, current, settings)
+    events = _supply_events(previous, current, thresholds(settings, contract_threshold),
+                            settings.level_jump)
     if _answered(previous) == _answered(current):
         events += _alert_events(previous, current)
     events += _state_events(previous, current)
+    events += _contract_events(previous, current)
     return events
+
+
+def thresholds(settings: EventSettings, contract_threshold: int | None) -> list[int]:
+    """The thresholds to judge a printer's levels at, highest first."""
+    extra = [contract_threshold] if contract_threshold and 0 < contract_threshold < 100 else []
+    return sorted(set(settings.thresholds) | set(extra), reverse=True)
 
 
 def baseline(previous: DeviceStatus | None, current: DeviceStatus) -> DeviceStatus:
@@ -96,32 +114,32 @@ def baseline(previous: DeviceStatus | None, current: DeviceStatus) -> DeviceStat
 
 # -- supplies ----------------------------------------------------------------------------------
 
-def _supply_events(previous: DeviceStatus, current: DeviceStatus,
-                   settings: EventSettings) -> list[StatusEvent]:
+def _supply_events(previous: DeviceStatus, current: DeviceStatus, levels: list[int],
+                   level_jump: int) -> list[StatusEvent]:
     before, now = _supplies(previous), _supplies(current)
     contract_known = previous.contract.supported and current.contract.supported
     events: list[StatusEvent] = []
     for index in sorted(set(before) | set(now), key=_index_key):
         old, new = before.get(index), now.get(index)
         if old is not None and new is not None:
-            events += _level_events(index, old, new, settings)
+            events += _level_events(index, old, new, levels, level_jump)
         if contract_known:
             events += _cartridge_events(index, old, new)
     return events
 
 
-def _level_events(index: str, old: Supply, new: Supply,
-                  settings: EventSettings) -> list[StatusEvent]:
+def _level_events(index: str, old: Supply, new: Supply, levels: list[int],
+                  level_jump: int) -> list[StatusEvent]:
     events = []
     was, now = _level(old), _level(new)
     old_id, new_id = old.cartridge_id, new.cartridge_id
     replaced = (bool(old_id) and bool(new_id) and old_id != new_id) or (
-        was is not None and now is not None and now - was >= settings.level_jump)
+        was is not None and now is not None and now - was >= level_jump)
     if replaced:
         events.append(StatusEvent("supply-replaced", EventDetail(
             supply_index=index, previous_cartridge_id=_previous_id(old_id))))
     elif was is not None and now is not None:
-        crossed = [t for t in settings.thresholds if was > t >= now]
+        crossed = [t for t in levels if was > t >= now]
         if crossed:
             events.append(StatusEvent("threshold-crossed", EventDetail(
                 supply_index=index, threshold_percent=min(crossed))))
@@ -200,3 +218,13 @@ def _state_events(previous: DeviceStatus, current: DeviceStatus) -> list[StatusE
     if was in _READY and now in _READY and _READY[was] != _READY[now]:
         return [StatusEvent("state-changed", EventDetail(previous_state=was))]
     return []
+
+
+def _contract_events(previous: DeviceStatus, current: DeviceStatus) -> list[StatusEvent]:
+    was, now = previous.contract, current.contract
+    if not (was.supported and now.supported) or was.mode is None or now.mode is None:
+        return []
+    if (was.mode, was.printing_prohibited) == (now.mode, now.printing_prohibited):
+        return []
+    return [StatusEvent("contract-mode-changed", EventDetail(
+        previous_mode=was.mode, previous_printing_prohibited=was.printing_prohibited))]

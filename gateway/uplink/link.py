@@ -33,13 +33,13 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from gateway.device.fields import parse_uuid
 from gateway.device.model import DeviceStatus
 from gateway.fleet.inventory import Device, Inventory
 from gateway.settings.schema import CloudSettings, GatewaySettings
 from gateway.uplink import refusals
 from gateway.uplink.cloud_state import CloudState
 from gateway.uplink.data_types import available
+from gateway.uplink.registering import registration_request
 from gateway.uplink.services import ServiceSettings, decide_activation, installed_models
 from protocols.cloud.client import CloudClient
 from protocols.cloud.errors import CloudError, CloudRejected
@@ -191,32 +191,13 @@ class CloudLink:
 
     # -- S0603-S0604 -----------------------------------------------------------------------------
 
-    def registration(self, device: Device, status: DeviceStatus) -> PrinterRegistration | None:
-        """The S0603 request for a device, or None when it cannot be registered (no serial)."""
-        identity = status.identity
-        serial = identity.serial or device.serial
-        if not serial:
-            return None
-        gateway = self.gateway()
-        return PrinterRegistration(
-            serial=serial,
-            product_name=identity.model or device.model or "unknown",
-            manufacturer=identity.manufacturer or device.manufacturer or "unknown",
-            shipping_destination=gateway.shipping_destination,
-            time_zone=gateway.time_zone,
-            device_type="unknown",
-            uuid=identity.uuid or parse_uuid(device.uuid),
-            mac=identity.mac or device.mac,
-            firmware=identity.firmware,
-            sys_object_id=identity.sys_object_id,
-        )
-
     async def register(self, device: Device, status: DeviceStatus) -> str | None:
         """The device's printer ID, registering it first if needed; None when it cannot be."""
+        request = registration_request(device, status, self.gateway())
         printer_id = self.state.printer_id(device.id)
         if printer_id is not None:
+            await self._tell_contract_function(device.id, printer_id, request)
             return printer_id
-        request = self.registration(device, status)
         if request is None:
             self.status.skipped[device.id] = "no readable serial number: cannot be registered"
             return None
@@ -232,12 +213,30 @@ class CloudLink:
             self.status.skipped[device.id] = refusals.record(self.state, device.id, request, exc,
                                                              interval)
             return None
-        self.state.set_printer(device.id, result.printer_id, request.serial)
+        self.state.set_printer(device.id, result.printer_id, request.serial,
+                               request.contract_supported)
         self.state.clear_refusal(device.id)
         self.status.skipped.pop(device.id, None)
         log.info("cloud: device %s (serial %s) is printer %s", device.id, request.serial,
                  result.printer_id)
         return result.printer_id
+
+    async def _tell_contract_function(self, device_id: int, printer_id: str,
+                                      request: PrinterRegistration | None) -> None:
+        """S0603 again for a registered device (the cloud updates the printer) when its contract
+        function is known now and not what the cloud was told: a device registered before it
+        was read over SNMP, or by an older gateway, gets it; never under another serial."""
+        registered = self.state.registered(device_id)
+        if request is None or request.contract_supported is None or registered is None \
+                or registered[0] != request.serial \
+                or registered[1] == request.contract_supported:
+            return
+        try:
+            await self.client.register_printer(request)
+        except CloudError as exc:  # the device's other steps go on; told at the next sync
+            self.record_error(f"device {device_id}: telling its contract function: {exc}")
+            return
+        self.state.set_printer(device_id, printer_id, request.serial, request.contract_supported)
 
     # -- S0605-S0611 -----------------------------------------------------------------------------
 
@@ -296,7 +295,8 @@ class CloudLink:
         unavailable = tuple(UnavailableDataType(t, reason) for t in requested
                             if (reason := missing.get(t)))
         current = [t for t in requested if not missing.get(t)]
-        self.state.set_transmission_types(device.id, requested, current)
+        self.state.set_transmission_types(device.id, requested, current,
+                                          contract_threshold=control.contract_threshold_percent)
         await self.client.report_transmission_data_types(printer_id, TransmissionDataTypesReport(
             transmission_data_types=tuple(current), based_on_revision=control.revision,
             unavailable=unavailable))

@@ -1,9 +1,10 @@
 """From readings to the outbox: what each reading of a registered device must upload.
 
-A reading causes one entry per event it shows against the previous reading (threshold crossed,
-supply replaced or empty, alert raised or cleared, state change, contract cartridge installed or
-removed), plus a `periodic` entry when the device's last one is older than `poll.periodic_upload`
-(the first reading of a device is always periodic).  Each entry holds only the data types of the
+A reading causes one entry per event it shows against the previous reading (threshold crossed —
+at the configured thresholds and the printer's contract's —, supply replaced or empty, alert
+raised or cleared, state change, contract cartridge installed or removed, contract mode changed),
+plus a `periodic` entry when the device's last one is older than `poll.periodic_upload` (the
+first reading of a device is always periodic).  Each entry holds only the data types of the
 device's transmission data type table.  Where a service allows activation by the first upload
 (FIG. 9) and FIG. 10 allows it, the entry carries its application ID and the service's types.
 
@@ -69,7 +70,8 @@ class UploadPipeline:
         previous = None if stored is None else DeviceStatus.from_json(stored)
         withhold_implausible_counters(previous, status)
         document = status.to_json()
-        events = detect(previous, status, self.events())
+        events = detect(previous, status, self.events(),
+                        self.state.contract_threshold(device.id))
         _requested, types = self.state.transmission_types(device.id)
         application_ids, fig9_types = self.first_upload_activations(device.id)
         types = list(types) + [t for t in fig9_types if t not in types]

@@ -88,19 +88,28 @@ class EventDetail:
     alert_index: str | None = None
     previous_state: str | None = None
     previous_cartridge_id: str | None = None
+    previous_mode: str | None = None
+    """`contract-mode-changed`: the contract mode before (also when only the prohibition
+    changed)."""
+    previous_printing_prohibited: bool | None = None
+    """`contract-mode-changed`: whether contract printing was prohibited before."""
 
     def to_json(self) -> JsonObject:
         return optional_fields({}, supply_index=self.supply_index,
                                threshold_percent=self.threshold_percent,
                                alert_index=self.alert_index, previous_state=self.previous_state,
-                               previous_cartridge_id=self.previous_cartridge_id)
+                               previous_cartridge_id=self.previous_cartridge_id,
+                               previous_mode=self.previous_mode,
+                               previous_printing_prohibited=self.previous_printing_prohibited)
 
     @classmethod
     def from_json(cls, body: Mapping[str, JsonValue]) -> EventDetail:
         return cls(supply_index=body.get("supply_index"),
                    threshold_percent=body.get("threshold_percent"),
                    alert_index=body.get("alert_index"), previous_state=body.get("previous_state"),
-                   previous_cartridge_id=body.get("previous_cartridge_id"))
+                   previous_cartridge_id=body.get("previous_cartridge_id"),
+                   previous_mode=body.get("previous_mode"),
+                   previous_printing_prohibited=body.get("previous_printing_prohibited"))
 
 
 @dataclass(frozen=True)

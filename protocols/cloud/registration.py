@@ -111,13 +111,16 @@ class PrinterRegistration:
     mac: str | None = None
     firmware: str | None = None
     sys_object_id: str | None = None
+    contract_supported: bool | None = None
+    """Whether the device answered the contract MIB; None: not known (SNMP did not answer)."""
 
     def to_json(self) -> JsonObject:
         return {"serial": self.serial, "product_name": self.product_name,
                 "manufacturer": self.manufacturer,
                 "shipping_destination": self.shipping_destination, "time_zone": self.time_zone,
                 "device_type": self.device_type, "uuid": self.uuid, "mac": self.mac,
-                "firmware": self.firmware, "sys_object_id": self.sys_object_id}
+                "firmware": self.firmware, "sys_object_id": self.sys_object_id,
+                "contract_supported": self.contract_supported}
 
     @classmethod
     def from_json(cls, body: Mapping[str, JsonValue]) -> PrinterRegistration:
@@ -126,7 +129,8 @@ class PrinterRegistration:
                    shipping_destination=body["shipping_destination"],
                    time_zone=body["time_zone"], device_type=body["device_type"],
                    uuid=body.get("uuid"), mac=body.get("mac"), firmware=body.get("firmware"),
-                   sys_object_id=body.get("sys_object_id"))
+                   sys_object_id=body.get("sys_object_id"),
+                   contract_supported=body.get("contract_supported"))
 
 
 @dataclass(frozen=True)
@@ -263,6 +267,26 @@ class ServiceDataTypes:
 
 
 @dataclass(frozen=True)
+class ContractDataTypes:
+    """What the printer's contract asks for on its own account, whatever services exist
+    (`DeviceControlInformation.by_contract`)."""
+
+    data_types: tuple[str, ...]
+    threshold_percent: int
+    process_id: str | None = None
+
+    def to_json(self) -> JsonObject:
+        return {"data_types": list(self.data_types), "threshold_percent": self.threshold_percent,
+                "process_id": self.process_id}
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, JsonValue]) -> ContractDataTypes:
+        return cls(data_types=tuple(body["data_types"]),
+                   threshold_percent=body["threshold_percent"],
+                   process_id=body.get("process_id"))
+
+
+@dataclass(frozen=True)
 class DeviceControlInformation:
     """S0610 (`DeviceControlInformation`): the requested and current data types, and
     `added` / `removed`, their difference."""
@@ -274,6 +298,10 @@ class DeviceControlInformation:
     added: tuple[str, ...]
     removed: tuple[str, ...]
     by_service: tuple[ServiceDataTypes, ...] | None = None
+    by_contract: ContractDataTypes | None = None
+    contract_threshold_percent: int | None = None
+    """The printer's contract's threshold (None: no contract): the gateway's threshold events
+    for the printer follow it besides its configured thresholds."""
 
     def to_json(self) -> JsonObject:
         body: JsonObject = {
@@ -283,18 +311,24 @@ class DeviceControlInformation:
             "difference": {"added": list(self.added), "removed": list(self.removed)}}
         if self.by_service is not None:
             body["by_service"] = [s.to_json() for s in self.by_service]
+        body["by_contract"] = None if self.by_contract is None else self.by_contract.to_json()
+        body["contract_threshold_percent"] = self.contract_threshold_percent
         return body
 
     @classmethod
     def from_json(cls, body: Mapping[str, JsonValue]) -> DeviceControlInformation:
         by_service = body.get("by_service")
+        by_contract = body.get("by_contract")
         return cls(printer_id=body["printer_id"], revision=body["revision"],
                    requested_data_types=tuple(body["requested_data_types"]),
                    current_data_types=tuple(body["current_data_types"]),
                    added=tuple(body["difference"]["added"]),
                    removed=tuple(body["difference"]["removed"]),
                    by_service=None if by_service is None
-                   else tuple(ServiceDataTypes.from_json(s) for s in by_service))
+                   else tuple(ServiceDataTypes.from_json(s) for s in by_service),
+                   by_contract=None if by_contract is None
+                   else ContractDataTypes.from_json(by_contract),
+                   contract_threshold_percent=body.get("contract_threshold_percent"))
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,12 @@ Tests use addresses 127.0.100.0-127.0.104.255.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import shutil
 import signal
 import socket
 import subprocess
-import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -29,6 +25,9 @@ import pytest
 from protocols.hosts import free_port
 from simulator.fleet import addresses
 from tests.support.chromium import render
+from tests.support.demo_runner import RunningDemo as Demo
+from tests.support.demo_runner import fleet_args, processes
+from tests.support.demo_runner import running_demo as demo
 from tests.support.paths import REPO
 
 ENV = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
@@ -36,109 +35,10 @@ ENV = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
 
 # -- the demo as a child process -----------------------------------------------------------------
 
-def processes() -> dict[int, tuple[int, int]]:
-    """Every process: PID → (parent PID, process group), from /proc."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            found[int(entry.name)] = (int(fields[1]), int(fields[2]))
-    return found
-
-
-def descendants(pid: int) -> set[int]:
-    table = processes()
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        parent = todo.pop()
-        children = {p for p, (ppid, _group) in table.items() if ppid == parent}
-        todo += children - found
-        found |= children
-    return found
-
-
 def listening(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         sock.settimeout(1)
         return sock.connect_ex((host, port)) == 0
-
-
-@dataclass
-class Demo:
-    process: asyncio.subprocess.Process
-    out: list[str] = field(default_factory=list)
-    err: list[str] = field(default_factory=list)
-    children: set[int] = field(default_factory=set)
-    """Every descendant process seen while it ran (sampled every 50 ms)."""
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.out)
-
-    async def line(self, pattern: str, within: float) -> re.Match[str]:
-        """The first output line matching `pattern` (waiting for it at most `within` s)."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + within
-        while True:
-            for text in self.out:
-                match = re.search(pattern, text)
-                if match:
-                    return match
-            if self.process.returncode is not None or loop.time() > end:
-                raise AssertionError(f"no line matching {pattern!r} within {within} s:\n"
-                                     f"{self.output}\n{''.join(self.err)}")
-            await asyncio.sleep(0.1)
-
-    async def wait(self, within: float) -> int:
-        try:
-            return await asyncio.wait_for(self.process.wait(), within)
-        except TimeoutError:
-            raise AssertionError(f"the demo did not stop within {within} s:\n"
-                                 f"{self.output}") from None
-
-
-async def _collect(stream: asyncio.StreamReader, into: list[str]) -> None:
-    async for raw in stream:
-        into.append(raw.decode(errors="replace").rstrip("\n"))
-
-
-async def _sample_children(running: Demo) -> None:
-    while running.process.returncode is None:
-        running.children |= descendants(running.process.pid)
-        await asyncio.sleep(0.05)
-
-
-@contextlib.asynccontextmanager
-async def demo(*args: str) -> AsyncIterator[Demo]:
-    """`printgw demo ARGS` running; killed (with its process groups) if a test fails early."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.app.cli", "demo", *args, stdin=subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=ENV)
-    running = Demo(process)
-    assert process.stdout is not None and process.stderr is not None
-    readers = [asyncio.create_task(_collect(process.stdout, running.out)),
-               asyncio.create_task(_collect(process.stderr, running.err)),
-               asyncio.create_task(_sample_children(running))]
-    try:
-        yield running
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-            for pid in running.children:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
-        await asyncio.gather(*readers)
-
-
-def fleet_args(first_ip: str, count: int) -> list[str]:
-    ips = addresses(first_ip, count)
-    return ["--count", str(count), "--first-ip", first_ip,
-            "--snmp-port", str(free_port(*ips, udp=True)), "--ipp-port",
-            str(free_port(*ips, udp=True))]
 
 
 def option(args: list[str], name: str) -> int:

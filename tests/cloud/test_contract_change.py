@@ -12,63 +12,35 @@ restart of the cloud in the middle.
 from __future__ import annotations
 
 import asyncio
-import uuid
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 
 from cloud import times
 from cloud.contract_actions import MESSAGES
+from cloud.contract_readings import cartridge_reading
 from cloud.server import CloudServer
 from protocols.cloud.times import rfc3339
 from tests.support.cloud_helpers import Gateway, Operator, running_cloud, sqlite_url
+from tests.support.contract_device import Device
 from tests.support.contract_helpers import OrderService, order_service
 
 pytest_plugins = ("tests.support.cloud_helpers",)
 
 SERVICE = "contract-printing"
+DATA_TYPES = ["supplies.level", "supplies.kind", "supplies.model", "supplies.cartridge",
+              "contract"]
 THRESHOLD = 10
 MEMBER = "member-0042"
 
 
 # -- the scripted gateway --------------------------------------------------------------------------
-
-@dataclass
-class Device:
-    """A printer's contract MIB state and its cartridge, as the scripted gateway keeps them."""
-
-    mode: str = "non-contract"
-    prohibited: bool = False
-    panel: str | None = None
-    contract_cartridge: bool = False
-    level: int = 100
-
-    def apply(self, kind: str, parameters: dict[str, Any]) -> None:
-        if kind == "contract-transition":
-            self.mode = parameters["mode"]
-        elif kind == "withdrawal":
-            self.mode = "non-contract"
-        elif kind == "billing-start":
-            self.mode = "contract-billing"
-        elif kind == "prohibit-contract-printing":
-            self.prohibited = True
-        elif kind == "permit-contract-printing":
-            self.prohibited = False
-        else:
-            self.panel = parameters["message"] or None
-
-    def contract_state(self) -> dict[str, Any]:
-        return {"supported": True, "mode": self.mode, "printing_prohibited": self.prohibited,
-                "panel_message": self.panel}
-
-    @property
-    def contract_printing(self) -> bool:
-        return self.mode != "non-contract" and not self.prohibited
-
 
 class ScriptedGateway:
     def __init__(self, gateway: Gateway, names: dict[str, str]) -> None:
@@ -78,8 +50,9 @@ class ScriptedGateway:
         self.log: list[tuple[str, str]] = []
         """(printer name, command kind) in the order applied."""
 
-    async def acknowledge(self, result: str = "done") -> int:
-        """Apply and acknowledge every pending command (`done`), or answer `result`."""
+    async def acknowledge(self, result: str = "done", reason: str = "device-unreachable") -> int:
+        """Apply and acknowledge every pending command (`done`), or answer `result` (with the
+        `reason` code)."""
         pending = (await self.gateway.ok("listPendingCommands"))["commands"]
         for command in pending:
             device = self.devices[command["printer_id"]]
@@ -93,7 +66,7 @@ class ScriptedGateway:
                 device.apply(command["kind"], command["parameters"])
                 self.log.append((self.names[command["printer_id"]], command["kind"]))
             else:
-                ack["reason"] = {"code": "device-unreachable", "detail": "No answer."}
+                ack["reason"] = {"code": reason, "detail": "Not done."}
             ack["contract_state"] = device.contract_state()
             await self.gateway.ok("acknowledgeCommand", path=path, json_body=ack)
             self.check_invariant()
@@ -105,25 +78,27 @@ class ScriptedGateway:
         assert len(printing) <= 1, f"contract printing enabled on {printing}"
 
     async def upload(self, printer_id: str, *, cartridge: bool | None = None,
-                     level: int | None = None, event: str = "periodic") -> None:
+                     level: int | None = None, event: str = "periodic",
+                     event_detail: dict[str, Any] | None = None, levels: bool = True,
+                     machine: tuple[str, str] | None = None) -> None:
+        """An upload of the printer's cartridge (its level unless not `levels`, its supply kind
+        and part number when `machine` (kind, part number) is given)."""
         device = self.devices[printer_id]
         if cartridge is not None:
             device.contract_cartridge = cartridge
         if level is not None:
             device.level = level
-        await self.gateway.upload([{
-            "entry_id": str(uuid.uuid4()), "printer_id": printer_id,
-            "read_at": rfc3339(times.now()), "event": event,
-            "data": {
-                "supplies.cartridge": [{
-                    "index": "1.1",
-                    "cartridge_type": "contract" if device.contract_cartridge else "commercial",
-                    "cartridge_id": "C-1", "cartridge_new": False}],
-                "supplies.level": [{
-                    "index": "1.1", "level_percent": device.level, "level_state": "known",
-                    "raw_level": device.level, "max_capacity": 100, "unit": "percent",
-                    "class": "consumed", "over_capacity": False, "low_percent": 10}],
-                "contract": device.contract_state()}}])
+        entry = device.status_entry(printer_id, event, cartridge_id="C-1", low_percent=10)
+        if event_detail is not None:
+            entry["event_detail"] = event_detail
+        if not levels:
+            del entry["data"]["supplies.level"]
+        if machine is not None:
+            entry["data"]["supplies.kind"] = [{"index": "1.1", "kind": machine[0],
+                                               "class": "consumed", "description": None}]
+            entry["data"]["supplies.model"] = [{"index": "1.1", "part_number": machine[1],
+                                                "description": None}]
+        await self.gateway.upload([entry])
 
 
 @dataclass
@@ -142,13 +117,13 @@ class Fleet:
         return await self.operator.ok("getPrinterContract", path={"printer_id": printer_id})
 
     async def settle(self, process_id: str, until: Callable[[dict[str, Any]], bool],
-                     result: str = "done") -> dict[str, Any]:
+                     result: str = "done", reason: str = "device-unreachable") -> dict[str, Any]:
         """Acknowledge commands until the process satisfies `until` (at most 10 s)."""
         for _ in range(200):
             process = await self.process(process_id)
             if until(process):
                 return process
-            if not await self.gateway.acknowledge(result):
+            if not await self.gateway.acknowledge(result, reason):
                 await asyncio.sleep(0.05)
         raise AssertionError(f"the process did not get there: {process}")
 
@@ -187,7 +162,7 @@ async def start_fleet(cloud: CloudServer, http: aiohttp.ClientSession,
     first contract run through the cloud), with a contract cartridge at 80 %."""
     operator = Operator(http, cloud.url)
     gateway = await Gateway.enrol(http, cloud.url, operator)
-    await operator.put_service(SERVICE, ["supplies.level", "supplies.cartridge", "contract"])
+    await operator.put_service(SERVICE, DATA_TYPES)
     old, new = await gateway.register(), await gateway.register()
     for printer_id in (old, new):
         application = await operator.contract(printer_id, SERVICE)
@@ -216,7 +191,7 @@ async def fleet(tmp_path: Path, http: aiohttp.ClientSession,
                 orders: OrderService) -> AsyncIterator[Fleet]:
     async with running_cloud(sqlite_url(tmp_path), order_webhook=orders.url,
                              contract_threshold_percent=THRESHOLD, contract_retry_seconds=0,
-                             contract_poll_seconds=0.2) as cloud:
+                             contract_poll_seconds=0.2, contract_notice_lead_seconds=0) as cloud:
         yield await start_fleet(cloud, http, orders)
 
 
@@ -264,7 +239,8 @@ async def test_a_first_contract(tmp_path: Path, http: aiohttp.ClientSession,
         contract = await fleet.contract(printer)
         assert (contract["flag"], contract["mode"], contract["page_limit"]) == (
             "confirmed", "contract-billing", 500)
-        assert contract["device_contract"]["mode"] == "contract-non-billing"  # last upload
+        # What the device reported last: the billing start's acknowledgement (issue 15).
+        assert contract["device_contract"]["mode"] == "contract-billing"
         assert done["order"]["state"] == "delivered" and len(orders.received) == 1
 
 
@@ -295,15 +271,15 @@ async def test_plan_accepted_old_runs_out_cartridge_missing_in_new(fleet: Fleet)
     await fleet.gateway.upload(fleet.old, level=THRESHOLD)
     await fleet.at(process_id, "S208")
     assert fleet.gateway.log[2:] == [("old", "panel-message"), ("old", "withdrawal"),
-                                     ("new", "panel-message")]
-    assert (old.mode, old.panel) == ("non-contract", MESSAGES["plan-ends"])
+                                     ("old", "panel-message"), ("new", "panel-message")]
+    assert (old.mode, old.panel) == ("non-contract", None)  # the notice cleared after it
     assert new.panel == MESSAGES["install"]
     old_contract = await fleet.contract(fleet.old)
     assert (old_contract["flag"], old_contract["mode"]) == ("unconfirmed", "non-contract")
 
     await fleet.gateway.upload(fleet.new, cartridge=True, event="contract-cartridge-installed")
     done = await fleet.settle(process_id, lambda p: p["outcome"] == "completed")
-    assert fleet.gateway.log[5:] == [("new", "panel-message"),
+    assert fleet.gateway.log[6:] == [("new", "panel-message"),
                                      ("new", "permit-contract-printing"),
                                      ("new", "billing-start")]
     assert (new.mode, new.prohibited, new.panel) == ("contract-billing", False, None)
@@ -359,8 +335,8 @@ async def test_reproposal_accepted_then_declined(fleet: Fleet) -> None:
     await fleet.answer("re-proposal", "no")
     await fleet.settle(process_id, lambda p: p["outcome"] == "completed")
     assert fleet.gateway.log[3:] == [("old", "panel-message"), ("old", "withdrawal"),
-                                     ("new", "panel-message"), ("new", "permit-contract-printing"),
-                                     ("new", "billing-start")]
+                                     ("old", "panel-message"), ("new", "panel-message"),
+                                     ("new", "permit-contract-printing"), ("new", "billing-start")]
     assert (old.mode, new.mode, new.prohibited) == ("non-contract", "contract-billing", False)
 
 
@@ -445,7 +421,8 @@ async def test_a_restart_resumes_the_process(tmp_path: Path, http: aiohttp.Clien
     url = sqlite_url(tmp_path)
     options: dict[str, Any] = {"order_webhook": orders.url,
                                "contract_threshold_percent": THRESHOLD,
-                               "contract_retry_seconds": 0, "contract_poll_seconds": 0.2}
+                               "contract_retry_seconds": 0, "contract_poll_seconds": 0.2,
+                               "contract_notice_lead_seconds": 0}
     async with running_cloud(url, **options) as first:
         fleet = await start_fleet(first, http, orders)
         process_id = await fleet.change()
@@ -462,7 +439,7 @@ async def test_a_restart_resumes_the_process(tmp_path: Path, http: aiohttp.Clien
         await fleet.gateway.upload(fleet.new, cartridge=True)
         done = await fleet.settle(process_id, lambda p: p["outcome"] == "completed")
     assert fleet.gateway.log[2:] == [("old", "panel-message"), ("old", "withdrawal"),
-                                     ("new", "permit-contract-printing"),
+                                     ("old", "panel-message"), ("new", "permit-contract-printing"),
                                      ("new", "billing-start")]
     assert done["order"]["state"] == "delivered" and len(orders.received) == 1
 
@@ -473,7 +450,7 @@ async def test_the_webhook_is_retried_with_the_same_key(tmp_path: Path,
             sqlite_url(tmp_path), order_webhook=orders.url, contract_retry_seconds=0,
             contract_poll_seconds=0.2) as cloud:
         fleet = await start_fleet(cloud, http, orders)
-        orders.failures = 1
+        orders.answers.append(503)  # the first delivery of the change's order fails
         process_id = await fleet.change()
         await fleet.answer("change-plan", "no")
         await fleet.settle(process_id, lambda p: p["order"] is not None
@@ -518,3 +495,258 @@ async def test_member_api_rules(fleet: Fleet) -> None:
     gateway_token = await fleet.gateway.gateway.call(
         "getContractProcess", path={"process_id": proposal["process_id"]})
     assert gateway_token.status == 403
+
+
+# -- issue 15: every command ends, cancel, watch, fresh readings, the patent's steps -----------
+
+@contextlib.asynccontextmanager
+async def fleet_with(tmp_path: Path, http: aiohttp.ClientSession, orders: OrderService,
+                     **options: Any) -> AsyncIterator[Fleet]:
+    """The fixture's fleet on a cloud with other contract settings."""
+    settings: dict[str, Any] = {
+        "order_webhook": orders.url, "contract_threshold_percent": THRESHOLD,
+        "contract_retry_seconds": 0, "contract_poll_seconds": 0.2,
+        "contract_notice_lead_seconds": 0, **options}
+    async with running_cloud(sqlite_url(tmp_path), **settings) as cloud:
+        yield await start_fleet(cloud, http, orders)
+
+
+async def notices(fleet: Fleet, kind: str | None = None) -> list[dict[str, Any]]:
+    """The member's notices (payloads), of `kind` if given."""
+    found = (await fleet.operator.ok("listMemberNotices", params={"member_id": MEMBER}))
+    return [n["payload"] for n in found["notices"] if kind is None or n["kind"] == kind]
+
+
+async def test_a_command_the_device_cannot_do_ends_the_process_once(fleet: Fleet) -> None:
+    """The new printer refuses its transition (`contract-unsupported`): the process ends
+    `failed` at once, the failure in its view and history, the member told once; nothing is
+    issued again; the new printer, prohibited first while the old one printed, is permitted
+    again, the old one keeps its contract."""
+    process_id = await fleet.change()
+    await fleet.answer("change-plan", "yes")
+    await fleet.settle(process_id, lambda p: p["awaiting_command"] is not None
+                       and p["awaiting_command"]["kind"] == "contract-transition"
+                       and p["awaiting_command"]["command_id"] is not None)
+    assert await fleet.gateway.acknowledge("refused", "contract-unsupported") == 1
+    done = await fleet.settle(process_id, lambda p: p["outcome"] is not None)
+    assert done["outcome"] == "failed" and done["step"] == "ended"
+    assert done["failure"] == {"step": "S109", "kind": "contract-transition",
+                               "printer_id": fleet.new, "reason": "contract-unsupported"}
+    # Its transition was issued: withdrawn to be sure (a no-op here), then permitted.
+    assert fleet.gateway.log == [("new", "prohibit-contract-printing"), ("new", "withdrawal"),
+                                 ("new", "permit-contract-printing")]
+    assert any("contract-unsupported; the process ends" in h["detail"] for h in done["history"])
+    assert [n["reason"] for n in await notices(fleet, "process-failed")] == [
+        "contract-unsupported"]
+    old, new = fleet.devices()
+    assert old.contract_printing and (new.mode, new.prohibited) == ("non-contract", False)
+    assert (await fleet.contract(fleet.old))["mode"] == "contract-billing"
+    await asyncio.sleep(0.5)  # several reconciliations: nothing more is issued
+    assert await fleet.gateway.acknowledge() == 0
+
+
+async def test_passing_failures_are_retried_up_to_the_limit(
+        tmp_path: Path, http: aiohttp.ClientSession, orders: OrderService) -> None:
+    async with fleet_with(tmp_path, http, orders, contract_max_attempts=3) as fleet:
+        process_id = await fleet.change()
+        await fleet.answer("change-plan", "no")
+        done = await fleet.settle(process_id, lambda p: p["outcome"] is not None,
+                                  result="failed")
+        assert done["outcome"] == "failed"
+        assert done["failure"] == {"step": "S108", "kind": "withdrawal",
+                                   "printer_id": fleet.old, "reason": "device-unreachable"}
+        issued_again = [h for h in done["history"] if h["detail"].endswith("issued again")]
+        assert len(issued_again) == 2
+        assert fleet.devices()[0].contract_printing  # the old printer keeps its contract
+        assert len(await notices(fleet, "process-failed")) == 1
+
+
+async def test_cancel_during_the_plan(fleet: Fleet) -> None:
+    """The member cancels while the old printer prints under the plan and the new one is
+    transitioned and prohibited: the new one is withdrawn, then permitted; the old one keeps
+    its contract; the member told; cancelling again answers the same, another member 404."""
+    process_id = await fleet.change()
+    await fleet.answer("change-plan", "yes")
+    await fleet.at(process_id, "S201")
+    path = {"process_id": process_id}
+    foreign = await fleet.operator.call("cancelMemberContractProcess", path=path,
+                                        json_body={"member_id": "someone-else"})
+    assert foreign.status == 404
+    winding = await fleet.operator.ok("cancelMemberContractProcess", path=path,
+                                      json_body={"member_id": MEMBER})
+    assert winding["outcome"] is None and winding["step"] == "wind-down"
+    done = await fleet.settle(process_id, lambda p: p["outcome"] is not None)
+    assert done["outcome"] == "cancelled" and done["failure"] is None
+    assert fleet.gateway.log[2:] == [("new", "withdrawal"), ("new", "permit-contract-printing")]
+    old, new = fleet.devices()
+    assert old.contract_printing and (new.mode, new.prohibited) == ("non-contract", False)
+    assert (await fleet.contract(fleet.new))["flag"] == "unconfirmed"
+    assert (await fleet.contract(fleet.old))["mode"] == "contract-billing"
+    assert len(await notices(fleet, "process-cancelled")) == 1
+    again = await fleet.operator.ok("cancelContractProcess", path=path)
+    assert again["outcome"] == "cancelled"
+
+
+async def test_cancel_withdraws_the_open_proposal(fleet: Fleet) -> None:
+    process_id = await fleet.change()
+    proposal = await fleet.proposal("change-plan")
+    done = await fleet.operator.ok("cancelContractProcess", path={"process_id": process_id})
+    assert done["outcome"] == "cancelled" and fleet.gateway.log == []
+    proposals = (await fleet.operator.ok("listProposals", params={
+        "member_id": MEMBER, "state": "all"}))["proposals"]
+    assert [(p["proposal_id"], p["state"]) for p in proposals] == [
+        (proposal["proposal_id"], "withdrawn")]
+    assert [n["state"] for n in await notices(fleet, "proposal-closed")] == ["withdrawn"]
+    # The printers are free again: a new change may start.
+    assert (await fleet.operator.call("requestContractChange", json_body={
+        "member_id": MEMBER, "old_printer_id": fleet.old})).status == 201
+
+
+async def test_a_finished_process_cannot_be_cancelled(fleet: Fleet) -> None:
+    await fleet.gateway.upload(fleet.new, cartridge=True)
+    process_id = await fleet.change()
+    await fleet.answer("change-plan", "no")
+    await fleet.settle(process_id, lambda p: p["outcome"] == "completed")
+    late = await fleet.operator.call("cancelContractProcess", path={"process_id": process_id})
+    assert late.status == 409
+
+
+async def test_processes_are_watched(tmp_path: Path, http: aiohttp.ClientSession,
+                                     orders: OrderService) -> None:
+    async with fleet_with(tmp_path, http, orders, contract_stall_after_seconds=0.3) as fleet:
+        process_id = await fleet.change()
+        waiting = await fleet.proposal("change-plan")
+        listed = (await fleet.operator.ok("listContractProcesses"))["processes"]
+        assert [p["process_id"] for p in listed] == [process_id]
+        assert listed[0]["waiting_for"] == {"what": "answer", "proposal_kind": "change-plan"}
+        assert listed[0]["waiting_since"] is not None
+        await asyncio.sleep(0.5)
+        stalled = (await fleet.operator.ok("listContractProcesses",
+                                           params={"stalled": "true"}))["processes"]
+        assert [p["process_id"] for p in stalled] == [process_id] and stalled[0]["stalled"]
+        await fleet.operator.ok("answerProposal", path={"proposal_id": waiting["proposal_id"]},
+                                json_body={"member_id": MEMBER, "answer": "yes"})
+        watching = await fleet.at(process_id, "S201")
+        assert watching["waiting_for"] == {"what": "old-cartridge", "printer_id": fleet.old}
+        assert not watching["stalled"]
+        assert (await fleet.operator.ok("listContractProcesses",
+                                        params={"stalled": "true"}))["processes"] == []
+
+
+async def test_a_printer_named_later_is_judged_on_its_reading(fleet: Fleet) -> None:
+    """S111 yes, then the new printer is named: it already holds a contract cartridge, so the
+    process goes to billing without prompting for one."""
+    await fleet.gateway.upload(fleet.new, cartridge=True, level=100)
+    process_id = await fleet.change(named=False)
+    await fleet.answer("cancel-after-new-device", "yes")
+    named = await fleet.operator.ok("nameNewPrinter", path={"process_id": process_id},
+                                    json_body={"printer_id": fleet.new})
+    assert named["new_contract_cartridge"] is True
+    await fleet.answer("change-plan", "no")
+    await fleet.settle(process_id, lambda p: p["outcome"] == "completed")
+    assert fleet.gateway.log == [("old", "withdrawal"), ("new", "contract-transition"),
+                                 ("new", "billing-start")]
+    assert await notices(fleet, "prompt") == [{
+        "process_id": process_id, "printer_id": fleet.old, "prompt": "remove-cartridge",
+        "message": MESSAGES["remove-old"], **_envelope(await notices(fleet, "prompt"))}]
+
+
+def _envelope(found: list[dict[str, Any]]) -> dict[str, Any]:
+    """The envelope fields of the first notice (they vary)."""
+    return {k: found[0][k] for k in ("notice_id", "kind", "member_id", "occurred_at")}
+
+
+async def test_s201_on_an_empty_event(fleet: Fleet) -> None:
+    """The old printer's upload says `supply-empty` for its contract cartridge, no level."""
+    process_id = await fleet.change()
+    await fleet.answer("change-plan", "yes")
+    await fleet.at(process_id, "S201")
+    await fleet.gateway.upload(fleet.old, event="supply-empty", levels=False,
+                               event_detail={"supply_index": "1.1"})
+    process = await fleet.at(process_id, "S208")
+    assert process["old_contract_level_percent"] == 0
+    assert fleet.gateway.log[2:4] == [("old", "panel-message"), ("old", "withdrawal")]
+
+
+async def test_the_contract_threshold_is_per_contract(fleet: Fleet) -> None:
+    """The old contract's threshold is the server's (10); the change names 30 for the new
+    contract; the process watches the old cartridge against 10."""
+    body = {"member_id": MEMBER, "old_printer_id": fleet.old, "new_printer_id": fleet.new,
+            "new_model": "inkjet", "new_series": "IJ-700", "threshold_percent": 30}
+    process = await fleet.operator.ok("requestContractChange", json_body=body)
+    assert process["threshold_percent"] == THRESHOLD
+    assert (await fleet.contract(fleet.new))["threshold_percent"] == 30
+    assert (await fleet.contract(fleet.old))["threshold_percent"] == THRESHOLD
+
+
+async def test_patterns_come_from_the_printers_reports(fleet: Fleet) -> None:
+    """Both printers report the same ink cartridge: pattern C whatever the member typed;
+    recorded with its sources."""
+    for printer_id in (fleet.old, fleet.new):
+        await fleet.gateway.upload(printer_id, machine=("inkCartridge", "LC-3311BK"))
+    process_id = await fleet.change(new_model="laser", new_series="LB-100")
+    process = await fleet.process(process_id)
+    assert process["pattern"] == "C"
+    assert process["machines"]["new"] == {"model": "inkjet", "series": "LC-3311BK",
+                                          "model_source": "reported",
+                                          "series_source": "reported"}
+    contract = await fleet.contract(fleet.new)
+    assert (contract["model"], contract["series"], contract["model_source"]) == (
+        "inkjet", "LC-3311BK", "reported")
+
+
+async def test_patterns_from_a_toner_printer(fleet: Fleet) -> None:
+    await fleet.gateway.upload(fleet.old, machine=("ink", "LC-1"))
+    await fleet.gateway.upload(fleet.new, machine=("toner", "TN-1"))
+    process_id = await fleet.change(new_model="inkjet", new_series="IJ-500")
+    assert (await fleet.process(process_id))["pattern"] == "A"
+
+
+async def test_s206_gives_a_dated_notice(tmp_path: Path, http: aiohttp.ClientSession,
+                                         orders: OrderService) -> None:
+    """S206: the old printer's panel names the end (in its time zone); the member is told;
+    the withdrawal waits until then; the panel is cleared; the member is asked to take the
+    contract cartridge out of the old printer."""
+    async with fleet_with(tmp_path, http, orders, contract_notice_lead_seconds=1.5) as fleet:
+        process_id = await fleet.change()
+        await fleet.answer("change-plan", "yes")
+        await fleet.at(process_id, "S201")
+        await fleet.gateway.upload(fleet.old, level=0)
+        waiting = await fleet.at(process_id, "S206-wait")
+        ends_at = times.parse(waiting["plan_ends_at"])
+        old, _ = fleet.devices()
+        assert old.contract_printing and old.panel is not None
+        local = ends_at.astimezone(ZoneInfo("Asia/Tokyo"))  # the printer's registered zone
+        assert old.panel == MESSAGES["plan-ends"].format(
+            ends=local.strftime("%Y-%m-%d %H:%M JST"))
+        assert waiting["waiting_for"]["what"] == "notice-date"
+        notice = await notices(fleet, "termination-notice")
+        assert [(n["printer_id"], times.parse(n["ends_at"])) for n in notice] == [
+            (fleet.old, ends_at)]
+        await fleet.at(process_id, "S208")
+        assert times.now() >= ends_at
+        assert (old.mode, old.panel) == ("non-contract", None)
+        prompts = [(n["printer_id"], n["prompt"]) for n in await notices(fleet, "prompt")]
+        assert prompts == [(fleet.old, "remove-cartridge"), (fleet.new, "install-cartridge")]
+
+
+def test_cartridge_reading() -> None:
+    cartridges = [{"index": "1.1", "cartridge_type": "contract", "cartridge_id": "T",
+                   "cartridge_new": False},
+                  {"index": "1.2", "cartridge_type": "contract", "cartridge_id": "D",
+                   "cartridge_new": False}]
+    kinds = [{"index": "1.1", "kind": "tonerCartridge", "class": "consumed",
+              "description": None},
+             {"index": "1.2", "kind": "opc", "class": "consumed", "description": None}]
+    levels = [{"index": i, "level_percent": p, "level_state": "known", "raw_level": p,
+               "max_capacity": 100, "unit": "percent", "class": "consumed",
+               "over_capacity": False, "low_percent": None} for i, p in (("1.1", 60), ("1.2", 5))]
+    data = {"supplies.cartridge": cartridges, "supplies.level": levels}
+    assert cartridge_reading(data) == (True, 5)  # kinds unknown: every contract supply
+    data["supplies.kind"] = kinds
+    assert cartridge_reading(data) == (True, 60)  # the drum is not the remaining amount
+    assert cartridge_reading(data, "threshold-crossed", {"supply_index": "1.1",
+                                                         "threshold_percent": 20}) == (True, 20)
+    assert cartridge_reading(data, "supply-empty", {"supply_index": "1.2"}) == (True, 60)
+    assert cartridge_reading(data, "supply-empty", {"supply_index": "1.1"}) == (True, 0)
+    assert cartridge_reading({"supplies.level": levels}) == (None, None)

@@ -55,6 +55,10 @@ from tests.support.command_helpers import (
     relay_setup,
     relay_through,
 )
+from tests.support.contract_fleet import (
+    every_printer_registered,
+    watch_contract_printing,
+)
 from tests.support.contract_helpers import OrderService, order_service
 from tests.support.sim_helpers import snmpget
 from tests.support.uplink_harness import Harness, uplink_setup
@@ -113,8 +117,6 @@ NON_BILLING = Contract("contract-non-billing")
 GUARDED = Contract("contract-non-billing", prohibited=True)
 """The new printer while the old one prints under the change plan (S109 with a plan, S205)."""
 BILLING = Contract("contract-billing")
-PLAN_ENDED = Contract(panel=MESSAGES["plan-ends"])
-"""The old printer withdrawn at the end of a change plan (S206)."""
 
 
 async def on_device(printer: VirtualPrinter) -> Contract:
@@ -122,11 +124,6 @@ async def on_device(printer: VirtualPrinter) -> Contract:
     values = await snmpget(printer, MODE, PROHIBITED, PANEL)
     return Contract(CONTRACT_MODES[int(values[MODE]) - 1], values[PROHIBITED] == "1",
                     values[PANEL])
-
-
-def contract_printing(printer: VirtualPrinter) -> bool:
-    state = printer.state
-    return state.contract_mode != 1 and not state.contract_printing_prohibited
 
 
 # -- the shared fleet, cloud and daemon ------------------------------------------------------------
@@ -139,11 +136,6 @@ class Site:
     """Printer ID by serial."""
     free: list[VirtualPrinter]
     """Printers no path has taken yet."""
-
-
-async def _registered(h: Harness) -> dict[str, dict[str, Any]] | None:
-    printers = await h.printers()
-    return printers if len(printers) == len(h.fleet.printers) else None
 
 
 async def _sending_contract_data(h: Harness) -> bool:
@@ -161,12 +153,13 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
     async with order_service() as orders, uplink_setup(
             tmp, "127.0.80.1", ["inkjet"], count=2 * PAIRS, order_webhook=orders.url,
             contract_threshold_percent=THRESHOLD, contract_retry_seconds=0,
-            contract_poll_seconds=0.2) as h:
+            contract_poll_seconds=0.2, contract_notice_lead_seconds=0) as h:
         await h.operator.put_service(SERVICE, DATA_TYPES)
         h.write_config(poll={"interval": "1s"}, events={"thresholds": [50, THRESHOLD]},
                        contract={"write_community": "private", **FAST})
         daemon = await h.start_daemon()
-        printers = await h.wait_for(lambda: _registered(h), 60, "every printer registered")
+        printers = await h.wait_for(lambda: every_printer_registered(h), 60,
+                                    "every printer registered")
         for view in printers.values():
             await h.operator.contract(view["printer_id"], SERVICE)
         await h.wait_for(lambda: _sending_contract_data(h), 60, "the contract data types sent")
@@ -196,14 +189,7 @@ class Pair:
     def watch(self) -> None:
         """Check after every change of either printer's state (SETs included) that contract
         printing is not enabled on both."""
-        for printer in self.printers.values():
-            def touch(touch: Callable[[], None] = printer.state.touch) -> None:
-                touch()
-                if all(contract_printing(p) for p in self.printers.values()):
-                    self.violations.append("contract printing on both printers: " + ", ".join(
-                        f"{role} mode {p.state.contract_mode}"
-                        for role, p in self.printers.items()))
-            printer.state.touch = touch  # type: ignore[method-assign]
+        watch_contract_printing(self.printers.values(), self.violations)
 
     # -- the member site and the operator's views --------------------------------------------------
 
@@ -364,13 +350,15 @@ async def test_plan_accepted_old_runs_out_cartridge_missing_in_new(pair: Pair) -
 
     pair.printers["old"].state.set_level("black", THRESHOLD)
     await pair.at(process_id, "S208")
-    await pair.expect([("old", "panel-message"), ("old", "withdrawal"), ("new", "panel-message")],
-                      old=PLAN_ENDED, new=replace(GUARDED, panel=MESSAGES["install"]))
+    # S206: the dated notice, the withdrawal, the notice cleared (issue 15).
+    await pair.expect([("old", "panel-message"), ("old", "withdrawal"), ("old", "panel-message"),
+                       ("new", "panel-message")],
+                      old=NONE, new=replace(GUARDED, panel=MESSAGES["install"]))
 
     pair.printers["new"].state.replace("black", "contract")
     done = await pair.completed(process_id)
     await pair.expect([("new", "panel-message"), ("new", "permit-contract-printing"),
-                       ("new", "billing-start")], old=PLAN_ENDED, new=BILLING)
+                       ("new", "billing-start")], old=NONE, new=BILLING)
     assert done["order"]["state"] == "delivered" and len(pair.orders_for("new")) == 1
     assert pair.printers["new"].state.print_pages(3) == 3  # contract printing, on the new one
 
@@ -452,13 +440,15 @@ async def test_reproposal_accepted(pair: Pair) -> None:
                      "the contract cartridge seen removed")
     pair.printers["old"].state.set_level("black", THRESHOLD)
     await pair.at(process_id, "S208")
-    await pair.expect([("old", "panel-message"), ("old", "withdrawal"), ("new", "panel-message")],
-                      old=PLAN_ENDED, new=replace(GUARDED, panel=MESSAGES["install"]))
+    # S206: the dated notice, the withdrawal, the notice cleared (issue 15).
+    await pair.expect([("old", "panel-message"), ("old", "withdrawal"), ("old", "panel-message"),
+                       ("new", "panel-message")],
+                      old=NONE, new=replace(GUARDED, panel=MESSAGES["install"]))
 
     pair.printers["new"].state.replace("black", "contract")
     await pair.completed(process_id)
     await pair.expect([("new", "panel-message"), ("new", "permit-contract-printing"),
-                       ("new", "billing-start")], old=PLAN_ENDED, new=BILLING)
+                       ("new", "billing-start")], old=NONE, new=BILLING)
     assert len(pair.orders_for("new")) == 1
 
 
@@ -468,9 +458,9 @@ async def test_reproposal_declined(pair: Pair) -> None:
     process_id = await reproposed(pair)
     await pair.answer("re-proposal", "no")
     await pair.completed(process_id)
-    await pair.expect([("old", "panel-message"), ("old", "withdrawal"),
+    await pair.expect([("old", "panel-message"), ("old", "withdrawal"), ("old", "panel-message"),
                        ("new", "permit-contract-printing"), ("new", "billing-start")],
-                      old=PLAN_ENDED, new=BILLING)
+                      old=NONE, new=BILLING)
     assert len(pair.orders_for("new")) == 1
 
 

@@ -189,11 +189,17 @@ class Gateway(Api):
         gateway.gateway_id = credential["gateway_id"]
         return gateway
 
-    async def register(self, serial: str | None = None, manufacturer: str = "HP") -> str:
-        body = await self.ok("registerPrinter", json_body={
+    async def register(self, serial: str | None = None, manufacturer: str = "HP", *,
+                       contract_supported: bool | None = True) -> str:
+        """A printer registered (`contract_supported`: whether it has the contract function,
+        as a gateway reports it; None: not said)."""
+        registration = {
             "serial": serial or f"SN{secrets.token_hex(4).upper()}",
             "product_name": "HP Color LaserJet MFP M479fdw", "manufacturer": manufacturer,
-            "shipping_destination": "JP", "time_zone": "Asia/Tokyo", "device_type": "mfp"})
+            "shipping_destination": "JP", "time_zone": "Asia/Tokyo", "device_type": "mfp"}
+        if contract_supported is not None:
+            registration["contract_supported"] = contract_supported
+        body = await self.ok("registerPrinter", json_body=registration)
         return str(body["printer_id"])
 
     async def activate(self, printer_id: str, service_id: str, application_id: str,
