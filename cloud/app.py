@@ -21,6 +21,7 @@ from cloud.idempotency import IdempotencyKeys
 from cloud.notice_api import get_contract_cartridge, get_contract_usage, list_member_notices
 from cloud.notice_tables import MemberNotice, WebhookAttempt
 from cloud.problems import problem_middleware
+from cloud.providers import ProviderSender, register_changes
 from cloud.state import CLOUD, Cloud, Settings
 from cloud.statuses import upload_statuses
 from cloud.webhooks import WebhookSender, endpoint
@@ -48,6 +49,8 @@ ROUTES = (
      wakes(gateway_api.acknowledge_command)),
     ("POST", "/v1/operator/enrolment-tokens", operator_api.create_enrolment_token),
     ("GET", "/v1/operator/services", operator_api.list_services),
+    ("GET", "/v1/operator/services/{service_id}/provider-deliveries",
+     operator_api.list_provider_deliveries),
     ("PUT", "/v1/operator/services/{service_id}", operator_api.put_service),
     ("GET", "/v1/operator/printers", operator_api.list_printers),
     ("GET", "/v1/operator/printers/{printer_id}", operator_api.get_printer),
@@ -80,6 +83,7 @@ ROUTES = (
 )
 
 NOTICES = web.AppKey("member_notices", WebhookSender)
+PROVIDERS = web.AppKey("provider_deliveries", ProviderSender)
 
 
 def create_app(database_url: str, settings: Settings,
@@ -101,12 +105,15 @@ def create_app(database_url: str, settings: Settings,
     app[ENGINE] = ContractEngine(db, state.changes, contracts, settings.webhook_secret)
     app[NOTICES] = WebhookSender(db, MemberNotice,
                                  endpoint(settings.member_webhook, settings.webhook_secret))
+    app[PROVIDERS] = ProviderSender(db, settings.webhook_secret)
+    register_changes(db, state.changes)
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_housekeeping)
     app.cleanup_ctx.append(run_engine)
     app.cleanup_ctx.append(_member_notices)
+    app.cleanup_ctx.append(_provider_deliveries)
     app.on_shutdown.append(close_push_channels)
     return app
 
@@ -137,11 +144,24 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _member_notices(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(app[NOTICES].run())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with _running(app[NOTICES]):
+        yield
+
+
+async def _provider_deliveries(app: web.Application) -> AsyncIterator[None]:
+    async with _running(app[PROVIDERS]):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _running(sender: WebhookSender) -> AsyncIterator[None]:
+    task = asyncio.create_task(sender.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _housekeeping(app: web.Application) -> AsyncIterator[None]:

@@ -13,12 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud import times
 from cloud.changes import ChangeStream
 from cloud.contract_guard import check_command
-from cloud.db import Command, Printer
+from cloud.db import Command, Printer, Service
 from cloud.problems import Problem, invalid
 from protocols.cloud.times import rfc3339
 
 DEFAULT_DEADLINE = timedelta(hours=24)
 OPEN_STATES = ("pending", "received")
+SERVICE_ENABLE = "set-service-enabled"
+"""The kind that is not a contract-mode command: the operator's enable setting of a service on
+the printer, kept by the gateway (no SET, no contract state): the contract guard does not apply
+and its acknowledgement's `contract_state` is not the device's."""
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +46,8 @@ def command_status(command: Command, now: datetime) -> dict[str, Any]:
     return {**command_message(command), "state": state_of(command, now),
             "received_at": rfc3339(command.received_at) if command.received_at else None,
             "completed_at": rfc3339(command.completed_at) if command.completed_at else None,
-            "reason": command.reason, "contract_state": command.contract_state}
+            "reason": command.reason, "contract_state": command.contract_state,
+            "service_setting": command.service_setting}
 
 
 def _parameters(request: dict[str, Any]) -> dict[str, Any]:
@@ -61,8 +66,11 @@ async def issue(session: AsyncSession, changes: ChangeStream, printer: Printer,
     process issuing it): 409 `contract-conflict` when it could break "one contract, one
     printer"."""
     command = _command(printer, request, command_id)
-    await check_command(session, printer, command.kind, command.parameters,
-                        process_id=process_id)
+    if command.kind == SERVICE_ENABLE:
+        await _check_service(session, command.parameters["service_id"])
+    else:
+        await check_command(session, printer, command.kind, command.parameters,
+                            process_id=process_id)
     session.add(command)
     await changes.emit(session, printer.gateway_id, {
         "type": "command", "occurred_at": rfc3339(command.issued_at),
@@ -92,6 +100,13 @@ async def issue_for_process(session: AsyncSession, changes: ChangeStream, printe
                           "detail": f"Refused by the cloud's guard: {problem.detail}"[:1024]}
         session.add(command)
         return command
+
+
+async def _check_service(session: AsyncSession, service_id: str) -> None:
+    """A `set-service-enabled` names a service of the catalogue (422 otherwise; the document
+    checked the shape of the parameters)."""
+    if await session.get(Service, service_id) is None:
+        raise invalid("/parameters/service_id", f"No service {service_id!r} in the catalogue.")
 
 
 def _command(printer: Printer, request: dict[str, Any], command_id: str | None) -> Command:
@@ -124,4 +139,8 @@ def acknowledge(command: Command, ack: dict[str, Any]) -> None:
                           f"{command.state!r}, not {ack['result']!r}.")
         return
     command.state, command.completed_at = ack["result"], at
-    command.reason, command.contract_state = ack.get("reason"), ack["contract_state"]
+    command.reason = ack.get("reason")
+    if command.kind == SERVICE_ENABLE:
+        command.service_setting = ack.get("service_setting")
+    else:
+        command.contract_state = ack["contract_state"]

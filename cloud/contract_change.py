@@ -261,7 +261,13 @@ class Process(ProcessState):
         return True
 
     def _change_pattern(self, now: datetime, actions: list[Action]) -> bool:
+        """Like is compared with like: the printers' reports when both reported (per model and
+        series), else what was typed (or the product names) for both."""
         old, new = self.machines["old"], self.machines["new"]
+        for attribute in ("model", "series"):
+            if all(getattr(m, f"reported_{attribute}") is not None for m in (old, new)):
+                old.take_reported(attribute)
+                new.take_reported(attribute)
         self.pattern = "A" if new.model != old.model else \
             "B" if new.series != old.series else "C"
         self._note(now, "S120", f"change pattern {self.pattern}: model {old.model} "
@@ -276,6 +282,8 @@ class Process(ProcessState):
         actions.append(self._record(self.new))
         self._note(now, "S104", f"printer {self.new.printer_id} registered unconfirmed")
         if self.kind == "contract":
+            for attribute in ("model", "series"):
+                self.machines["new"].take_reported(attribute)
             actions.append(self._describe("new"))
             self.step = "S109"
         elif self.pattern == "C":

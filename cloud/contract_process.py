@@ -49,6 +49,17 @@ class Machine:
     series: str
     model_source: str = "member"
     series_source: str = "member"
+    reported_model: str | None = None
+    """What the printer's own uploads say (`supplies.kind`), kept apart until S120 decides."""
+    reported_series: str | None = None
+    """What the printer's own uploads say (`supplies.model`), kept apart until S120 decides."""
+
+    def take_reported(self, attribute: str) -> None:
+        """Use the reported value of `attribute` (`model` or `series`), when there is one."""
+        reported = getattr(self, f"reported_{attribute}")
+        if reported is not None:
+            setattr(self, attribute, reported)
+            setattr(self, f"{attribute}_source", "reported")
 
 
 @dataclass
@@ -198,9 +209,9 @@ class ProcessState:
         machine = self.machines[role]
         if self.step in ("S102", "S103", "S111", "S103-wait", "S120"):  # before S120 decides
             if reading.model is not None:
-                machine.model, machine.model_source = reading.model, "reported"
+                machine.reported_model = reading.model
             if reading.series is not None:
-                machine.series, machine.series_source = reading.series, "reported"
+                machine.reported_series = reading.series
         return True
 
     def _finish(self, now: datetime, outcome: str, step: str, detail: str,

@@ -17,6 +17,7 @@ from cloud import times
 from cloud.changes import ChangeStream, printer_message
 from cloud.db import Application, ContractProcess, Printer, PrinterContract, Service
 from cloud.problems import not_found
+from cloud.providers import changes_of, kind_of, notify_provider
 from cloud.schema import is_uuid
 from protocols.cloud import DATA_TYPES
 from protocols.cloud.times import rfc3339
@@ -29,11 +30,19 @@ def in_catalogue_order(types: Iterable[str]) -> list[str]:
     return [t for t in DATA_TYPES if t in wanted]
 
 
+def provider_fields(service: Service) -> dict[str, Any]:
+    """The fields of issue 16 shared by the service view and the application information."""
+    return {"kind": kind_of(service), "provider_endpoint": service.provider_endpoint,
+            "required_functions": list(service.required_functions or []),
+            "order_threshold_percent": service.order_threshold_percent}
+
+
 def service_view(service: Service) -> dict[str, Any]:
     return {"service_id": service.id, "service_outline": service.outline,
             "provider": service.provider, "data_types": list(service.data_types),
             "compatible_cartridge_models": list(service.compatible_cartridge_models),
-            "activation_by_first_upload": service.activation_by_first_upload}
+            "activation_by_first_upload": service.activation_by_first_upload,
+            **provider_fields(service)}
 
 
 def application_view(application: Application, service: Service) -> dict[str, Any]:
@@ -45,7 +54,8 @@ def application_view(application: Application, service: Service) -> dict[str, An
             "activated_at": rfc3339(activated) if activated else None,
             "compatible_cartridge_models": list(service.compatible_cartridge_models),
             "data_types": list(service.data_types),
-            "activation_by_first_upload": service.activation_by_first_upload}
+            "activation_by_first_upload": service.activation_by_first_upload,
+            **provider_fields(service)}
 
 
 CONTRACT_DATA_TYPES = tuple(in_catalogue_order((
@@ -253,9 +263,36 @@ async def activate(session: AsyncSession, printer: Printer, rows: Sequence[Row],
         if state == "active":
             application.activation_state, application.activated_at = "inactive", None
             printer.revision += 1
+            await notify_provider(session, printer, application, service, "deactivated",
+                                  "gateway")
         return _result(service.id, application_id, "deactivated", application.activation_state,
                        None)
     if state != "active":
+        before = requested_types(rows)
+        switched = await _switch_provider(session, printer, rows, row)
         application.activation_state, application.activated_at = "active", times.now()
         printer.revision += 1
+        await notify_provider(session, printer, application, service, "activated")
+        changes = changes_of(session)
+        if switched and changes is not None:
+            await announce(session, changes, printer, before, requested_types(rows))
     return _result(service.id, application_id, "activated", "active", application.activated_at)
+
+
+async def _switch_provider(session: AsyncSession, printer: Printer, rows: Sequence[Row],
+                           activating: Row) -> bool:
+    """One provider per kind per printer: before `activating` becomes active, the printer's
+    active services of the same kind from another provider are switched off — `suspended`, so
+    that the gateway's FIG. 10 does not activate them again (resuming one by the operator lets
+    it be activated, which switches back) — and their providers told `deactivated` (`switched`).
+    Runs under the printer's row lock, so concurrent activations cannot both stay active."""
+    kind, provider = kind_of(activating[1]), activating[1].provider
+    switched = False
+    for application, service in rows:
+        if application is activating[0] or application.activation_state != "active" \
+                or kind_of(service) != kind or service.provider == provider:
+            continue
+        application.activation_state, application.activated_at = "suspended", None
+        await notify_provider(session, printer, application, service, "deactivated", "switched")
+        switched = True
+    return switched

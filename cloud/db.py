@@ -129,6 +129,10 @@ class Printer(Base):
     contract_requested: Mapped[dict[str, Any] | None] = mapped_column(Json)
     """What the printer's contract asked of its gateway when it was last announced
     (`cloud.contracts.announce_contract`): data types and threshold; None: nothing."""
+    # -- issue 16 (Q5): why the gateway cannot deliver some requested data types ------------------
+    unavailable_data_types: Mapped[list[dict[str, str]] | None] = mapped_column(Json)
+    """The `unavailable` list of the last transmission data type report (S0611): data type and
+    reason, replaced by each report; None before the first report."""
 
 
 class Service(Base):
@@ -139,6 +143,13 @@ class Service(Base):
     data_types: Mapped[list[str]] = mapped_column(Json)
     compatible_cartridge_models: Mapped[list[str]] = mapped_column(Json)
     activation_by_first_upload: Mapped[bool] = mapped_column(Boolean)
+    # Issue 16 (providers, `cloud.providers`): one provider per kind per printer, the provider's
+    # webhook, what the device must be able to do (FIG. 10), the consumable order threshold.
+    kind: Mapped[str | None] = mapped_column(String(64))
+    """None: the service ID is its kind."""
+    provider_endpoint: Mapped[str | None] = mapped_column(String(2048))
+    required_functions: Mapped[list[str] | None] = mapped_column(Json)
+    order_threshold_percent: Mapped[int | None] = mapped_column(Integer)
 
 
 class Application(Base):
@@ -219,6 +230,8 @@ class Command(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[dict[str, Any] | None] = mapped_column(Json)
     contract_state: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    service_setting: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    """Issue 16 (Q5): a `set-service-enabled` command's effective setting, as acknowledged."""
 
 
 class PrinterContract(Base):

@@ -170,6 +170,7 @@ async def report_transmission_data_types(call: Call, session: AsyncSession) -> R
     if printer.current_data_types != reported:
         printer.current_data_types = reported
         printer.revision += 1
+    printer.unavailable_data_types = [dict(item) for item in call.body.get("unavailable", [])]
     return await _control_information(session, printer)
 
 

@@ -69,7 +69,9 @@ async def process_view(session: AsyncSession, row: ContractProcess,
             "order_id": order.id, "state": order.state, "attempts": order.attempts,
             "last_error": order.last_error,
             "delivered_at": rfc3339(order.delivered_at) if order.delivered_at else None},
-        "machines": {role: vars(machine) for role, machine in process.machines.items()},
+        "machines": {role: {"model": m.model, "series": m.series, "model_source": m.model_source,
+                            "series_source": m.series_source}
+                     for role, m in process.machines.items()},
         "plan_ends_at": _time(process.ends_at),
         "waiting_for": None if process.waiting_for is None else {
             **process.waiting_for, **({"until": _time(process.ends_at)}

@@ -1,5 +1,6 @@
-"""The tables of the member notices, webhook attempts, contract page usage and contract cartridge
-binding (declared on `cloud.db.Base`, so `Database.create_schema` creates them with the rest).
+"""The tables of the member notices, webhook attempts, contract page usage, contract cartridge
+binding, provider deliveries and supply cycles (declared on `cloud.db.Base`, so
+`Database.create_schema` creates them with the rest).
 
 Kept out of `cloud.db` so that module stays the core schema; importing any module that uses these
 tables (`cloud.member_notices`, `cloud.webhooks`, `cloud.contract_usage`) registers them.
@@ -80,3 +81,35 @@ class CartridgeMove(Base):
     to_printer_id: Mapped[str] = mapped_column(ForeignKey("printers.id"))
     moved_at: Mapped[datetime] = mapped_column(UTCDateTime)
     """When the cloud read it in the other printer."""
+
+
+class ProviderDelivery(WebhookDelivery, Base):
+    """A notice (activation, suspension…) or a consumable order to a service's provider
+    (`cloud.providers`), delivered to the service's `provider_endpoint` (`url`, taken when the
+    delivery is recorded) by `cloud.webhooks.WebhookSender`; `state` is `no-endpoint` when the
+    service had none: recorded, never sent."""
+
+    __tablename__ = "provider_deliveries"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    """Derived from `key`: the Idempotency-Key of every delivery attempt."""
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    service_id: Mapped[str] = mapped_column(ForeignKey("services.id"), index=True)
+    printer_id: Mapped[str] = mapped_column(ForeignKey("printers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """`notice` or `order`."""
+    event: Mapped[str] = mapped_column(String(32))
+    """A notice's event (`activated`…) or `consumable-order`."""
+    url: Mapped[str | None] = mapped_column(String(2048))
+
+
+class SupplyCycle(Base):
+    """The current cartridge cycle of one supply of a printer (`cloud.providers`): a consumable
+    order is placed at most once per (service, printer, supply, cycle)."""
+
+    __tablename__ = "supply_cycles"
+    printer_id: Mapped[str] = mapped_column(ForeignKey("printers.id"), primary_key=True)
+    supply_index: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cycle: Mapped[int] = mapped_column(Integer, default=1)
+    last_level: Mapped[int | None] = mapped_column(Integer)
+    cartridge_id: Mapped[str | None] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

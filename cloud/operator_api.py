@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,8 +31,10 @@ from cloud.contracts import (
 from cloud.db import Application, Command, EnrolmentToken, Printer, Service, Status
 from cloud.handlers import Answer, Call, Caller, Reply, once, reads, writes
 from cloud.problems import Handler, Problem, invalid, malformed, not_found
+from cloud.providers import delivery_view, list_deliveries, notify_provider
 from cloud.schema import component, violations
 from protocols.cloud.times import rfc3339
+from protocols.hosts import is_loopback_host
 
 _PAGE = re.compile(r"^p_([0-9]{1,18})$")
 
@@ -86,7 +89,11 @@ async def put_service(call: Call, session: AsyncSession) -> Reply:
     definition = {"outline": body["service_outline"], "provider": body["provider"],
                   "data_types": body["data_types"],
                   "compatible_cartridge_models": body.get("compatible_cartridge_models", []),
-                  "activation_by_first_upload": body.get("activation_by_first_upload", False)}
+                  "activation_by_first_upload": body.get("activation_by_first_upload", False),
+                  "kind": body.get("kind"),
+                  "provider_endpoint": _provider_endpoint(body.get("provider_endpoint")),
+                  "required_functions": body.get("required_functions", []),
+                  "order_threshold_percent": body.get("order_threshold_percent")}
     service = await session.get(Service, service_id, with_for_update=True)
     if service is None:
         service = Service(id=service_id, **definition)
@@ -108,6 +115,32 @@ async def put_service(call: Call, session: AsyncSession) -> Reply:
     return service_view(service)
 
 
+def _provider_endpoint(url: str | None) -> str | None:
+    """An https URL, or http to a loopback host (a provider on the cloud's own machine)."""
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        host = None
+    if host and (parts.scheme == "https" or (parts.scheme == "http"
+                                             and is_loopback_host(host))):
+        return url
+    raise invalid("/provider_endpoint", "An https URL (http only to a loopback host).")
+
+
+@reads(Caller.OPERATOR, parameters="listProviderDeliveries")
+async def list_provider_deliveries(call: Call, session: AsyncSession) -> Reply:
+    service_id = _service_id(call, missing=lambda sid: not_found(f"No service {sid!r}."))
+    if await session.get(Service, service_id) is None:
+        raise not_found(f"No service {service_id!r}.")
+    printer_id = call.query.get("printer_id")
+    deliveries = await list_deliveries(session, service_id, call.query["limit"],
+                                       printer_id.lower() if printer_id else None)
+    return {"service_id": service_id, "deliveries": [delivery_view(d) for d in deliveries]}
+
+
 # -- printers --------------------------------------------------------------------------------------
 
 def printer_view(printer: Printer, rows: list[Row], demand: ContractDemand | None
@@ -125,6 +158,7 @@ def printer_view(printer: Printer, rows: list[Row], demand: ContractDemand | Non
         "applications": [application_view(*row) for row in rows],
         "requested_data_types": requested_types(rows, demand),
         "current_data_types": in_catalogue_order(printer.current_data_types or []),
+        "unavailable_data_types": printer.unavailable_data_types or [],
         "contract": printer.contract}
 
 
@@ -215,36 +249,36 @@ async def create_application(call: Call, session: AsyncSession) -> Reply:
     return application_view(application, service)
 
 
-def _suspend(application: Application) -> bool:
+def _suspend(application: Application) -> str | None:
     if application.activation_state == "cancelled":
         raise Problem("conflict", "The application is cancelled.")
     if application.activation_state == "suspended":
-        return False
+        return None
     application.activation_state, application.activated_at = "suspended", None
-    return True
+    return "suspended"
 
 
-def _resume(application: Application) -> bool:
+def _resume(application: Application) -> str | None:
     if application.activation_state == "cancelled":
         raise Problem("conflict", "The application is cancelled.")
     if application.activation_state != "suspended":
-        return False
+        return None
     application.activation_state = "inactive"
-    return True
+    return "resumed"
 
 
-def _cancel(application: Application) -> bool:
+def _cancel(application: Application) -> str | None:
     if application.activation_state == "cancelled":
-        return False
+        return None
     application.cancelled_application_id = application.application_id
     application.application_id = None
     application.activation_state, application.activated_at = "cancelled", None
-    return True
+    return "cancelled"
 
 
-def _state_change(change: Callable[[Application], bool]) -> Handler:
-    """The operation moving a printer's application for a service with `change` (True when
-    the state changed, which the gateway is then told)."""
+def _state_change(change: Callable[[Application], str | None]) -> Handler:
+    """The operation moving a printer's application for a service with `change` (the provider
+    event when the state changed, which the gateway and the provider are then told)."""
     @writes(Caller.OPERATOR)
     async def handler(call: Call, session: AsyncSession) -> Reply:
         service_id = _service_id(call, missing=lambda sid: not_found(
@@ -255,8 +289,10 @@ def _state_change(change: Callable[[Application], bool]) -> Handler:
         if row is None:
             raise not_found(f"Printer {printer.id} has no application for {service_id!r}.")
         before = requested_types(rows)
-        if change(row[0]):
+        event = change(row[0])
+        if event is not None:
             await announce(session, call.state.changes, printer, before, requested_types(rows))
+            await notify_provider(session, printer, *row, event)
         return application_view(*row)
 
     return handler

@@ -30,6 +30,7 @@ from cloud.contracts import (
 from cloud.db import Printer, Status
 from cloud.handlers import Answer, Call, Caller, Reply, operation
 from cloud.problems import Problem
+from cloud.providers import observe_supplies
 from cloud.schema import (
     check,
     component,
@@ -133,6 +134,7 @@ async def _process(session: AsyncSession, gateway_id: str,
         # One multi-row INSERT (executemany) rather than an ORM object per entry.
         await session.execute(insert(Status.__table__), stored)
         await observe_statuses(session, printers, stored)  # page limits, cartridge binding
+        await observe_supplies(session, printers, stored)  # consumable orders (providers)
     counts = {status: sum(r["status"] == status for r in results)
               for status in ("accepted", "duplicate", "rejected")}
     return {"received_at": rfc3339(received_at), "counts": counts, "results": results}

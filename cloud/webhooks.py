@@ -12,6 +12,10 @@ attempt is bounded in time (`TIMEOUT`) and at most `READ_LIMIT` bytes of the ans
 
 Without a URL the rows stay `pending` (sent once a URL is configured and the server restarted).
 Without a secret deliveries go unsigned: `endpoint()` allows that only to a loopback URL.
+
+A table whose rows carry their own URL (`ProviderDelivery.url`: a provider's endpoint) is sent
+with `per_row=True`: each row goes to its URL, signed with the sender's secret; a row whose URL
+may not be sent to (unsigned outside loopback) fails its attempt like an unreachable receiver.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud import times
 from cloud.db import CartridgeOrder, Database, after_commit
-from cloud.notice_tables import MemberNotice, WebhookAttempt
+from cloud.notice_tables import MemberNotice, ProviderDelivery, WebhookAttempt
 from protocols.cloud import webhook_signature
 from protocols.hosts import is_loopback_host
 
@@ -43,8 +47,8 @@ READ_LIMIT = 4096
 """Bytes of a receiver's answer read at most (kept, shortened, in the error of a failure)."""
 USER_AGENT = "printgw-cloud-webhooks"
 
-Outbox = type[CartridgeOrder] | type[MemberNotice]
-Delivery = CartridgeOrder | MemberNotice
+Outbox = type[CartridgeOrder] | type[MemberNotice] | type[ProviderDelivery]
+Delivery = CartridgeOrder | MemberNotice | ProviderDelivery
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +98,13 @@ def wake_after_commit(session: AsyncSession, outbox: Outbox) -> None:
 
 
 class WebhookSender:
-    """Delivers the pending rows of one outbox table to one endpoint."""
+    """Delivers the pending rows of one outbox table to one endpoint (or, `per_row`, each to the
+    URL it carries, signed with `secret`)."""
 
-    def __init__(self, db: Database, outbox: Outbox, endpoint: Endpoint | None) -> None:
+    def __init__(self, db: Database, outbox: Outbox, endpoint: Endpoint | None, *,
+                 per_row: bool = False, secret: bytes | None = None) -> None:
         self.db, self.outbox, self.endpoint = db, outbox, endpoint
+        self.per_row, self._secret = per_row, secret
         self._wake = asyncio.Event()
         _SENDERS.setdefault(db.engine.sync_engine, {})[outbox.__tablename__] = self
 
@@ -106,7 +113,7 @@ class WebhookSender:
 
     async def run(self) -> None:
         """Deliver due rows until cancelled; sleep until the next one is due or `wake()`."""
-        if self.endpoint is None:
+        if self.endpoint is None and not self.per_row:
             return
         async with aiohttp.ClientSession(timeout=TIMEOUT,
                                          headers={"User-Agent": USER_AGENT}) as http:
@@ -146,7 +153,12 @@ class WebhookSender:
         return max(0.0, (at - times.now()).total_seconds())
 
     async def _deliver(self, http: aiohttp.ClientSession, delivery: Delivery) -> None:
-        status, error = await post(http, self.endpoint, delivery.id, delivery.payload)
+        try:
+            target = self._target(delivery)
+        except ValueError as exc:  # a per-row URL that may not be sent to
+            status, error = None, str(exc)
+        else:
+            status, error = await post(http, target, delivery.id, delivery.payload)
         now = times.now()
         async with self.db.write() as session:
             row = await session.get(self.outbox, delivery.id, with_for_update=True)
@@ -161,6 +173,12 @@ class WebhookSender:
                 row.next_attempt_at = now + backoff(row.attempts)
                 log.warning("%s %s not delivered (%s); attempt %d",
                             self.outbox.__tablename__, row.id, error, row.attempts)
+
+
+    def _target(self, delivery: Delivery) -> Endpoint | None:
+        if not self.per_row:
+            return self.endpoint
+        return endpoint(getattr(delivery, "url", None), self._secret)
 
 
 async def post(http: aiohttp.ClientSession, target: Endpoint | None, key: str,

@@ -217,6 +217,20 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE transmission_types ADD COLUMN contract_threshold INTEGER;
     ALTER TABLE cloud_printers ADD COLUMN contract_supported INTEGER;
     """,
+    # 8: the operator's enable overrides (issue 16, `gateway/uplink/enable_overrides.py`): per
+    # device and service, what a `set-service-enabled` command set (the config file stays the
+    # upper bound); kept across restarts and reloads.  Such a command's effective setting, as
+    # its acknowledgement reports it (`commands.service_setting`, JSON).
+    """
+    CREATE TABLE enable_overrides (
+        device_id TEXT NOT NULL,
+        service_id TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        set_at REAL NOT NULL,
+        PRIMARY KEY (device_id, service_id)
+    );
+    ALTER TABLE commands ADD COLUMN service_setting TEXT;
+    """,
 )
 
 

@@ -74,6 +74,8 @@ def printer_attributes(printer: VirtualPrinter) -> list[Attr]:
         A("document-format-supported", T.MIME_TYPE,
           ["application/octet-stream", *prof.pdl.split(",")]),
         A("generated-natural-language-supported", T.LANGUAGE, ["en"]),
+        *([A("ipp-features-supported", T.KEYWORD, list(prof.ipp_features))]
+          if prof.ipp_features else []),
         A("ipp-versions-supported", T.KEYWORD, ["1.1", "2.0"]),
         A("marker-colors", T.NAME, [HEX_COLORS.get(s.color or "", "none") for s in supplies]),
         A("marker-high-levels", T.INTEGER, [100 for _ in supplies]),
@@ -108,6 +110,7 @@ def printer_attributes(printer: VirtualPrinter) -> list[Attr]:
         A("printer-info", T.TEXT, [st.make_and_model]),
         A("printer-is-accepting-jobs", T.BOOLEAN, [pstate != IppPrinterState.STOPPED]),
         A("printer-location", T.TEXT, [st.sys_location]),
+        A("printer-kind", T.KEYWORD, list(prof.printer_kind)),
         A("printer-make-and-model", T.TEXT, [st.make_and_model]),
         A("printer-more-info", T.URI, [printer.admin_url]),
         A("printer-name", T.NAME, [st.name]),

@@ -195,6 +195,10 @@ def alert_values(state: PrinterState) -> dict[ber.Oid, bytes]:
     return v
 
 
+HR_DEVICE_OTHER = "1.3.6.1.2.1.25.3.1.1"
+"""HOST-RESOURCES-TYPES `hrDeviceOther`: how MFPs list their scanner and fax engines."""
+
+
 def static_values(state: PrinterState, profile: Profile) -> dict[ber.Oid, bytes]:
     """The parts of a built-in profile's table that only change with configuration."""
     dev = state.hr_device_index
@@ -247,6 +251,11 @@ def static_values(state: PrinterState, profile: Profile) -> dict[ber.Oid, bytes]
         (*O("1.3.6.1.2.1.43.10.2.1.9"), dev, 1): _i(600),
         (*O("1.3.6.1.2.1.43.10.2.1.10"), dev, 1): _i(600),
     }
+    for index, description in enumerate(profile.other_devices, start=dev + 1):
+        v[(*O(oids.hrDeviceIndex), index)] = _i(index)
+        v[(*O(oids.hrDeviceType), index)] = _o(HR_DEVICE_OTHER)
+        v[(*O(oids.hrDeviceDescr), index)] = _s(description)
+        v[(*O(oids.hrDeviceStatus), index)] = _i(2)  # running
     seen_colorants: set[int] = set()
     for s in state.supplies:
         row = (dev, s.index)

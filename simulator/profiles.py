@@ -57,6 +57,13 @@ class Profile:
     """PrtMarkerMarkTechTC: 4 electrophotographicLaser, 12 inkjetAqueous."""
     firmware: str = "1.0.0"
     serial_prefix: str = "SIM"
+    other_devices: tuple[str, ...] = ()
+    """Descriptions of the further HOST-RESOURCES device entries (`hrDeviceOther`) an MFP lists
+    beside its printer: its scanner, its fax unit."""
+    ipp_features: tuple[str, ...] = ()
+    """IPP `ipp-features-supported` (an MFP that faxes says `faxout`)."""
+    printer_kind: tuple[str, ...] = ("document", "envelope")
+    """IPP `printer-kind`: what it prints on."""
     pdl: str = "application/pdf,image/urf,image/pwg-raster"
     duplex: bool = True
     recording: dict[ber.Oid, bytes] | None = None
@@ -155,6 +162,8 @@ BUILTIN: dict[str, Profile] = {
     "color-mfp": Profile(
         key="color-mfp", manufacturer="Acme", model="ColorWorks MFP C5400",
         sys_object_id="1.3.6.1.4.1.32473.2.2", color=True, serial_prefix="ACX",
+        other_devices=("Acme ColorWorks Scanner Unit", "Acme ColorWorks Fax Unit, ITU G3"),
+        ipp_features=("airprint-1.7", "faxout"),
         supplies=[
             *_toners(6000, model="CX54"),
             *[SupplySpec("opc", f"{c.capitalize()} Drum Unit", c, 30000, 7, 30000,
@@ -169,6 +178,7 @@ BUILTIN: dict[str, Profile] = {
     "inkjet": Profile(
         key="inkjet", manufacturer="Acme", model="InkStream IJ-400",
         sys_object_id="1.3.6.1.4.1.32473.2.3", color=True, mark_tech=12, serial_prefix="AIJ",
+        ipp_features=("airprint-1.7",), printer_kind=("document", "envelope", "photo"),
         supplies=[
             *[SupplySpec("inkCartridge", f"{c.capitalize()} Ink IJ4-{c[0].upper()}", c, 100, 19,
                          800 if c == "black" else 600, f"IJ4-{c[0].upper()}")

@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.console import Console
 
 from gateway.app.runner import CONFIG_ERROR, run_gateway
+from gateway.app.sync_command import add_sync_parser
 from gateway.demo.run import DemoOptions, run_demo
 from gateway.device.reader import READ_DEADLINE, DeviceReader, DeviceUnreachable, IppEndpoint
 from gateway.fleet.discovery import Discovery
@@ -178,6 +179,7 @@ def _build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true",
                         help="print the status as JSON (the status page's /api/status)")
     status.set_defaults(handler=_status)
+    add_sync_parser(commands)
     return parser
 
 

@@ -1,6 +1,7 @@
 """The daemon's side of the cloud link: connecting (with back-off while the cloud cannot be
 reached), delivering the outbox and acting on what an upload's answer says, and, once connected,
-the change stream and the command relay all along.
+the change stream, the command relay and the connection destination (asked for again before its
+`valid_until`) all along.
 
 The cloud being unreachable never stops polling: readings of registered devices keep going into
 the outbox and are delivered when it is back.
@@ -124,15 +125,19 @@ class CloudUplink:
                                            lambda: self._start(stop, on_connected))
         if not connected or stop.is_set():
             return
-        changes = asyncio.create_task(
-            self._supervised("the change stream", stop,
-                             lambda: self.link.follow_changes(stop)), name="changes")
+        parts = [asyncio.create_task(self._supervised(what, stop, part), name=name)
+                 for what, name, part in (
+                     ("the change stream", "changes", lambda: self.link.follow_changes(stop)),
+                     ("the connection destination", "destination",
+                      lambda: self.link.keep_destination(stop)))]
         try:
             await self._supervised("the outbox sender", stop, lambda: self._send(stop))
         finally:
-            changes.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await changes
+            for part in parts:
+                part.cancel()
+            for part in parts:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await part
 
     async def _start(self, stop: asyncio.Event,
                      on_connected: Callable[[], Awaitable[None]]) -> bool:

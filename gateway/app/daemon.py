@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 from pathlib import Path
 
 from gateway.app.cloud_loop import CloudUplink
@@ -25,7 +26,9 @@ from gateway.app.poll_loop import PollLoop
 from gateway.app.reload import apply, reload
 from gateway.app.runtime import DaemonRuntime
 from gateway.app.shutdown import Shutdown
+from gateway.app.sync_now import sync_now
 from gateway.commands.relay import CommandRelay
+from gateway.commands.service_enable import ServiceEnabler
 from gateway.device.reader import DeviceReader
 from gateway.fleet.credentials import CredentialResolver
 from gateway.fleet.inventory import Inventory
@@ -38,9 +41,11 @@ from gateway.settings.live import LiveConfig
 from gateway.settings.schema import Config
 from gateway.store import Store
 from gateway.uplink.cloud_state import CloudState
+from gateway.uplink.enable_overrides import EnableOverrides
 from gateway.uplink.link import CloudLink
 from gateway.uplink.outbox import Outbox
 from gateway.uplink.pipeline import UploadPipeline
+from gateway.uplink.rejudge import ServiceRejudge
 from gateway.uplink.services import ServiceSettings
 
 REDISCOVER = ("snmp", *(f"discovery.{key}" for key in DiscoverySettings.model_fields
@@ -69,21 +74,26 @@ class Gateway:
                                self.state, self.inventory, ServiceSettings.from_config(config))
                      if config.cloud.url is not None else None)
         self.relay: CommandRelay | None = None
-        if self.link is not None and config.contract.enabled:
+        if self.link is not None:  # contract commands only when [contract] enabled
             link, reader = self.link, self.reader
+            enabler = ServiceEnabler(EnableOverrides(self.store), lambda: link.services, link)
             self.relay = CommandRelay(live.section(lambda c: c.contract), self.state,
                                       self.inventory, self.credentials, lambda: link.client,
-                                      lambda: reader.snmp)
+                                      lambda: reader.snmp, enabler=enabler)
             link.on_command = self.relay.handle
         self.uplink = (None if self.link is None else
                        CloudUplink(live, self.link, self.state, self.outbox, self.store,
                                    self.metrics, self.relay))
         pipeline = UploadPipeline(live.section(lambda c: c.events),
                                   live.section(lambda c: c.poll), self.state, self.outbox)
+        if self.link is not None:  # FIG. 10 again at a reading that changes its inputs
+            pipeline.on_reading = ServiceRejudge(self.link)
         wake_sender = asyncio.Event() if self.uplink is None else self.uplink.wake_sender
         self.intake = ReadingIntake(pipeline, self.state, self.link, wake_sender)
         self.polling = PollLoop(live, self.inventory, self.poller, self.schedule, self.intake,
                                 self.link)
+        if self.link is not None:  # a service became active: its data now, not at the schedule
+            self.link.on_due = self.polling.read_now
         self.discovery = DiscoveryLoop(live, self.inventory, self.reader,
                                        self.polling.devices_changed)
         self.cycle_runner = Cycle(self.discovery, self.inventory, self.poller, self.intake,
@@ -155,7 +165,8 @@ class Gateway:
             # imported here: the page's aiohttp server and templates (~4 MB) only when it is on
             from gateway.local.status_page import start_status_page
 
-            page = await start_status_page(self.runtime, self.store, self.metrics)
+            page = await start_status_page(self.runtime, self.store, self.metrics,
+                                           partial(sync_now, self.link, self.polling))
         loops = [asyncio.create_task(self.polling.run(stop), name="poll"),
                  asyncio.create_task(self.discovery.run(stop), name="discovery")]
         link_task = None

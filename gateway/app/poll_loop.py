@@ -1,8 +1,10 @@
 """Polling inside the daemon: every device read on its own schedule (`gateway/fleet/schedule.py`:
 `poll.interval` with jitter, less often while it does not answer or is asleep), at most
 `poll.concurrency` at once; each reading taken in as soon as it is complete
-(`gateway/app/intake.py`); the FIG. 7 sync of every device when due, once every device has been
-read (or tried) since the start."""
+(`gateway/app/intake.py`); the FIG. 7 sync of every device when due (the first at every start-up),
+once every device has been read (or tried) since the start; FIG. 7 for the printers that answer
+again after being unreachable, those that came back together in one round (`CloudLink.sync_all`
+bounds the requests at once: a fleet coming back is no storm)."""
 
 from __future__ import annotations
 
@@ -39,6 +41,8 @@ class PollLoop:
         self.reads: dict[int, asyncio.Task[None]] = {}
         """Readings under way, by device."""
         self.sync_task: asyncio.Task[None] | None = None
+        self.returned: set[int] = set()
+        """Devices that answered again after being unreachable, waiting for their FIG. 7."""
         self._stale = True
         self._wake = asyncio.Event()
 
@@ -48,6 +52,11 @@ class PollLoop:
         self._wake.set()
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def read_now(self, device_id: int) -> None:
+        """Read the device now, not at its next schedule (the cloud link wants its data)."""
+        self.schedule.read_soon(device_id, time.monotonic())
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -107,6 +116,8 @@ class PollLoop:
         _log_reading(device, before, outcome, delay, time.monotonic() - started)
         if status is None:
             return
+        if before is Outcome.UNREACHABLE:
+            self.returned.add(device.id)
         if outcome is not Outcome.ASLEEP or device.id not in self.intake.latest:
             self.intake.latest[device.id] = status
         try:
@@ -118,21 +129,29 @@ class PollLoop:
         """The FIG. 7 sync of every device when it is due and every device has been read (or
         tried) since the start: it sends what the readings show."""
         link = self.link
-        if link is None or not link.status.connected or not self.schedule.first_pass_done() \
-                or (self.sync_task is not None and not self.sync_task.done()) \
-                or not link.sync_due():
+        if link is None or not link.status.connected \
+                or (self.sync_task is not None and not self.sync_task.done()):
             return
-        self.sync_task = asyncio.create_task(self._sync_round(link), name="sync")
+        if self.schedule.first_pass_done() and link.sync_due():
+            self.returned.clear()
+            self.sync_task = asyncio.create_task(self._sync_round(link, None), name="sync")
+        elif self.returned:
+            ids, self.returned = self.returned, set()
+            self.sync_task = asyncio.create_task(self._sync_round(link, ids), name="sync")
 
-    async def _sync_round(self, link: CloudLink) -> None:
-        readings = self.intake.readings(self.devices)
+    async def _sync_round(self, link: CloudLink, returned: set[int] | None) -> None:
+        """FIG. 7 for every device read (`returned` None), or for those that came back."""
+        devices = self.devices if returned is None else {
+            i: d for i, d in self.devices.items() if i in returned}
+        readings = self.intake.readings(devices)
         try:
-            synced = await link.sync_all(readings)
+            synced = await link.sync_all(readings, full=returned is None)
         except Exception:  # not marked done: tried again at the next reading
             log.exception("cloud: the FIG. 7 sync failed")
             return
         log.log(logging.INFO if readings else logging.DEBUG,
-                "cloud: %d of %d devices synchronised (FIG. 7)", synced, len(readings))
+                "cloud: %d of %d devices synchronised (FIG. 7%s)", synced, len(readings),
+                "" if returned is None else ": answering again")
 
 
 def _log_reading(device: Device, before: Outcome | None, outcome: Outcome, delay: float,

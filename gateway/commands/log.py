@@ -77,13 +77,16 @@ class CommandLog:
                        "AND received_ack IS NULL", (command_id,))
 
     def complete(self, command_id: str, outcome: CommandOutcome) -> None:
+        setting = outcome.service_setting
         with self.store.transaction() as db:
             db.execute(
                 "UPDATE commands SET state = 'completed', result = ?, reason = ?, "
-                "contract_state = ?, completed_at = ?, completed_ack = 'due' "
-                "WHERE command_id = ?",
+                "contract_state = ?, service_setting = ?, completed_at = ?, "
+                "completed_ack = 'due' WHERE command_id = ?",
                 (outcome.result, json.dumps(outcome.reason()),
-                 json.dumps(outcome.contract_state.to_json()), self.clock(), command_id))
+                 json.dumps(outcome.contract_state.to_json()),
+                 None if setting is None else json.dumps(dict(setting)), self.clock(),
+                 command_id))
             detail = f": {outcome.code}: {outcome.detail}" if outcome.code else ""
             self._audit(db, command_id, f"completed, device contract state "
                         f"{json.dumps(outcome.contract_state.to_json())}",
@@ -137,7 +140,9 @@ def acknowledgement(row: sqlite3.Row) -> CommandAcknowledgement:
             printer_id=row["printer_id"], stage="completed",
             at=rfc3339(row["completed_at"], "milliseconds"), result=row["result"],
             reason=Reason.maybe(reason),
-            contract_state=json.loads(row["contract_state"]))
+            contract_state=json.loads(row["contract_state"]),
+            service_setting=json.loads(row["service_setting"]) if row["service_setting"]
+            else None)
     return CommandAcknowledgement(printer_id=row["printer_id"], stage="received",
                                   at=rfc3339(row["received_at"], "milliseconds"))
 

@@ -22,6 +22,8 @@ class CommandOutcome:
     contract_state: ContractState
     code: str | None = None
     detail: str | None = None
+    service_setting: Mapping[str, Any] | None = None
+    """A `set-service-enabled` command's effective setting (`ServiceSetting`)."""
 
     def reason(self) -> dict[str, str] | None:
         return None if self.code is None else {"code": self.code, "detail": self.detail or ""}
@@ -31,9 +33,14 @@ class CommandOutcome:
         return cls("done", state)
 
     @classmethod
-    def refused(cls, code: str, detail: str,
-                state: ContractState = UNSUPPORTED) -> CommandOutcome:
-        return cls("refused", state, code, detail)
+    def done_setting(cls, setting: Mapping[str, Any]) -> CommandOutcome:
+        """A `set-service-enabled` done: the device's contract state is not read."""
+        return cls("done", UNSUPPORTED, service_setting=setting)
+
+    @classmethod
+    def refused(cls, code: str, detail: str, state: ContractState = UNSUPPORTED, *,
+                service_setting: Mapping[str, Any] | None = None) -> CommandOutcome:
+        return cls("refused", state, code, detail, service_setting)
 
     @classmethod
     def failed(cls, code: str, detail: str,

@@ -18,6 +18,11 @@ parameters its kind does not allow, a field missing) is stored completed as `ref
 reason (`unsupported-command`, `invalid-parameters`, `malformed-command`) and acknowledged like
 any other; the device is never touched.
 
+`set-service-enabled` (the operator's enable setting of a support service) takes the same log,
+checks and acknowledgements, but is no SNMP SET: `ServiceEnabler` keeps the setting and decides
+the device's services again (`gateway.commands.service_enable`).  It is relayed whatever
+`[contract] enabled` says; with `enabled = false` the contract-mode commands are only logged.
+
 A device that does not answer is tried again with back-off until the deadline (or `retry_for`),
 then the command has failed (`device-unreachable`).  A device's commands are applied one at a
 time in the order they came, also while one of them waits to try again.  Only a state read back
@@ -49,6 +54,8 @@ from datetime import datetime
 
 from gateway.commands.log import CommandLog, acknowledgement
 from gateway.commands.plan import CommandOutcome, NotApplicable, plan
+from gateway.commands.service_enable import KIND as SERVICE_ENABLE
+from gateway.commands.service_enable import ServiceEnabler
 from gateway.fleet.credentials import CredentialResolver
 from gateway.fleet.inventory import Device, Inventory
 from gateway.settings.schema import ContractSettings
@@ -85,8 +92,11 @@ class CommandRelay:
     def __init__(self, contract: Callable[[], ContractSettings], state: CloudState,
                  inventory: Inventory,
                  credentials: CredentialResolver, client: Callable[[], CloudClient],
-                 snmp: Callable[[], SnmpClient], clock: Callable[[], float] = time.time) -> None:
+                 snmp: Callable[[], SnmpClient], clock: Callable[[], float] = time.time,
+                 enabler: ServiceEnabler | None = None) -> None:
         self.contract = contract
+        self.enabler = enabler
+        """Applies `set-service-enabled`; None: refused as a kind this gateway cannot apply."""
         self.state = state
         self.inventory = inventory
         self.credentials = credentials
@@ -108,6 +118,11 @@ class CommandRelay:
         """A command from the cloud link's change stream (`CloudLink.on_command`).  Returns once
         it is stored (the link may then move its cursor on); it is applied in the background.
         One that cannot be understood is refused (`refuse`)."""
+        if command.kind != SERVICE_ENABLE and not self.contract().enabled:
+            log.info("command %s (%s) for printer %s: contract-mode commands are not relayed "
+                     "([contract] enabled = false)", command.command_id, command.kind,
+                     command.printer_id)
+            return
         if isinstance(command, UnreadableCommand):
             self.refuse(command)
             return
@@ -256,6 +271,8 @@ class CommandRelay:
     async def _attempt(self, row: sqlite3.Row, device: Device) -> CommandOutcome:
         """One try; raises `_Unreachable` when the device does not answer."""
         command_id = row["command_id"]
+        if row["kind"] == SERVICE_ENABLE:
+            return await self._set_enabled(row, device)
         if device.snmp_version is None:
             return CommandOutcome.refused("contract-unsupported", "the device does not answer SNMP")
         target, before = await self._read(device)
@@ -300,6 +317,18 @@ class CommandRelay:
             return CommandOutcome.failed(
                 "verify-failed", f"read back {after.to_json()} after the SET", after)
         return CommandOutcome.done(after)
+
+    async def _set_enabled(self, row: sqlite3.Row, device: Device) -> CommandOutcome:
+        if self.enabler is None:
+            return CommandOutcome.refused("unsupported-command", "this gateway does not apply "
+                                          "set-service-enabled")
+        self.log.received_due(row["command_id"])
+        self._wake_acks()
+        outcome = await self.enabler.apply(device, row["printer_id"],
+                                           json.loads(row["parameters"]))
+        self.log.audit(row["command_id"], f"enable setting {row['parameters']}",
+                       json.dumps(outcome.service_setting))
+        return outcome
 
     async def _read(self, device: Device) -> tuple[SnmpTarget, ContractState]:
         """The contract state with the device's read credentials (the `CredentialResolver`'s,

@@ -22,6 +22,7 @@ from gateway.device.fields import (
     page_count,
     supply_class_by_kind,
 )
+from gateway.device.function_evidence import show_identity_functions, show_ipp_functions
 from gateway.device.model import Alert, DeviceStatus, LevelState, PrinterState, Supply, SupplyClass
 from protocols import colors
 from protocols.device_id import (
@@ -157,6 +158,9 @@ def apply_ipp(status: DeviceStatus, reading: IppReading) -> None:
     else:
         status.supplies.extend(_supplies(attributes))
     _counters(status, attributes)
+    if isinstance(reading.attributes, dict):
+        show_ipp_functions(status, reading.attributes)
+    show_identity_functions(status)
 
 
 # --------------------------------------------------------------------------------------------

@@ -161,6 +161,10 @@ class DeviceStatus:
     """Where each field came from, e.g. `{"identity.serial": "snmp:prtGeneralSerialNumber"}`."""
     reachable: dict[str, bool] = field(default_factory=dict)
     """Per protocol (`snmp`, `ipp`): did it answer?"""
+    functions: dict[str, str] = field(default_factory=dict)
+    """What the device showed it can do (`print`, `scan`, `fax`, `copy`, `large-format`) → the
+    first evidence of it, e.g. `{"scan": "snmp:hrDeviceType.3=hrDeviceScanner"}`
+    (`gateway.device.device_type` decides the device type from it)."""
     problems: list[Problem] = field(default_factory=list)
     read_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -179,6 +183,10 @@ class DeviceStatus:
         self.sources[f"{_SECTION_NAMES[type(section)]}.{name}"] = source
         return True
 
+    def show_function(self, function: str, source: str) -> None:
+        """Record that the device can `function`; the first evidence found is kept."""
+        self.functions.setdefault(function, source)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "host": self.host,
@@ -196,6 +204,7 @@ class DeviceStatus:
             },
             "contract": vars(self.contract).copy(),
             "sources": dict(self.sources),
+            "functions": dict(self.functions),
             "problems": [p.to_json() for p in self.problems],
         }
 
@@ -215,6 +224,7 @@ class DeviceStatus:
                 "alerts": [_build(Alert, a) for a in state.get("alerts") or ()]}),
             contract=_build(Contract, document.get("contract") or {}),
             sources=dict(document.get("sources") or {}),
+            functions=dict(document.get("functions") or {}),
             problems=[Problem.from_json(p) for p in document.get("problems") or ()],
         )
 

@@ -24,6 +24,7 @@ from gateway.device.fields import (
     page_count,
     supply_class_by_kind,
 )
+from gateway.device.function_evidence import show_identity_functions, show_snmp_functions
 from gateway.device.model import Alert, CartridgeType, DeviceStatus, Supply
 from gateway.device.strings import decode_text, format_mac
 from protocols import colors
@@ -142,6 +143,10 @@ def apply_snmp(status: DeviceStatus, reading: PrinterReading) -> None:
     _counters(status, r)
     _contract(status, r)
     _state(status, r)
+    show_snmp_functions(status, r.column(oids.hrDeviceType), {
+        index: r.text(f"hrDeviceDescr.{index}", value)
+        for index, value in r.column(oids.hrDeviceDescr).items()})
+    show_identity_functions(status)
 
 
 def _first_row(column: dict[str, SnmpValue]) -> SnmpValue:

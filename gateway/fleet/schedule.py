@@ -14,8 +14,11 @@ once (earliest due first).  After a reading:
   woken needlessly.  A sleeping printer is not an outage: its reading is no failure.
 
 A device is due at once when it is first tracked (its first reading, also at start-up) and
-when the daemon asks (`read_soon`: its address changed).  The schedule reads nothing itself; it
-is told how each reading went (`done`), on the clock the caller passes (monotonic seconds).
+when the daemon asks (`read_soon`: its address changed, or the cloud link wants its data now: a
+service became active); asked while it is being read, it is read again as soon as that ends.
+Such an extra reading does not move the device's regular ones: the next is due when it was.
+The schedule reads nothing itself; it is told how each reading went (`done`), on the clock the
+caller passes (monotonic seconds).
 """
 
 from __future__ import annotations
@@ -86,6 +89,10 @@ class Slot:
     """A reading is under way (handed out by `take_due`, not yet `done`)."""
     levels_known: bool = False
     """The last awake reading knew supply levels."""
+    again: bool = False
+    """Asked for (`read_soon`) while being read: due again as soon as that reading ends."""
+    resume_at: float | None = None
+    """The regular due time an extra reading (`read_soon`) stepped in front of."""
 
 
 class Schedule:
@@ -125,7 +132,11 @@ class Schedule:
 
     def read_soon(self, device_id: int, now: float) -> None:
         slot = self.slots.get(device_id)
-        if slot is not None and not slot.reading and now < slot.due:
+        if slot is not None and slot.reading:
+            slot.again = True
+        elif slot is not None and now < slot.due:
+            if slot.resume_at is None:
+                slot.resume_at = slot.due
             self._set_due(slot, now)
 
     def take_due(self, now: float, limit: int) -> list[int]:
@@ -160,6 +171,12 @@ class Schedule:
         slot.last_read = now
         slot.reading = False
         delay = self.delay(outcome, slot.streak)
+        if slot.resume_at is not None and outcome is Outcome.AWAKE:
+            delay = max(0.0, min(delay, slot.resume_at - now))  # an extra reading: on schedule
+        slot.resume_at = None
+        if slot.again and outcome is not Outcome.UNREACHABLE:
+            slot.resume_at, delay = now + delay, 0.0
+        slot.again = False
         self._set_due(slot, now + delay)
         return delay
 

@@ -166,11 +166,13 @@ class FleetView:
             "SELECT device_id, summary, uploaded_at, uploaded_read_at FROM device_readings")}
         printers = dict(conn.execute("SELECT device_id, printer_id FROM cloud_printers"))
         services: dict[int, list[dict[str, Any]]] = {}
-        for row in conn.execute("SELECT device_id, service_id, application_id, state, decision "
+        for row in conn.execute("SELECT device_id, service_id, application_id, state, decision, "
+                                "decision_reason, decision_detail "
                                 "FROM applications ORDER BY device_id, service_id"):
             services.setdefault(row["device_id"], []).append({
                 "service_id": row["service_id"], "application_id": row["application_id"],
-                "activation_state": row["state"], "decision": row["decision"]})
+                "activation_state": row["state"], "decision": row["decision"],
+                "reason": row["decision_reason"], "reason_text": row["decision_detail"]})
         pending = {row[0]: row[1] for row in conn.execute(
             "SELECT device_id, COUNT(*) FROM outbox GROUP BY device_id")}
         refused = self.state.refusals()

@@ -216,14 +216,28 @@ def _contract(contract: Mapping[str, Any]) -> str:
     return f'<div class="contract">{text}</div>{message}'
 
 
-def _services(services: list[Mapping[str, Any]]) -> str:
-    if not services:
+def _services(services: list[Mapping[str, Any]], *, detail: bool = False) -> str:
+    """Each service's state and FIG. 10's reason code; the reason in words as a tooltip on the
+    fleet page, below the service on the device page (`detail`)."""
+    items = []
+    for s in services:
+        reason_text = s.get("reason_text") or ""
+        title = "" if detail else \
+            f' title="{escape(reason_text or "decision: " + (s["decision"] or "none"))}"'
+        below = f'<div class="sub svc-detail">{escape(reason_text)}</div>' if detail else ""
+        items.append(f'<li class="svc svc-{escape(s["activation_state"] or "none")}"{title}>'
+                     f'{escape(s["service_id"])}: '
+                     f'{escape(s["activation_state"] or "no application")}'
+                     f'{_service_reason(s)}{below}</li>')
+    return f'<ul class="plain">{"".join(items)}</ul>' if items else ""
+
+
+def _service_reason(service: Mapping[str, Any]) -> str:
+    """FIG. 10's reason code beside the state (`active` needs no saying twice)."""
+    reason = service.get("reason")
+    if not reason or reason == service["activation_state"]:
         return ""
-    items = "".join(
-        f'<li class="svc svc-{escape(s["activation_state"] or "none")}" '
-        f'title="decision: {escape(s["decision"] or "none")}">{escape(s["service_id"])}: '
-        f'{escape(s["activation_state"] or "no application")}</li>' for s in services)
-    return f'<ul class="plain">{items}</ul>'
+    return f' <span class="sub svc-reason">({escape(reason)})</span>'
 
 
 def _upload(d: Mapping[str, Any], now: datetime, zone: zoneinfo.ZoneInfo) -> str:
@@ -272,7 +286,8 @@ def render_device(snapshot: Mapping[str, Any], device: Mapping[str, Any],
     rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts if v)
     rows += "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in (
         ("State", _state(device)), ("Alerts", _alerts(device["alerts"])),
-        ("Contract & services", _contract(device["contract"]) + _services(device["services"])),
+        ("Contract & services",
+         _contract(device["contract"]) + _services(device["services"], detail=True)),
         ("Last reading", _reading(device, now, zone)),
         ("Last upload", _upload(device, now, zone))))
     if device.get("registration_refused"):

@@ -12,7 +12,9 @@ fleet table becomes one card per device on a narrow screen), refreshed by the br
   it); `/api/devices/{id}`: one device and its level history;
 
   an id that names no device — unknown, or beyond any database row id (1 to 2^63 - 1) — is 404;
-- `/metrics`: Prometheus text format (`gateway/local/metrics.py`).
+- `/metrics`: Prometheus text format (`gateway/local/metrics.py`);
+- `POST /api/sync`: FIG. 7 now, for `printgw sync` (`gateway/local/sync_api.py`: a token from the
+  data directory, no browser requests).
 
 The page has no login: it listens on loopback unless the administrator configures another
 address.  On loopback it also answers only requests addressed to a loopback name or address, so
@@ -42,6 +44,7 @@ from gateway.local.live_view import FleetView, iso
 from gateway.local.metrics import FleetCollector, GatewayMetrics
 from gateway.local.page_html import render_device, render_fleet
 from gateway.local.runtime import GatewayRuntime
+from gateway.local.sync_api import TOKEN_FILE, SyncNow, sync_handler, write_token
 from gateway.settings.schema import Config
 from gateway.store import Store
 from protocols.hosts import is_loopback_host
@@ -68,8 +71,10 @@ class StatusPage:
     """The page's web server for a running daemon: what it shows comes from the store and the
     daemon's read-only `GatewayRuntime`; `/metrics` from the daemon's registry."""
 
-    def __init__(self, runtime: GatewayRuntime, store: Store, metrics: GatewayMetrics) -> None:
+    def __init__(self, runtime: GatewayRuntime, store: Store, metrics: GatewayMetrics,
+                 sync: SyncNow | None = None) -> None:
         self.runtime = runtime
+        self.sync = sync
         self.metrics = metrics
         self.settings = runtime.config().status_page
         self.view = FleetView(store, runtime.config(), runtime)
@@ -88,6 +93,9 @@ class StatusPage:
                         web.get("/api/status", self._api_status),
                         web.get(r"/api/devices/{device_id:\d+}", self._api_device),
                         web.get("/metrics", self._metrics)])
+        if self.sync is not None:
+            token = write_token(self._url_file.parent)
+            app.router.add_post("/api/sync", sync_handler(self.sync, token))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
@@ -118,6 +126,8 @@ class StatusPage:
         self.metrics.registry.unregister(self._collector)
         with contextlib.suppress(OSError):
             self._url_file.unlink()
+        with contextlib.suppress(OSError):
+            (self._url_file.parent / TOKEN_FILE).unlink()
         await self._runner.cleanup()
         self._runner = None
 
@@ -170,13 +180,13 @@ class StatusPage:
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-async def start_status_page(runtime: GatewayRuntime, store: Store,
-                            metrics: GatewayMetrics) -> StatusPage | None:
-    """The daemon's page when `[status_page] enabled`; None when disabled or it cannot listen
-    (logged: the daemon goes on without it)."""
+async def start_status_page(runtime: GatewayRuntime, store: Store, metrics: GatewayMetrics,
+                            sync: SyncNow | None = None) -> StatusPage | None:
+    """The daemon's page when `[status_page] enabled` (with `POST /api/sync` given `sync`);
+    None when disabled or it cannot listen (logged: the daemon goes on without it)."""
     if not runtime.config().status_page.enabled:
         return None
-    page = StatusPage(runtime, store, metrics)
+    page = StatusPage(runtime, store, metrics, sync)
     try:
         await page.start()
     except StatusPageError as exc:

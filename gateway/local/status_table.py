@@ -36,7 +36,7 @@ def print_fleet(snapshot: Mapping[str, Any], console: Console) -> None:
         console.print(line, markup=False, highlight=False)
     table = Table(show_lines=False)
     for column in ("ID", "Name", "Model", "Serial", "Address", "State", "Lowest supply",
-                   "Alerts", "Last reading", "Last upload"):
+                   "Alerts", "Services", "Last reading", "Last upload"):
         table.add_column(column, overflow="fold")
     for d in snapshot["devices"]:
         levels = [s for s in d["supplies"] if s["level_percent"] is not None]
@@ -47,7 +47,7 @@ def print_fleet(snapshot: Mapping[str, Any], console: Console) -> None:
             d["state"], "" if lowest is None else
             f"{lowest['description'] or lowest['index']} {lowest['level_percent']} %"
             + (" (low)" if lowest["low"] else ""),
-            str(len(d["alerts"])), relative(d["read_at"], now),
+            str(len(d["alerts"])), services_text(d["services"]), relative(d["read_at"], now),
             (relative(upload["at"], now) if upload else "never")
             + (f" ({d['pending_uploads']} pending)" if d["pending_uploads"] else ""))
         table.add_row(*(Text(cell) for cell in cells))  # device text is not markup
@@ -56,3 +56,14 @@ def print_fleet(snapshot: Mapping[str, Any], console: Console) -> None:
         device = f" device {error['device_id']}" if error["device_id"] is not None else ""
         console.print(f"[red]error[/red] {escape(error['source'] + device)}: "
                       f"{escape(error['message'])}", highlight=False)
+
+
+def services_text(services: list[Mapping[str, Any]]) -> str:
+    """One line per service: its activation state and, where it differs, FIG. 10's reason."""
+    lines = []
+    for service in services:
+        state = service["activation_state"] or "no application"
+        reason = service.get("reason")
+        lines.append(f"{service['service_id']}: {state}"
+                     + (f" ({reason})" if reason and reason != state else ""))
+    return "\n".join(lines)

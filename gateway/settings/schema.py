@@ -35,17 +35,17 @@ from pydantic import (
 from gateway.settings.discovery import Credentials, DiscoverySettings, IppSettings, SnmpSettings
 from gateway.settings.secrets import Secret, SecretFile, secret_text, take_from_file
 from gateway.settings.services import ServicesSettings
+from gateway.settings.sites import SiteRule, check_sites
 from gateway.settings.values import (
     REGION,
-    SHIPPING,
-    TIME_ZONE,
     Duration,
     HostName,
     Section,
+    ShippingDestination,
+    TimeZone,
     host_name,
     host_time_zone,
     http_url,
-    known_zone,
 )
 from protocols.hosts import is_loopback_host
 from protocols.snmp.model import SnmpCredentials
@@ -57,11 +57,14 @@ class GatewaySettings(Section):
     """How the cloud operator sees this gateway (sent at enrolment); default: the host name."""
     region: str = "jp"
     """Installation region sent to the cloud's global entry point (S0601), lower case."""
-    shipping_destination: str = "JP"
+    shipping_destination: ShippingDestination = "JP"
     """Market of the devices, sent at registration (S0603) where a device does not tell;
     default: the region's first part in upper case (`eu-west` → `EU`)."""
-    time_zone: str = Field(default_factory=host_time_zone)
+    time_zone: TimeZone = Field(default_factory=host_time_zone)
     """IANA time zone of the installation, sent at registration; default: the host's."""
+    sites: list[SiteRule] = Field(default_factory=list)
+    """`[[gateway.sites]]`: time zone and shipping destination of the devices of a subnet or
+    host, where they differ from the two above (`gateway/settings/sites.py`)."""
     shutdown_grace: Duration = 10.0
     """On SIGTERM, readings and an upload under way get this long to finish (else they are
     dropped, to be done again after the restart) before `printgw run` exits."""
@@ -82,20 +85,10 @@ class GatewaySettings(Section):
             raise ValueError("write the region in lower case, e.g. \"jp\", \"us\" or \"eu-west\"")
         return value
 
-    @field_validator("shipping_destination")
-    @classmethod
-    def _shipping(cls, value: str) -> str:
-        if not SHIPPING.match(value):
-            raise ValueError("write a country (ISO 3166-1 alpha-2) or market code in upper case, "
-                             "e.g. \"JP\" or \"EU\"")
-        return value
-
-    @field_validator("time_zone")
-    @classmethod
-    def _time_zone(cls, value: str) -> str:
-        if not TIME_ZONE.match(value) or not known_zone(value):
-            raise ValueError("not a known IANA time zone; write e.g. \"Asia/Tokyo\" or \"UTC\"")
-        return value
+    @model_validator(mode="after")
+    def _sites(self) -> GatewaySettings:
+        check_sites(self.sites)
+        return self
 
 
 class CloudSettings(Section):

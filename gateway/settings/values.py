@@ -154,6 +154,25 @@ def known_zone(name: str) -> bool:
     return True
 
 
+def _time_zone(value: str) -> str:
+    if not TIME_ZONE.match(value) or not known_zone(value):
+        raise ValueError("not a known IANA time zone; write e.g. \"Asia/Tokyo\" or \"UTC\"")
+    return value
+
+
+def _shipping(value: str) -> str:
+    if not SHIPPING.match(value):
+        raise ValueError("write a country (ISO 3166-1 alpha-2) or market code in upper case, "
+                         "e.g. \"JP\" or \"EU\"")
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_time_zone)]
+"""An IANA time zone name this machine knows (`Asia/Tokyo`, `UTC`)."""
+ShippingDestination = Annotated[str, AfterValidator(_shipping)]
+"""A country (ISO 3166-1 alpha-2) or market code, upper case (`JP`, `EU`)."""
+
+
 def _takes_number(annotation: Any) -> bool:
     """Whether a field's type is, or holds, an int or a float (and not a bool)."""
     if annotation is bool:

@@ -283,7 +283,7 @@ class CloudState:
 
     def set_transmission_types(self, device_id: int, requested: Iterable[str],
                                current: Iterable[str], *, contract_threshold: int | None = None,
-                               db: sqlite3.Connection | None = None) -> None:
+                               db: sqlite3.Connection | None = None) -> bool:
         """The cloud's requested types and the table of the types the gateway sends (catalogue
         order, once each), and the printer's contract's threshold (None: no contract); the S0611
         report of it is pending until `mark_reported`.  Raises ValueError for a name outside the
@@ -291,12 +291,13 @@ class CloudState:
 
         A type the table did not hold before (a service was activated) makes the device's next
         upload a periodic one, so the new type is sent with its next reading, not only at the
-        next periodic upload."""
+        next periodic upload; True then (the caller has the device read now)."""
         requested, current = _catalogue_order(requested), _catalogue_order(current)
         with self._writing(db) as conn:
             row = conn.execute("SELECT current FROM transmission_types WHERE device_id = ?",
                                (device_id,)).fetchone()
-            if row is not None and set(current) - set(json.loads(row["current"])):
+            gained = row is not None and bool(set(current) - set(json.loads(row["current"])))
+            if gained:
                 conn.execute("UPDATE last_status SET last_periodic = NULL WHERE device_id = ?",
                              (device_id,))
             conn.execute(
@@ -308,6 +309,26 @@ class CloudState:
                 "contract_threshold = excluded.contract_threshold",
                 (device_id, json.dumps(requested), json.dumps(current), self.clock(),
                  contract_threshold))
+        return gained
+
+    def add_transmission_types(self, device_id: int, data_types: Iterable[str], *,
+                               db: sqlite3.Connection | None = None) -> None:
+        """FIG. 9: a service activated by the device's first upload adds its data types (from the
+        application information) to the table, requested and sent, with no control-information
+        round trip; the cloud knows them from that upload, so nothing is left to report."""
+        with self._writing(db) as conn:
+            row = conn.execute("SELECT requested, current, reported_at FROM transmission_types "
+                               "WHERE device_id = ?", (device_id,)).fetchone()
+            requested = [] if row is None else json.loads(row["requested"])
+            current = [] if row is None else json.loads(row["current"])
+            conn.execute(
+                "INSERT INTO transmission_types (device_id, requested, current, reported_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
+                "requested = excluded.requested, current = excluded.current, "
+                "updated_at = excluded.updated_at",
+                (device_id, json.dumps(_catalogue_order([*requested, *data_types])),
+                 json.dumps(_catalogue_order([*current, *data_types])),
+                 self.clock() if row is None else row["reported_at"], self.clock()))
 
     def contract_threshold(self, device_id: int) -> int | None:
         """The threshold of the printer's contract as the cloud last said (None: no contract)."""

@@ -8,13 +8,19 @@
   activation decision per service, activation notices only for the services it allows;
 - S0609-S0611 device control information into the transmission data type table, and the report of
   the types the gateway will now send;
-- FIG. 7: the same again at start-up and every `sync_interval`;
-- FIG. 8: the change stream, pushed over a WebSocket, polled while the WebSocket is down; a cursor
-  the cloud no longer retains (410, close code 4410) means a resynchronisation: FIG. 7 again for
-  every device, and `listPendingCommands` so that no command issued in the lost part is lost; a
-  change that does not match the document is skipped and its command refused, the others go on;
-- FIG. 9: where a service allows activation by the first upload, no notice is sent: the next status
-  upload carries the application ID (see `UploadPipeline`) and its result is recorded here.
+- FIG. 7: the same again at every start-up (the first round after the daemon starts, whatever the
+  stored last sync says) and every `sync_interval`; for one device when it answers again after
+  being unreachable, or when asked (`printgw sync`);
+- FIG. 8: the change stream (`gateway.uplink.change_stream`);
+- FIG. 9: where a service allows activation by the first upload, no notice is sent: the device is
+  read at once, the upload carries the application ID (see `UploadPipeline`) and its result is
+  recorded here; once activated, the service's data types from the application information join
+  the transmission data type table directly, with no control-information round trip.
+
+Data when it is due: whenever the table gains a type (an activation, a control-information
+change), the device's next upload is periodic (every type), and `on_due` asks for that reading now
+rather than at the device's next schedule.  The connection destination is asked for again before
+its `valid_until` passes (`keep_destination`, `gateway.uplink.destination`).
 
 Cloud errors never escape a device's sequence: a device whose step failed is retried at the next
 sync, the others go on; one whose identity the cloud refuses is flagged, not asked for in a loop
@@ -24,74 +30,50 @@ sync, the others go on; one whose identity the cloud refuses is flagged, not ask
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
-import random
 import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 
 from gateway.device.model import DeviceStatus
 from gateway.fleet.inventory import Device, Inventory
 from gateway.settings.schema import CloudSettings, GatewaySettings
 from gateway.uplink import refusals
+from gateway.uplink.change_stream import ChangeStream
 from gateway.uplink.cloud_state import CloudState
 from gateway.uplink.data_types import available
+from gateway.uplink.destination import RETRY_MAX, RETRY_MIN, DestinationStore
+from gateway.uplink.enable_overrides import EnableOverrides
+from gateway.uplink.link_state import LinkState
 from gateway.uplink.registering import registration_request
-from gateway.uplink.services import ServiceSettings, decide_activation, installed_models
+from gateway.uplink.service_judge import judge_services
+from gateway.uplink.services import ServiceSettings
+from gateway.wake import first_of, jittered
 from protocols.cloud.client import CloudClient
 from protocols.cloud.errors import CloudError, CloudRejected
-from protocols.cloud.models import (
-    ActivationResult,
-    Change,
-    Command,
-    CommandIssued,
-    PushHello,
-    UnreadableChange,
-    UnreadableCommand,
-)
+from protocols.cloud.models import ActivationResult, Command, UnreadableCommand
 from protocols.cloud.registration import (
     Activation,
-    ConnectionDestinationRequest,
     EnrolmentRequest,
     PrinterRegistration,
     TransmissionDataTypesReport,
     UnavailableDataType,
 )
-from protocols.cloud.transport import checked_url
 from protocols.version import VERSION
 
 log = logging.getLogger(__name__)
 
-PUSH_RETRY_MIN = 1.0
-PUSH_RETRY_MAX = 60.0
 SYNC_CONCURRENCY = 8
-"""Devices synchronised at once (each is a few requests in sequence)."""
+"""Devices synchronised at once, over every round and request together (each is a few requests
+in sequence): a fleet coming back at once is no storm."""
 
 
 class NotEnrolled(Exception):
     """The gateway has no credential and no enrolment token to get one."""
 
 
-@dataclass
-class LinkState:
-    """What the status page and `printgw status` show about the link."""
-
-    connected: bool = False
-    channel: str = "down"
-    """`push` (WebSocket open), `polling` (fall-back) or `down`."""
-    last_sync: float | None = None
-    last_error: str | None = None
-    errors: int = 0
-    changes_handled: int = 0
-    activations_sent: int = 0
-    skipped: dict[int, str] = field(default_factory=dict)
-    """Devices that cannot be registered, and why (no serial, the cloud refused its identity…)."""
-
-
-class CloudLink:
+class CloudLink(ChangeStream):
     def __init__(self, gateway: Callable[[], GatewaySettings], cloud: Callable[[], CloudSettings],
                  state: CloudState, inventory: Inventory, services: ServiceSettings) -> None:
         if cloud().url is None:
@@ -105,8 +87,13 @@ class CloudLink:
         self.on_command: Callable[[Command | UnreadableCommand], Awaitable[None]] | None = None
         """Where `command` changes go (contract-mode relay), those that cannot be understood as
         well (to be refused); without it they are only logged."""
+        self.on_due: Callable[[int], None] | None = None
+        """"Read this device now": its next upload carries every type of its table."""
+        self.destination = DestinationStore(state, lambda: gateway().region,
+                                            lambda: self._client_for(str(cloud().url)))
         self._client: CloudClient | None = None
         self._connecting = asyncio.Lock()
+        self._sync_slots = asyncio.Semaphore(SYNC_CONCURRENCY)
         self._statuses: dict[int, DeviceStatus] = {}
         self._syncing: set[int] = set()
         """The devices being synchronised now (none is synchronised twice at once)."""
@@ -135,18 +122,12 @@ class CloudLink:
                 await self._connect()
 
     async def _connect(self) -> None:
-        region = self.gateway().region
-        base_url = self._stored_destination()
-        if base_url is None or self.state.get("region") != region:
+        stored = self.destination.stored()
+        if stored is None or (stored.valid_until is not None
+                              and stored.valid_until <= time.time()):
             # checked by the client before it is stored: an unusable one is retried with back-off
-            async with self._client_for(str(self.cloud().url)) as entry:
-                destination = await entry.resolve_connection_destination(
-                    ConnectionDestinationRequest(region, gateway_version=VERSION))
-            base_url = destination.base_url
-            self.state.set("base_url", base_url)
-            self.state.set("region", region)
-            log.info("cloud: region %s served by %s", region, base_url)
-        client = self._client_for(base_url)
+            stored = await self.destination.resolve()
+        client = self._client_for(stored.base_url)
         token = self.state.get("token")
         if token is None:
             token = await self._enrol(client)
@@ -154,16 +135,32 @@ class CloudLink:
         await client.close()
         self.status.connected = True
 
-    def _stored_destination(self) -> str | None:
-        """The stored base URL; one not usable (stored unchecked by an older version) is
-        discarded, to be asked for again."""
-        try:
-            return checked_url(url, secure="https", plain="http") if (
-                url := self.state.get("base_url")) else None
-        except ValueError as exc:
-            log.warning("cloud: stored connection destination discarded: %s", exc)
-            self.state.delete("base_url")
-            return None
+    async def keep_destination(self, stop: asyncio.Event) -> None:
+        """Until `stop`: the connection destination asked for again before its `valid_until`
+        passes; a new endpoint is used from then on.  A failed request keeps the one stored and
+        is retried with back-off."""
+        delay = RETRY_MIN
+        while not stop.is_set():
+            stored = self.destination.stored()
+            await first_of(stop, seconds=self.destination.refresh_in(stored))
+            if stop.is_set():
+                return
+            try:
+                fresh = await self.destination.resolve()
+            except CloudError as exc:
+                self.record_error(f"asking for the connection destination again (the stored one "
+                                  f"is kept; retrying in {delay:.0f} s): {exc}")
+                await first_of(stop, seconds=jittered(delay))
+                delay = min(RETRY_MAX, delay * 2)
+                continue
+            delay = RETRY_MIN
+            if self._client is not None and stored is not None \
+                    and fresh.base_url != stored.base_url:
+                bare = self._client_for(fresh.base_url)
+                old, self._client = self._client, bare.with_token(self.state.get("token"))
+                await bare.close()
+                await old.close()
+                log.info("cloud: now using %s", fresh.base_url)
 
     async def _enrol(self, client: CloudClient) -> str:
         secret = self.cloud().enrolment_token
@@ -254,17 +251,14 @@ class CloudLink:
             return False
         return True
 
-    async def sync_applications(self, device: Device, printer_id: str) -> None:
-        """S0605-S0608: the support service setting table and FIG. 10's activation notices."""
+    async def sync_applications(self, device: Device, printer_id: str) -> bool:
+        """S0605-S0608: the support service setting table and FIG. 10's activation notices;
+        True when a notice changed what is active (the requested data types moved).  A service
+        to be activated by its first upload (FIG. 9) has the device read at once."""
         info = await self.client.get_applications(printer_id)
-        status = self._statuses.get(device.id)
-        models = installed_models(status) if status is not None else set()
-        decisions = {}
-        for app in info.applications:
-            enabled = self.services.enabled(app.service_id, model=device.model,
-                                            serial=device.serial)
-            decisions[app.service_id] = decide_activation(app, enabled=enabled,
-                                                          installed_models=models)
+        before = {a.service_id: a.decision_reason for a in self.state.applications(device.id)}
+        decisions = judge_services(device, self._statuses.get(device.id), info.applications,
+                                   self.services, EnableOverrides(self.state.store), before)
         self.state.save_applications(device.id, info.applications, decisions)
         notices = []
         for app in info.applications:
@@ -275,8 +269,10 @@ class CloudLink:
                 notices.append(Activation(app.service_id, app.application_id, "deactivate"))
             elif decision.activate and not app.activation_by_first_upload:
                 notices.append(Activation(app.service_id, app.application_id))
+            elif decision.activate and app.activation_state != "active":
+                self._due(device.id)  # FIG. 9: the upload that activates it goes now
         if not notices:
-            return
+            return False
         result = await self.client.notify_activation(printer_id, notices)
         self.status.activations_sent += len(notices)
         for outcome in result.results:
@@ -285,6 +281,7 @@ class CloudLink:
             if outcome.result == "refused":
                 log.warning("cloud: activation of %s on printer %s refused: %s",
                             outcome.service_id, printer_id, outcome.reason)
+        return any(outcome.result in ("activated", "deactivated") for outcome in result.results)
 
     async def sync_control_information(self, device: Device, printer_id: str) -> None:
         """S0609-S0611: the transmission data type table, and the report of what will be sent."""
@@ -295,8 +292,10 @@ class CloudLink:
         unavailable = tuple(UnavailableDataType(t, reason) for t in requested
                             if (reason := missing.get(t)))
         current = [t for t in requested if not missing.get(t)]
-        self.state.set_transmission_types(device.id, requested, current,
-                                          contract_threshold=control.contract_threshold_percent)
+        if self.state.set_transmission_types(
+                device.id, requested, current,
+                contract_threshold=control.contract_threshold_percent):
+            self._due(device.id)
         await self.client.report_transmission_data_types(printer_id, TransmissionDataTypesReport(
             transmission_data_types=tuple(current), based_on_revision=control.revision,
             unavailable=unavailable))
@@ -304,13 +303,29 @@ class CloudLink:
 
     def record_first_upload_activations(self, printer_id: str,
                                         results: list[ActivationResult]) -> None:
-        """FIG. 9: the activation results a status upload came back with."""
+        """FIG. 9: the activation results a status upload came back with.  An activated
+        service's data types (from the application information, those the device can deliver)
+        join the transmission data type table at once: no control-information round trip."""
         device_id = self.state.device_for_printer(printer_id)
         if device_id is None:
             return
+        status = self._statuses.get(device_id)
+        missing = available(status) if status is not None else {}
+        apps = {app.service_id: app for app in self.state.applications(device_id)}
         for outcome in results:
-            if outcome.service_id is not None:
-                self.state.record_activation(device_id, outcome.service_id, outcome)
+            if outcome.service_id is None:
+                continue
+            self.state.record_activation(device_id, outcome.service_id, outcome)
+            app = apps.get(outcome.service_id)
+            if outcome.result == "activated" and app is not None:
+                self.state.add_transmission_types(
+                    device_id, [t for t in app.data_types if not missing.get(t)])
+                log.info("cloud: %s active on printer %s by its first upload (FIG. 9)",
+                         outcome.service_id, printer_id)
+
+    def _due(self, device_id: int) -> None:
+        if self.on_due is not None:
+            self.on_due(device_id)
 
     async def refresh_control_information(self, printer_id: str) -> None:
         """After an upload's `ignored_data_types`: the table is stale."""
@@ -318,166 +333,43 @@ class CloudLink:
 
     async def sync_all(self, readings: Sequence[tuple[Device, DeviceStatus]], *,
                        full: bool = True) -> int:
-        """Register and FIG. 7 for these devices, `SYNC_CONCURRENCY` at a time, skipping those
-        being synchronised already; the number synchronised.  `full`: this is the FIG. 7 round
-        of every device read, and the next one is due `sync_interval` from now (`sync_due`)."""
-        readings = [(d, s) for d, s in readings if d.id not in self._syncing]
-        ids = {d.id for d, _s in readings}
-        self._syncing |= ids
-        semaphore = asyncio.Semaphore(SYNC_CONCURRENCY)
-
-        async def one(device: Device, status: DeviceStatus) -> bool:
-            async with semaphore:
-                return await self.sync_device(device, status)
-
-        try:
-            done = sum(await asyncio.gather(*(one(d, s) for d, s in readings)))
-        finally:
-            self._syncing -= ids
+        """Register and FIG. 7 for these devices (`sync_each`); the number synchronised.
+        `full`: this is the FIG. 7 round of every device read, and the next one is due
+        `sync_interval` from now (`sync_due`)."""
+        done = sum(ok is True for ok in (await self.sync_each(readings)).values())
         if full:
             self.status.last_sync = time.time()
             self.state.set("last_sync", str(self.status.last_sync))
         return done
 
+    async def sync_each(self, readings: Sequence[tuple[Device, DeviceStatus]],
+                        ) -> dict[int, bool | None]:
+        """Register and FIG. 7 for these devices, `SYNC_CONCURRENCY` at a time over every caller;
+        per device ID, whether it worked (None: it was being synchronised already, skipped)."""
+        outcome: dict[int, bool | None] = {d.id: None for d, _s in readings
+                                           if d.id in self._syncing}
+        readings = [(d, s) for d, s in readings if d.id not in self._syncing]
+        ids = {d.id for d, _s in readings}
+        self._syncing |= ids
+
+        async def one(device: Device, status: DeviceStatus) -> bool:
+            async with self._sync_slots:
+                return await self.sync_device(device, status)
+
+        try:
+            results = await asyncio.gather(*(one(d, s) for d, s in readings))
+        finally:
+            self._syncing -= ids
+        outcome.update({d.id: ok for (d, _s), ok in zip(readings, results, strict=True)})
+        return outcome
+
     def sync_due(self, now: float | None = None) -> bool:
+        """FIG. 7 for every device is due: none since this process started (every start-up), or
+        the last is `sync_interval` old (or forgotten: a resynchronisation, new settings)."""
         last = self.state.get("last_sync")
         now = time.time() if now is None else now
-        return last is None or now - float(last) >= self.cloud().sync_interval
-
-    # -- the change stream (FIG. 8) --------------------------------------------------------------
-
-    async def handle_change(self, change: Change) -> None:
-        """Act on one change, then move the cursor past it.  A change that does not match the
-        document (`UnreadableChange`) is logged and skipped; the command it carries goes to
-        `on_command` all the same, to be refused with the reason."""
-        if isinstance(change, UnreadableChange):
-            await self._unreadable(change)
-        elif isinstance(change, CommandIssued):
-            command = change.command
-            if self.on_command is not None:
-                await self.on_command(command)
-            else:
-                log.info("cloud: command %s (%s) for printer %s: no relay in this gateway",
-                         command.command_id, command.kind, command.printer_id)
-        else:
-            await self._on_printer_change(change.printer_id,
-                                          applications=change.type == "application-info-changed")
-        if change.cursor is not None:
-            self.state.set("cursor", change.cursor)
-        self.status.changes_handled += 1
-
-    async def _unreadable(self, change: UnreadableChange) -> None:
-        self.record_error(f"a change ({change.type or 'no type'}) at cursor {change.cursor} "
-                          f"does not match the document, skipped: {change.detail}")
-        if change.command is not None and self.on_command is not None:
-            await self.on_command(change.command)
-
-    async def _on_printer_change(self, printer_id: str, applications: bool) -> None:
-        device_id = self.state.device_for_printer(printer_id)
-        if device_id is None:
-            log.warning("cloud: change for printer %s, which this gateway does not manage",
-                        printer_id)
-            return
-        device = self.inventory.get(device_id)
-        try:
-            if applications:
-                await self.sync_applications(device, printer_id)
-            await self.sync_control_information(device, printer_id)
-        except CloudError as exc:
-            self.record_error(f"printer {printer_id}: {exc}")
-
-    async def follow_changes(self, stop: asyncio.Event) -> None:
-        """Push while the WebSocket is up, poll while it is down, until `stop` is set."""
-        delay = PUSH_RETRY_MIN
-        while not stop.is_set():
-            if self.cloud().push:
-                try:
-                    await self._pending_commands()
-                    await self._push()
-                    delay = PUSH_RETRY_MIN
-                except CloudRejected as exc:
-                    if exc.status == 410:
-                        await self._resynchronise()
-                        continue  # and open the channel again at once, without a cursor
-                    self.record_error(f"push channel refused: {exc}")
-                except CloudError as exc:
-                    self.record_error(f"push channel down: {exc}")
-            if stop.is_set():
-                break
-            self.status.channel = "polling"
-            await self._poll_for(delay if self.cloud().push else None, stop)
-            delay = min(PUSH_RETRY_MAX, delay * 2)
-        self.status.channel = "down"
-
-    async def _push(self) -> None:
-        """Handle pushed changes until the channel drops (raises `CloudError`)."""
-        async with contextlib.aclosing(self.client.push(self.state.get("cursor"))) as stream:
-            async for item in stream:
-                if isinstance(item, PushHello):
-                    self.status.channel = "push"
-                    continue
-                await self.handle_change(item)
-
-    async def _poll_for(self, duration: float | None, stop: asyncio.Event) -> None:
-        """Poll the change stream every `changes_poll_interval` for `duration` seconds (with
-        jitter), or until stopped when `duration` is None."""
-        interval = self.cloud().changes_poll_interval
-        end = None if duration is None else time.monotonic() + duration * random.uniform(0.5, 1)
-        while not stop.is_set():
-            await self.poll_changes()
-            remaining = interval if end is None else min(interval, end - time.monotonic())
-            if remaining <= 0:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), remaining)
-
-    async def poll_changes(self) -> None:
-        """Fetch and handle every change after the stored cursor (410: resynchronise)."""
-        try:
-            await self._pending_commands()
-            while True:
-                page = await self.client.poll_changes(self.state.get("cursor"))
-                for change in page.changes:
-                    await self.handle_change(change)
-                if page.changes and page.next_cursor is not None:
-                    # past the page, also when its last change had no usable cursor
-                    self.state.set("cursor", page.next_cursor)
-                if not page.has_more:
-                    return
-        except CloudRejected as exc:
-            if exc.status != 410:
-                self.record_error(f"polling changes: {exc}")
-                return
-            await self._resynchronise()
-        except CloudError as exc:
-            self.record_error(f"polling changes: {exc}")
-
-    async def _resynchronise(self) -> None:
-        """The cursor is no longer retained: go on without it, run FIG. 7 for every device at the
-        next cycle, and fetch the commands still open — those issued in the part of the stream
-        that is lost arrive no other way."""
-        log.warning("cloud: change cursor expired; resynchronising every printer")
-        self.state.delete("cursor")
-        self.state.delete("last_sync")
-        self._pending_due = True
-        await self._pending_commands()
-
-    async def _pending_commands(self) -> None:
-        """After a resynchronisation, until it worked: `listPendingCommands`, each handed to
-        `on_command` (the relay applies each command ID once, so one it already has costs
-        nothing)."""
-        if not self._pending_due:
-            return
-        if self.on_command is not None:
-            try:
-                pending = await self.client.list_pending_commands()
-            except CloudError as exc:
-                self.record_error(f"listing pending commands: {exc}")
-                return
-            for status in pending:  # one that cannot be understood goes to be refused
-                await self.on_command(status if isinstance(status, UnreadableCommand)
-                                      else status.command)
-        self._pending_due = False
+        return self.status.last_sync is None or last is None \
+            or now - float(last) >= self.cloud().sync_interval
 
     def record_error(self, message: str) -> None:
         self.status.errors += 1

@@ -44,6 +44,9 @@ class UploadPipeline:
         self.state = state
         self.outbox = outbox
         self.clock = clock
+        self.on_reading: Callable[[Device, DeviceStatus | None, DeviceStatus], None] | None = None
+        """Told of each registered device's reading once it is committed, with the previous one
+        (FIG. 10 again when the device's abilities changed: `gateway.uplink.rejudge`)."""
 
     def first_upload_activations(self, device_id: int) -> tuple[list[str], list[str]]:
         """(application IDs, their data types) a FIG. 9 upload should carry for the device."""
@@ -95,4 +98,6 @@ class UploadPipeline:
                                        status.read_at.timestamp(),
                                        periodic=periodic and bool(entries), db=db)
             record_reading(db, device.id, document)
+        if self.on_reading is not None:
+            self.on_reading(device, previous, status)
         return entries

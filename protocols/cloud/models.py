@@ -283,19 +283,24 @@ class CommandAcknowledgement:
     result: str | None = None
     reason: Reason | None = None
     contract_state: Mapping[str, JsonValue] | None = None
+    service_setting: Mapping[str, JsonValue] | None = None
+    """A `set-service-enabled` command's effective setting (`ServiceSetting`)."""
 
     def to_json(self) -> JsonObject:
         return optional_fields(
             {"printer_id": self.printer_id, "stage": self.stage, "at": self.at},
             result=self.result, reason=None if self.reason is None else self.reason.to_json(),
-            contract_state=None if self.contract_state is None else dict(self.contract_state))
+            contract_state=None if self.contract_state is None else dict(self.contract_state),
+            service_setting=None if self.service_setting is None else dict(self.service_setting))
 
     @classmethod
     def from_json(cls, body: Mapping[str, JsonValue]) -> CommandAcknowledgement:
         contract_state = body.get("contract_state")
+        setting = body.get("service_setting")
         return cls(printer_id=body["printer_id"], stage=body["stage"], at=body["at"],
                    result=body.get("result"), reason=Reason.maybe(body.get("reason")),
-                   contract_state=None if contract_state is None else dict(contract_state))
+                   contract_state=None if contract_state is None else dict(contract_state),
+                   service_setting=None if setting is None else dict(setting))
 
 
 # -- the change stream (push and poll) -------------------------------------------------------------

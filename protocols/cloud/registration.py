@@ -169,6 +169,13 @@ class Application:
     data_types: tuple[str, ...]
     activation_by_first_upload: bool
     activated_at: str | None = None
+    kind: str | None = None
+    """The service's kind (one provider per kind per printer); None: the cloud did not say (the
+    service ID stands for it)."""
+    required_functions: tuple[str, ...] = ()
+    """What the device must be able to do for FIG. 10 (`contract`, `color`, `scan`, `fax`)."""
+    provider_endpoint: str | None = None
+    order_threshold_percent: int | None = None
 
     def to_json(self) -> JsonObject:
         return {"service_id": self.service_id, "service_outline": self.service_outline,
@@ -177,7 +184,17 @@ class Application:
                 "activation_state": self.activation_state, "activated_at": self.activated_at,
                 "compatible_cartridge_models": list(self.compatible_cartridge_models),
                 "data_types": list(self.data_types),
-                "activation_by_first_upload": self.activation_by_first_upload}
+                "activation_by_first_upload": self.activation_by_first_upload,
+                **self._service_fields()}
+
+    def _service_fields(self) -> JsonObject:
+        """The service definition's fields of issue 16, those the cloud said (older clouds do
+        not)."""
+        fields: JsonObject = {"kind": self.kind, "provider_endpoint": self.provider_endpoint,
+                              "order_threshold_percent": self.order_threshold_percent}
+        if self.required_functions:
+            fields["required_functions"] = list(self.required_functions)
+        return {key: value for key, value in fields.items() if value is not None}
 
     @classmethod
     def from_json(cls, body: Mapping[str, JsonValue]) -> Application:
@@ -188,7 +205,10 @@ class Application:
                    compatible_cartridge_models=tuple(body["compatible_cartridge_models"]),
                    data_types=tuple(body["data_types"]),
                    activation_by_first_upload=body["activation_by_first_upload"],
-                   activated_at=body.get("activated_at"))
+                   activated_at=body.get("activated_at"), kind=body.get("kind"),
+                   required_functions=tuple(body.get("required_functions") or ()),
+                   provider_endpoint=body.get("provider_endpoint"),
+                   order_threshold_percent=body.get("order_threshold_percent"))
 
 
 @dataclass(frozen=True)

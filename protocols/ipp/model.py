@@ -43,6 +43,12 @@ REQUESTED_ATTRIBUTES: tuple[str, ...] = (
     "printer-media-sheets-completed",
     "printer-geo-location",
     "printer-organization",
+    # what the device can do (gateway/device/function_evidence.py: the registration's device type)
+    "printer-kind",
+    "ipp-features-supported",
+    "media-supported",
+    "printer-fax-modem-name",
+    "printer-fax-modem-info",
 )
 """Asked for by name: some printers (and ippeveprinter) only send e.g. the serial when named."""
 
@@ -63,6 +69,11 @@ MULTI_VALUED: frozenset[str] = frozenset({
     "marker-low-levels",
     "printer-uri-supported",
     "printer-organization",
+    "printer-kind",
+    "ipp-features-supported",
+    "media-supported",
+    "printer-fax-modem-name",
+    "printer-fax-modem-info",
 })
 """1setOf attributes among those requested: always lists in `IppReading.attributes`, even with one
 value.  Other attributes are a scalar with one value and a list with several."""

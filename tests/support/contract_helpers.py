@@ -1,7 +1,7 @@
 """Helpers for the contract-mode tests (issues 6, 15): a webhook receiver — the order service the
-reference cloud's cartridge orders (Brother S110) are delivered to, and the member site its member
-notices go to — as a real aiohttp server on loopback, checking the signature as a receiver would
-(`docs/webhooks.md`)."""
+reference cloud's cartridge orders (Brother S110) are delivered to, the member site its member
+notices go to, a service provider (issue 16) — as a real aiohttp server on loopback, checking the
+signature as a receiver would (`docs/webhooks.md`)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,10 @@ class WebhookReceiver:
 
     def kinds(self) -> list[str]:
         return [d.body["kind"] for d in self.deliveries]
+
+    def events(self) -> list[str]:
+        """The `event` of every provider delivery (`providerDelivery`), in order."""
+        return [d.body["event"] for d in self.deliveries]
 
     async def wait(self, count: int, within: float = 15.0) -> list[Delivery]:
         """The deliveries once there are at least `count` (AssertionError after `within` s)."""

@@ -107,9 +107,9 @@ def test_support_service_setting_table_keeps_decisions_and_results(store: Store)
     assert toner.data_types == ["supplies.level", "supplies.model"]
     assert toner.activation_by_first_upload is True
     assert (toner.enabled, toner.decision, toner.decision_activate) == (True, "activate", True)
-    assert toner.decision_reason == "activate" and toner.activation_result is None
+    assert toner.decision_reason == "active" and toner.activation_result is None
     monitoring = rows["remote-monitoring"]
-    assert (monitoring.decision, monitoring.decision_reason) == ("none", "no-application-id")
+    assert (monitoring.decision, monitoring.decision_reason) == ("none", "no-application")
     json.dumps([app.to_json() for app in rows.values()])  # the status page shows them
 
     result = ActivationResult(service_id="toner-delivery", application_id="abc123",
@@ -130,7 +130,7 @@ def test_support_service_setting_table_keeps_decisions_and_results(store: Store)
         again[0], enabled=True, installed_models={"W2030A"})})
     (toner,) = state.applications(device)  # remote-monitoring is gone from the cloud's list
     assert toner.activation_result == result and toner.notified_application_id == "abc123"
-    assert (toner.decision, toner.decision_reason) == ("none", "already-active")
+    assert (toner.decision, toner.decision_reason) == ("none", "active")
     assert toner.updated_at == clock.now
 
     # disabled locally: a deactivation is decided; its result clears the notified ID

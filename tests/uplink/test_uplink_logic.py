@@ -476,19 +476,19 @@ def application(**changes: Any) -> Application:
 
 
 @pytest.mark.parametrize(("changes", "enabled", "installed", "expected"), [
-    ({}, True, {"W2030A", "DR-1"}, (True, "activate", False)),
-    ({}, False, {"W2030A"}, (False, "disabled", False)),
-    ({"activation_state": "active"}, False, {"W2030A"}, (False, "disabled", True)),
+    ({}, True, {"W2030A", "DR-1"}, (True, "active", False)),
+    ({}, False, {"W2030A"}, (False, "not-enabled", False)),
+    ({"activation_state": "active"}, False, {"W2030A"}, (False, "not-enabled", True)),
     ({"application_id": None, "activation_state": "cancelled"}, True, {"W2030A"},
-     (False, "no-application-id", False)),
-    ({"application_id": ""}, True, {"W2030A"}, (False, "no-application-id", False)),
+     (False, "no-application", False)),
+    ({"application_id": ""}, True, {"W2030A"}, (False, "no-application", False)),
     ({"activation_state": "suspended"}, True, {"W2030A"}, (False, "suspended", False)),
     ({"activation_state": "cancelled"}, True, {"W2030A"}, (False, "cancelled", False)),
-    ({}, True, {"CF217A"}, (False, "incompatible", False)),
-    ({}, True, set(), (False, "incompatible", False)),
-    ({"compatible_cartridge_models": []}, True, set(), (True, "activate", False)),
-    ({"compatible_cartridge_models": ["w 2031a"]}, True, {"W2031A"}, (True, "activate", False)),
-    ({"activation_state": "active"}, True, {"W2030A"}, (False, "already-active", False)),
+    ({}, True, {"CF217A"}, (False, "incompatible-cartridge", False)),
+    ({}, True, set(), (False, "incompatible-cartridge", False)),
+    ({"compatible_cartridge_models": []}, True, set(), (True, "active", False)),
+    ({"compatible_cartridge_models": ["w 2031a"]}, True, {"W2031A"}, (True, "active", False)),
+    ({"activation_state": "active"}, True, {"W2030A"}, (False, "active", False)),
 ])
 def test_fig10_activation_decision(changes: dict, enabled: bool, installed: set[str],
                                    expected: tuple[bool, str, bool]) -> None:
@@ -531,4 +531,5 @@ async def test_real_printers_part_numbers_decide_compatibility(
     decisions = {name: decide_activation(hp_toner, enabled=True, installed_models=models)
                  for name, models in installed.items()}
     assert {name: d.reason for name, d in decisions.items()} == {
-        "jetdirect_m130nw": "activate", "xerox": "incompatible", "brother": "incompatible"}
+        "jetdirect_m130nw": "active", "xerox": "incompatible-cartridge",
+        "brother": "incompatible-cartridge"}

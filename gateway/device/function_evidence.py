@@ -1,0 +1,136 @@
+"""What a reading shows the device can do: `print`, `scan`, `fax`, `copy`, `large-format`.
+
+Each function is recorded with its first evidence in `DeviceStatus.functions` (for diagnostics:
+`printgw poll --json` shows why a device is an MFP); `gateway.device.device_type` decides the type
+from them.  The evidence, by where it is found:
+
+- HOST-RESOURCES `hrDeviceTable`: an `hrDevicePrinter` entry prints; MFPs list their other
+  engines as further entries (`hrDeviceOther`, or a vendor type) whose description names them
+  (`Scanner Unit`, `Samsung Fax Card`, `Copier`, `Multi-Functional Device`);
+- `sysDescr`, the model name and `printer-make-and-model`: the same words (`RICOH … Network Scanner
+  … Network Facsimile`, `HP LaserJet MFP M130nw`, Brother's `MFC-` line);
+- the IEEE 1284 device ID (IPP `printer-device-id` or the vendors' SNMP objects): its classes
+  and command sets (`CLS:PRINTER`, `CLS:SCANNER`, a `FAX…` command set);
+- IPP: `printer-kind` (`large-format`), `ipp-features-supported` (`faxout`, scan features), the
+  FaxOut service's URI (`…/ipp/faxout` in `printer-uri-supported`), any `printer-fax-*` attribute;
+- media: a size of A2 (420 by 594 mm) or larger, roll media included, makes a large-format device.
+  Sizes are read from the PWG 5101.1 self-describing name (`iso_a2_420x594mm`,
+  `roll_max_914.4x50000mm`), never from the name alone (`na_a2_4.375x5.75in` is an envelope).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from gateway.device.model import DeviceStatus
+from protocols.device_id import parse_device_id
+from protocols.snmp import oids
+
+_WORDS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (re.compile(r"\bscan(?:ner|ning)?\b", re.IGNORECASE), ("scan",)),
+    (re.compile(r"\bfax\b|\bfacsimile\b", re.IGNORECASE), ("fax",)),
+    (re.compile(r"\bcop(?:y|ier)\b", re.IGNORECASE), ("copy",)),
+    (re.compile(r"multi-?function|\bMFP\b|\bMFC-|all-in-one", re.IGNORECASE), ("scan", "copy")),
+)
+"""Words in a device's own descriptions and the functions they name.  A multi-function device
+scans and copies by definition; fax is only taken where it is named."""
+
+_MEDIA_SIZE = re.compile(r"_(?P<w>\d+(?:\.\d+)?)x(?P<h>\d+(?:\.\d+)?)(?P<unit>mm|in)$")
+LARGE_FORMAT_MIN_MM = (420.0, 594.0)
+"""ISO A2: a device that takes a sheet or roll at least this large is a large-format device."""
+_MEDIA_CLASSES_NOT_SHEETS = ("custom_min_",)
+"""The smallest custom size says nothing of the largest."""
+
+def show_described_functions(status: DeviceStatus, source: str, text: str | None) -> None:
+    """The functions a description names (`_WORDS`), with `source` and the text as evidence."""
+    if not text:
+        return
+    for pattern, functions in _WORDS:
+        if match := pattern.search(text):
+            for function in functions:
+                status.show_function(function, f"{source}: {match.group(0)!r} in {text!r:.80}")
+
+
+def show_snmp_functions(status: DeviceStatus, types: Mapping[str, object],
+                        descriptions: Mapping[str, str | None]) -> None:
+    """Evidence from the `hrDeviceTable` columns (`hrDeviceType`, `hrDeviceDescr` by index)."""
+    for index, device_type in types.items():
+        if device_type == oids.hrDevicePrinter:
+            status.show_function("print", f"snmp:hrDeviceType.{index}=hrDevicePrinter")
+    for index, description in descriptions.items():
+        show_described_functions(status, f"snmp:hrDeviceDescr.{index}", description)
+    show_described_functions(status, "snmp:sysDescr", status.identity.sys_descr)
+
+
+def show_ipp_functions(status: DeviceStatus, attributes: Mapping[str, object]) -> None:
+    """Evidence from a Get-Printer-Attributes answer (values as the parser gives them)."""
+    if "large-format" in _keywords(attributes.get("printer-kind")):
+        status.show_function("large-format", "ipp:printer-kind=large-format")
+    for feature in _keywords(attributes.get("ipp-features-supported")):
+        if "fax" in feature:
+            status.show_function("fax", f"ipp:ipp-features-supported={feature}")
+        elif "scan" in feature:
+            status.show_function("scan", f"ipp:ipp-features-supported={feature}")
+    for uri in _keywords(attributes.get("printer-uri-supported")):
+        if uri.rstrip("/").endswith("/faxout"):
+            status.show_function("fax", f"ipp:printer-uri-supported={uri}")
+    for name in attributes:
+        if isinstance(name, str) and name.startswith("printer-fax-"):
+            status.show_function("fax", f"ipp:{name}")
+            break
+    for name in ("media-supported", "media-size-supported", "media-ready"):
+        _show_large_media(status, name, _keywords(attributes.get(name)))
+    show_described_functions(status, "ipp:printer-make-and-model",
+                             next(iter(_keywords(attributes.get("printer-make-and-model"))), None))
+
+
+def show_identity_functions(status: DeviceStatus) -> None:
+    """Evidence from the identity the reading settled on (whichever protocol gave it): the
+    model name and the IEEE 1284 device ID."""
+    show_described_functions(status, "identity.model", status.identity.model)
+    _show_device_id_functions(status, status.identity.device_id)
+
+
+def _show_device_id_functions(status: DeviceStatus, text: str | None) -> None:
+    fields = parse_device_id(text or "")
+    classes = {c.strip().upper() for c in fields.get("CLS", "").split(",")}
+    commands = {c.strip().upper() for c in fields.get("CMD", "").split(",")}
+    if "PRINTER" in classes:
+        status.show_function("print", "device-id:CLS:PRINTER")
+    if "SCANNER" in classes:
+        status.show_function("scan", "device-id:CLS:SCANNER")
+    if classes & {"FAX", "MODEM"}:
+        status.show_function("fax", f"device-id:CLS:{sorted(classes & {'FAX', 'MODEM'})[0]}")
+    if fax_commands := sorted(c for c in commands if c.startswith("FAX")):
+        status.show_function("fax", f"device-id:CMD:{fax_commands[0]}")
+
+
+def _show_large_media(status: DeviceStatus, attribute: str, names: Iterable[str]) -> None:
+    for name in names:
+        if name.startswith(_MEDIA_CLASSES_NOT_SHEETS):
+            continue
+        size = media_size_mm(name)
+        if size is not None and _at_least_a2(size):
+            status.show_function("large-format", f"ipp:{attribute}={name}")
+            return
+
+
+def media_size_mm(name: str) -> tuple[float, float] | None:
+    """(short side, long side) in mm of a PWG 5101.1 self-describing media name, or None."""
+    match = _MEDIA_SIZE.search(name)
+    if match is None:
+        return None
+    scale = 25.4 if match["unit"] == "in" else 1.0
+    width, height = float(match["w"]) * scale, float(match["h"]) * scale
+    return (min(width, height), max(width, height))
+
+
+def _at_least_a2(size: tuple[float, float]) -> bool:
+    return size[0] >= LARGE_FORMAT_MIN_MM[0] and size[1] >= LARGE_FORMAT_MIN_MM[1]
+
+
+def _keywords(value: object) -> list[str]:
+    """An attribute's values that are text (one value or a list, as the parser gives them)."""
+    values = value if isinstance(value, list | tuple) else [value]
+    return [v for v in values if isinstance(v, str)]
