@@ -231,6 +231,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE commands ADD COLUMN service_setting TEXT;
     """,
+    # 9: what the cloud was told at registration (issue 16): the last accepted
+    # `PrinterRegistration` as JSON, so a device whose type, site (time zone, shipping
+    # destination) or other identity changed is registered again (NULL: registered by an older
+    # version, told again once).
+    """
+    ALTER TABLE cloud_printers ADD COLUMN told TEXT;
+    """,
 )
 
 

@@ -140,23 +140,35 @@ class CloudState:
         told = row and row["contract_supported"]
         return None if row is None else (row["serial"], None if told is None else bool(told))
 
+    def told(self, device_id: int) -> dict[str, Any] | None:
+        """The registration (`PrinterRegistration` JSON) the cloud last accepted for the
+        device; None when unknown (registered by an older version)."""
+        row = self.store.conn.execute("SELECT told FROM cloud_printers WHERE device_id = ?",
+                                      (device_id,)).fetchone()
+        return None if row is None or row["told"] is None else dict(json.loads(row["told"]))
+
     def set_printer(self, device_id: int, printer_id: str, serial: str,
                     contract_supported: bool | None = None, *,
+                    told: dict[str, Any] | None = None,
                     db: sqlite3.Connection | None = None) -> None:
         """The device is this printer ID, registered with `contract_supported` (None: not
-        told; a known value is kept).  A printer ID is one device's: if another record had it
-        (two records that were one device), it moves here."""
+        told; a known value is kept) and, when given, the registration the cloud accepted
+        (`told`).  A printer ID is one device's: if another record had it (two records that
+        were one device), it moves here."""
         with self._writing(db) as conn:
             conn.execute("DELETE FROM cloud_printers WHERE printer_id = ? AND device_id != ?",
                          (printer_id, device_id))
             conn.execute(
                 "INSERT INTO cloud_printers (device_id, printer_id, serial, registered_at, "
-                "contract_supported) VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE "
+                "contract_supported, told) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (device_id) DO UPDATE "
                 "SET printer_id = excluded.printer_id, serial = excluded.serial, "
                 "registered_at = CASE WHEN printer_id = excluded.printer_id THEN registered_at "
                 "ELSE excluded.registered_at END, "
-                "contract_supported = coalesce(excluded.contract_supported, contract_supported)",
-                (device_id, printer_id, serial, self.clock(), contract_supported))
+                "contract_supported = coalesce(excluded.contract_supported, contract_supported), "
+                "told = coalesce(excluded.told, told)",
+                (device_id, printer_id, serial, self.clock(), contract_supported,
+                 None if told is None else json.dumps(told, sort_keys=True)))
 
     # -- refused registrations ---------------------------------------------------------------------
 

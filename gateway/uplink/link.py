@@ -193,7 +193,9 @@ class CloudLink(ChangeStream):
         request = registration_request(device, status, self.gateway())
         printer_id = self.state.printer_id(device.id)
         if printer_id is not None:
-            await self._tell_contract_function(device.id, printer_id, request)
+            await self._tell_changes(device.id, printer_id, request,
+                                     complete=bool(status.reachable)
+                                     and all(status.reachable.values()))
             return printer_id
         if request is None:
             self.status.skipped[device.id] = "no readable serial number: cannot be registered"
@@ -211,29 +213,42 @@ class CloudLink(ChangeStream):
                                                              interval)
             return None
         self.state.set_printer(device.id, result.printer_id, request.serial,
-                               request.contract_supported)
+                               request.contract_supported, told=request.to_json())
         self.state.clear_refusal(device.id)
         self.status.skipped.pop(device.id, None)
         log.info("cloud: device %s (serial %s) is printer %s", device.id, request.serial,
                  result.printer_id)
         return result.printer_id
 
-    async def _tell_contract_function(self, device_id: int, printer_id: str,
-                                      request: PrinterRegistration | None) -> None:
-        """S0603 again for a registered device (the cloud updates the printer) when its contract
-        function is known now and not what the cloud was told: a device registered before it
-        was read over SNMP, or by an older gateway, gets it; never under another serial."""
+    async def _tell_changes(self, device_id: int, printer_id: str,
+                            request: PrinterRegistration | None, *, complete: bool) -> None:
+        """S0603 again for a registered device (the cloud updates the printer) when the reading
+        knows something the cloud was not told: its contract function once read over SNMP, a
+        device type, time zone or shipping destination that changed (a site rule, an upgrade
+        from a version that sent `unknown`), new firmware.  What a reading does not know (None)
+        is no change, nor is a device type from a reading some protocol did not answer (an
+        MFP read over IPP alone may look like a printer); never under another serial."""
         registered = self.state.registered(device_id)
-        if request is None or request.contract_supported is None or registered is None \
-                or registered[0] != request.serial \
-                or registered[1] == request.contract_supported:
+        if request is None or registered is None or registered[0] != request.serial:
             return
+        told = self.state.told(device_id)
+        if told is None:  # registered by an older version: told again once
+            told = {"serial": registered[0], "contract_supported": registered[1]}
+        known = {key: value for key, value in request.to_json().items() if value is not None}
+        if not complete or known.get("device_type") == "unknown":
+            known.pop("device_type", None)
+        if all(told.get(key) == value for key, value in known.items()):
+            return
+        update = {**told, **known}
         try:
-            await self.client.register_printer(request)
+            await self.client.register_printer(PrinterRegistration.from_json(update))
         except CloudError as exc:  # the device's other steps go on; told at the next sync
-            self.record_error(f"device {device_id}: telling its contract function: {exc}")
+            self.record_error(f"device {device_id}: registering its changes again: {exc}")
             return
-        self.state.set_printer(device_id, printer_id, request.serial, request.contract_supported)
+        log.info("cloud: device %s registered again: %s", device_id, ", ".join(
+            sorted(key for key, value in known.items() if told.get(key) != value)))
+        self.state.set_printer(device_id, printer_id, request.serial, request.contract_supported,
+                               told=update)
 
     # -- S0605-S0611 -----------------------------------------------------------------------------
 

@@ -228,3 +228,32 @@ async def test_a_registered_device_tells_its_contract_function_once_known_and_ge
                 restarted.state.transmission_types(device.id)[1])
         finally:
             await restarted.close()
+
+
+async def test_a_device_registered_by_an_older_version_is_registered_again_once(
+        store: Store, device: Device, cloud: CloudServer, operator: Operator) -> None:
+    """A printer registered by a version that kept no record of what it told the cloud is
+    registered again once, with what the reading says; a reading that knows less (SNMP
+    silent) is no change, and the same reading again is none either."""
+    token = await operator.enrolment_token()
+    async with FaultProxy(cloud.url) as proxy:
+        def registrations() -> int:
+            return sum((m, p) == ("POST", "/v1/printers") for m, p, _s in proxy.requests)
+
+        link = link_for(store, proxy.url, token)
+        try:
+            await link.connect()
+            assert await link.sync_device(device, reading())
+            assert registrations() == 1 and link.state.told(device.id) is not None
+            store.conn.execute("UPDATE cloud_printers SET told = NULL")  # as an older version
+            store.conn.commit()
+            assert await link.sync_device(device, reading())
+            assert registrations() == 2
+            told = link.state.told(device.id)
+            assert told is not None and told["serial"] == "SN-20"
+            assert await link.sync_device(device, reading(mode=None, snmp=False))
+            assert await link.sync_device(device, reading())
+            assert registrations() == 2
+        finally:
+            await link.close()
+

@@ -7,8 +7,8 @@ the real `printgw run` daemon.
 - `[[gateway.sites]]` gives the devices of a host or subnet their own time zone and shipping
   destination (the most specific rule per value, `[gateway]`'s by default);
 - after a reload (SIGHUP) a device registered from then on gets the new rules; a device
-  registered before keeps what the cloud was told (the gateway does not register it again for
-  a changed site).
+  registered before is registered again with them at its next FIG. 7 sync (here `printgw
+  sync`), and only the devices whose values changed.
 
 Addresses: 127.0.116.0-127.0.117.255.
 """
@@ -60,7 +60,8 @@ async def test_device_types_and_sites_in_the_cloud(tmp_path: Path) -> None:
         assert _registration(printers[laser.state.serial]) == ("printer", "America/New_York", "JP")
         assert _registration(printers[inkjet.state.serial]) == ("printer", "Europe/Berlin", "DE")
 
-        # A reload: new rules apply to the printer registered from then on, not to the others.
+        # A reload: new rules apply to the printer registered from then on at once, to the
+        # others at their next FIG. 7 sync.
         sydney = {"name": "Sydney", "networks": ["127.0.116.0/24"],
                   "time_zone": "Australia/Sydney", "shipping_destination": "AU"}
         h.write_config(discovery={"static": [{"host": p.ip} for p in h.fleet.printers]},
@@ -71,7 +72,16 @@ async def test_device_types_and_sites_in_the_cloud(tmp_path: Path) -> None:
         assert _registration(printers[late.state.serial]) == (
             "printer", "Australia/Sydney", "AU")
         assert _registration(printers[laser.state.serial]) == ("printer", "America/New_York", "JP")
+
+        code, out, err = await run(*COMMAND, "sync", "--config", str(h.config_path), limit=60)
+        assert code == 0, out + err
+        printers = await h.printers()
+        assert _registration(printers[mfp.state.serial]) == ("mfp", "Australia/Sydney", "AU")
+        assert _registration(printers[laser.state.serial]) == ("printer", "Australia/Sydney", "AU")
         assert _registration(printers[inkjet.state.serial]) == ("printer", "Europe/Berlin", "DE")
+        again = [line for line in daemon.log().splitlines()
+                 if "registered again" in line and "time_zone" in line]
+        assert len(again) == 2, again  # the MFP and the laser, not the inkjet
         assert await daemon.stop() == 0
 
 
