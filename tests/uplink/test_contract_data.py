@@ -179,6 +179,11 @@ def test_the_contract_function_the_cloud_was_told_is_kept(store: Store, device: 
 
 # -- with the reference cloud ----------------------------------------------------------------------
 
+def registrations(proxy: FaultProxy) -> int:
+    """The S0603 calls the cloud received through `proxy`."""
+    return sum((m, p) == ("POST", "/v1/printers") for m, p, _s in proxy.requests)
+
+
 def link_for(store: Store, url: str, token: str) -> CloudLink:
     cloud = CloudSettings.model_validate({"url": url, "enrolment_token": token, "push": False})
     state = CloudState(store)
@@ -199,9 +204,6 @@ async def test_a_registered_device_tells_its_contract_function_once_known_and_ge
 
     token = await operator.enrolment_token()
     async with FaultProxy(cloud.url) as proxy:
-        def registrations() -> int:
-            return sum((m, p) == ("POST", "/v1/printers") for m, p, _s in proxy.requests)
-
         link = link_for(store, proxy.url, token)
         try:
             await link.connect()
@@ -209,7 +211,7 @@ async def test_a_registered_device_tells_its_contract_function_once_known_and_ge
             printer_id = link.state.printer_id(device.id)
             assert printer_id is not None and await stored() is None
             assert await link.sync_device(device, reading())
-            assert (registrations(), await stored()) == (2, True)
+            assert (registrations(proxy), await stored()) == (2, True)
             assert await link.sync_device(device, reading())
         finally:
             await link.close()
@@ -217,7 +219,7 @@ async def test_a_registered_device_tells_its_contract_function_once_known_and_ge
         try:
             await restarted.connect()
             assert await restarted.sync_device(device, reading())
-            assert registrations() == 2, "told once, kept across a restart"
+            assert registrations(proxy) == 2, "told once, kept across a restart"
 
             await operator.ok("requestContract", json_body={
                 "member_id": "member-0020", "printer_id": printer_id, "model": "inkjet",
@@ -237,23 +239,20 @@ async def test_a_device_registered_by_an_older_version_is_registered_again_once(
     silent) is no change, and the same reading again is none either."""
     token = await operator.enrolment_token()
     async with FaultProxy(cloud.url) as proxy:
-        def registrations() -> int:
-            return sum((m, p) == ("POST", "/v1/printers") for m, p, _s in proxy.requests)
-
         link = link_for(store, proxy.url, token)
         try:
             await link.connect()
             assert await link.sync_device(device, reading())
-            assert registrations() == 1 and link.state.told(device.id) is not None
+            assert registrations(proxy) == 1 and link.state.told(device.id) is not None
             store.conn.execute("UPDATE cloud_printers SET told = NULL")  # as an older version
             store.conn.commit()
             assert await link.sync_device(device, reading())
-            assert registrations() == 2
+            assert registrations(proxy) == 2
             told = link.state.told(device.id)
             assert told is not None and told["serial"] == "SN-20"
             assert await link.sync_device(device, reading(mode=None, snmp=False))
             assert await link.sync_device(device, reading())
-            assert registrations() == 2
+            assert registrations(proxy) == 2
         finally:
             await link.close()
 
