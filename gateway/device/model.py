@@ -92,9 +92,31 @@ class Identity:
 
 @dataclass
 class Counters:
+    """Page counters (meter reads), each where the device tells; `DeviceStatus.sources` names
+    the object and vendor each came from (`counters.NAME` → `snmp:Sharp:1.3.6.1.4.1.2385…`)."""
+
     total: int | None = None
+    """All impressions (prtMarkerLifeCount of the first marker, or the vendor's total)."""
     color: int | None = None
+    """Full-colour impressions."""
     mono: int | None = None
+    """Black-and-white impressions."""
+    two_color: int | None = None
+    """Two-colour (and single-colour other than black) impressions, where reported."""
+    print: int | None = None
+    """Impressions of print jobs (from the network, USB, memory)."""
+    copy: int | None = None
+    """Impressions of copy jobs."""
+    fax: int | None = None
+    """Impressions of received faxes printed."""
+    scan: int | None = None
+    """Pages scanned (or, where a device counts those instead, list and report pages)."""
+    large: int | None = None
+    """Impressions on large media (A3/ledger class), each as the device counts it."""
+    small: int | None = None
+    """Impressions on small media (A4/letter class and below)."""
+    duplex: int | None = None
+    """Sheets printed on both sides."""
     contract: int | None = None
     cartridge_replacements: int | None = None
 

@@ -56,6 +56,31 @@ def check_supply(got: dict, expected: dict) -> list[str]:
     return errors
 
 
+def check_identity(identity: dict, expected: dict) -> list[str]:
+    """The vendor's own model name, nothing glued on; the IEEE 1284 device ID where one is kept."""
+    errors = []
+    model = identity["model"] or ""
+    if "model_any" in expected and not any(name in model for name in expected["model_any"]):
+        errors.append(f"model {model!r} names none of {expected['model_any']}")
+    if "model_max_len" in expected and len(model) > expected["model_max_len"]:
+        errors.append(f"model {model!r} longer than {expected['model_max_len']}")
+    if expected.get("device_id_required") and not identity["device_id"]:
+        errors.append(f"no device ID (kept at {expected['_device_id_oid']})")
+    return errors
+
+
+def check_counters(status: dict, expected: dict) -> list[str]:
+    """Colour/mono counters read from the vendor object the fixture names."""
+    errors = []
+    for key, field in (("page_count_color", "color"), ("page_count_mono", "mono")):
+        if key in expected and status["counters"][field] != expected[key]:
+            errors.append(f"counters.{field} {status['counters'][field]!r} != {expected[key]} "
+                          f"({expected['_source'][key]})")
+        if key in expected and not status["sources"].get(f"counters.{field}"):
+            errors.append(f"counters.{field} has no source")
+    return errors
+
+
 @pytest.mark.parametrize("expected_file", EXPECTED, ids=lambda p: p.name.split(".")[0])
 def test_poll_meets_expected(recorded_printers: tuple[str, int], expected_file: Path) -> None:
     expected = json.loads(expected_file.read_text())
@@ -73,6 +98,8 @@ def test_poll_meets_expected(recorded_printers: tuple[str, int], expected_file: 
             and status["counters"]["total"] != expected["page_count_total"]:
         errors.append(f"total {status['counters']['total']} != {expected['page_count_total']}")
     assert identity["manufacturer"], "no manufacturer"
+    errors.extend(check_identity(identity, expected))
+    errors.extend(check_counters(status, expected.get("counters") or {}))
 
     supplies = {supply["index"]: supply for supply in status["supplies"]}
     for supply in expected["supplies"]:
@@ -80,6 +107,9 @@ def test_poll_meets_expected(recorded_printers: tuple[str, int], expected_file: 
             errors.append(f"supply {supply['index']} missing (got {sorted(supplies)})")
             continue
         errors.extend(check_supply(supplies[supply["index"]], supply))
+        if "color" in supply and supplies[supply["index"]]["color"] != supply["color"]:
+            errors.append(f"supply {supply['index']} {supply['description']!r}: colour "
+                          f"{supplies[supply['index']]['color']!r} != {supply['color']!r}")
     for supply in status["supplies"]:
         assert supply["level_state"] in ("known", "some-remaining", "unknown", "unrestricted")
         if supply["level_percent"] is not None:
