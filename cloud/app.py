@@ -12,7 +12,7 @@ from datetime import datetime
 from aiohttp import web
 from sqlalchemy import delete, update
 
-from cloud import gateway_api, member_api, operator_api, times
+from cloud import gateway_api, member_api, meters, operator_api, times
 from cloud.change_api import SOCKETS, close_push_channels, poll_changes, push_channel
 from cloud.changes import ChangeStream
 from cloud.contract_store import ENGINE, ContractEngine, ContractSettings, run_engine, wakes
@@ -80,6 +80,10 @@ ROUTES = (
     ("GET", "/v1/member/notices", list_member_notices),
     ("GET", "/v1/operator/printers/{printer_id}/contract/usage", get_contract_usage),
     ("GET", "/v1/operator/cartridges/{cartridge_id}", get_contract_cartridge),
+    # issue 17: meters (`cloud.meters`)
+    ("PUT", "/v1/operator/printers/{printer_id}/meter-schedule", meters.put_meter_schedule),
+    ("GET", "/v1/operator/printers/{printer_id}/meter-readings", meters.list_meter_readings),
+    ("GET", "/v1/operator/printers/{printer_id}/meters", meters.get_latest_meters),
 )
 
 NOTICES = web.AppKey("member_notices", WebhookSender)

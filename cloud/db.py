@@ -321,6 +321,34 @@ class CartridgeOrder(WebhookDelivery, Base):
     printer_id: Mapped[str] = mapped_column(ForeignKey("printers.id"))
 
 
+# -- issue 17: meter schedules and snapshots (`cloud.meters`) --------------------------------------
+
+class MeterScheduleRow(Base):
+    """A printer's meter schedule (billing day) as the operator set it (`putMeterSchedule`)."""
+
+    __tablename__ = "meter_schedules"
+    printer_id: Mapped[str] = mapped_column(ForeignKey("printers.id"), primary_key=True)
+    schedule: Mapped[dict[str, Any]] = mapped_column(Json)
+    """The `MeterSchedule` object."""
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MeterReading(Base):
+    """A `meter-snapshot` entry received: the first one per printer and period is kept."""
+
+    __tablename__ = "meter_readings"
+    __table_args__ = (UniqueConstraint("printer_id", "period"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    printer_id: Mapped[str] = mapped_column(ForeignKey("printers.id"))
+    period: Mapped[str] = mapped_column(String(7))
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    entry_id: Mapped[str] = mapped_column(Id)
+    counters: Mapped[dict[str, Any]] = mapped_column(Json)
+    """The entry's `counters.*` data by data type, as uploaded (with sources)."""
+
+
 def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
     """Run `callback` once the write transaction of `session` has committed (not on rollback)."""
     session.info.setdefault("after_commit", []).append(callback)

@@ -26,6 +26,7 @@ from cloud.contracts import (
 )
 from cloud.db import Command, EnrolmentToken, Gateway, Printer
 from cloud.handlers import Answer, Call, Caller, Reply, operation, reads, writes
+from cloud.meters import schedule_of
 from cloud.problems import Problem, not_found
 from cloud.schema import idempotency_key
 from protocols.cloud.times import rfc3339
@@ -160,7 +161,8 @@ async def get_device_control_information(call: Call, session: AsyncSession) -> R
 async def _control_information(session: AsyncSession, printer: Printer) -> dict[str, Any]:
     rows = (await rows_of(session, [printer.id]))[printer.id]
     demand = (await contract_demands(session, [printer.id]))[printer.id]
-    return control_information(printer, rows, demand)
+    return {**control_information(printer, rows, demand),
+            "meter_schedule": await schedule_of(session, printer.id)}  # issue 17
 
 
 @writes(Caller.GATEWAY, body="TransmissionDataTypesReport")

@@ -29,6 +29,7 @@ from cloud.contracts import (
 )
 from cloud.db import Printer, Status
 from cloud.handlers import Answer, Call, Caller, Reply, operation
+from cloud.meters import observe_meter_snapshots
 from cloud.problems import Problem
 from cloud.providers import observe_supplies
 from cloud.schema import (
@@ -135,6 +136,7 @@ async def _process(session: AsyncSession, gateway_id: str,
         await session.execute(insert(Status.__table__), stored)
         await observe_statuses(session, printers, stored)  # page limits, cartridge binding
         await observe_supplies(session, printers, stored)  # consumable orders (providers)
+        await observe_meter_snapshots(session, printers, stored)  # billing (issue 17)
     counts = {status: sum(r["status"] == status for r in results)
               for status in ("accepted", "duplicate", "rejected")}
     return {"received_at": rfc3339(received_at), "counts": counts, "results": results}

@@ -238,6 +238,31 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE cloud_printers ADD COLUMN told TEXT;
     """,
+    # 10: supply forecasts (issue 17, `gateway/fleet/forecast.py`): the device's total page
+    # counter at each level history point (NULL: the device told none), so a supply's use is
+    # measured per page printed as well as per day.
+    """
+    ALTER TABLE level_history ADD COLUMN page_total INTEGER;
+    """,
+    # 11: meter snapshots (issue 17, `gateway/uplink/meter_snapshots.py`): the meter schedule
+    # the cloud set per device (`MeterSchedule` JSON) and since when the gateway has it; each
+    # period whose snapshot entered the outbox, by the cloud's printer ID (exactly once per
+    # period and printer, across restarts).
+    """
+    CREATE TABLE meter_schedules (
+        device_id INTEGER PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+        schedule TEXT NOT NULL,
+        since REAL NOT NULL
+    );
+    CREATE TABLE meter_snapshots (
+        printer_id TEXT NOT NULL,
+        period TEXT NOT NULL,
+        scheduled_at TEXT NOT NULL,
+        read_at REAL NOT NULL,
+        entry_id TEXT NOT NULL,
+        PRIMARY KEY (printer_id, period)
+    );
+    """,
 )
 
 

@@ -29,7 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--ipp-port", type=int, default=631)
     ap.add_argument("--profile", default=None,
                     help=f"one profile for all: {', '.join(BUILTIN)} or FILE.snmprec "
-                         "(FILE.snmprec+contract adds the contract MIB)")
+                         "(FILE.snmprec+contract adds the contract MIB; a support recording, "
+                         "with FILE.recording.json beside it, is replayed as recorded)")
     ap.add_argument("--mix", default=None,
                     help="comma-separated profiles assigned round-robin "
                          "(default: color-mfp,mono-laser,inkjet,legacy-laser)")

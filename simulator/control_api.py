@@ -6,13 +6,17 @@ Printers are addressed by name, serial, IP address or 0-based position.  See sim
 from __future__ import annotations
 
 import json
+import random
+import time
 from typing import Any
 
 from aiohttp import web
 
 from simulator.fleet import Fleet
+from simulator.history import USAGES, run_history
+from simulator.meters import JOB_FUNCTIONS
 from simulator.printer import VirtualPrinter
-from simulator.state import CONTRACT_MODES, PrinterError
+from simulator.state import CONTRACT_MODES, PrinterError, PrinterState
 
 
 def _refusal(status: type[web.HTTPException], message: str) -> web.HTTPException:
@@ -39,6 +43,26 @@ def _print_args(body: dict[str, Any]) -> tuple[int, bool, float]:
             or not isinstance(coverage, int | float) or isinstance(coverage, bool):
         raise PrinterError("pages: integer, color: boolean, coverage: number (percent)")
     return pages, color, float(coverage)
+
+
+def _job_args(body: dict[str, Any]) -> dict[str, Any]:
+    """What the job is (the vendor counters count it): `function` print, copy, fax or scan;
+    `large` media (A3 class); `duplex`."""
+    job = {"function": body.get("function", "print"), "large": body.get("large", False),
+           "duplex": body.get("duplex", False)}
+    if job["function"] not in (*JOB_FUNCTIONS, "scan") or not isinstance(job["large"], bool) \
+            or not isinstance(job["duplex"], bool):
+        raise PrinterError(f"function: one of {', '.join(JOB_FUNCTIONS)}, scan; large: boolean, "
+                           "duplex: boolean")
+    return job
+
+
+def _run_job(state: PrinterState, body: dict[str, Any]) -> int:
+    pages, color, coverage = _print_args(body)
+    job = _job_args(body)
+    if job["function"] == "scan":
+        return state.scan_pages(pages)
+    return state.print_pages(pages, color, coverage, **job)
 
 
 @web.middleware
@@ -70,19 +94,21 @@ class ControlApi:
         return web.json_response(self.printer(request).to_json())
 
     async def print_all(self, request: web.Request) -> web.Response:
-        pages, color, coverage = _print_args(await _body(request))
+        body = await _body(request)
+        _print_args(body)  # a bad request is refused as a whole, not printer by printer
+        _job_args(body)
         printed = {}
         for p in self.fleet.printers:
             try:
-                printed[p.state.name] = p.state.print_pages(pages, color, coverage)
+                printed[p.state.name] = _run_job(p.state, body)
             except PrinterError:
                 printed[p.state.name] = 0
         return web.json_response({"printed": printed})
 
     async def print_one(self, request: web.Request) -> web.Response:
         p = self.printer(request)
-        pages, color, coverage = _print_args(await _body(request))
-        return web.json_response({"printed": p.state.print_pages(pages, color, coverage),
+        printed = _run_job(p.state, await _body(request))
+        return web.json_response({"printed": printed,
                                   "printer": p.to_json()})
 
     async def replace(self, request: web.Request) -> web.Response:
@@ -101,6 +127,24 @@ class ControlApi:
             raise PrinterError("'supply' and numeric 'percent' are required")
         p.state.set_level(body["supply"], float(percent))
         return web.json_response(p.to_json())
+
+    async def history(self, request: web.Request) -> web.Response:
+        """Run `days` of `usage` on the printer in simulated time, ending now: its wear and
+        counter advance, and the hourly readings a gateway would have taken come back
+        (`simulator.history`), for a test or a benchmark to write into a gateway's store."""
+        p = self.printer(request)
+        body = await _body(request)
+        days, usage = body.get("days", 7), body.get("usage", "steady")
+        daily, seed = body.get("daily_pages", 200), body.get("seed", 0)
+        if not isinstance(days, int) or not 1 <= days <= 60 or usage not in USAGES \
+                or not isinstance(daily, int) or not 0 <= daily <= 100_000 \
+                or not isinstance(seed, int):
+            raise PrinterError(f"days: 1..60, usage: one of {', '.join(USAGES)}, "
+                               "daily_pages: 0..100000, seed: integer")
+        start = (time.time() // 3600 - days * 24) * 3600
+        samples = run_history(p.state, usage, days * 24, start, random.Random(seed), daily)
+        return web.json_response({"samples": [s.to_json() for s in samples],
+                                  "printer": p.to_json()})
 
     async def raise_error(self, request: web.Request) -> web.Response:
         p = self.printer(request)
@@ -153,6 +197,7 @@ def make_app(fleet: Fleet) -> web.Application:
         web.post("/printers/{key}/print", api.print_one),
         web.post("/printers/{key}/replace", api.replace),
         web.post("/printers/{key}/level", api.level),
+        web.post("/printers/{key}/history", api.history),
         web.post("/printers/{key}/errors", api.raise_error),
         web.delete("/printers/{key}/errors", api.clear_errors),
         web.delete("/printers/{key}/errors/{error}", api.clear_error),

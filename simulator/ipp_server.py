@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Callable
 
 from aiohttp import web
 from pyipp.enums import IppOperation, IppPrinterState, IppStatus, IppTag
 
+from protocols.snmp.vendor_counters import Meter
 from simulator.ipp_codec import (
     Attr,
     Collection,
@@ -24,6 +26,7 @@ from simulator.ipp_codec import (
     operation_group,
     parse_request,
 )
+from simulator.ipp_replay import replay_answer
 from simulator.printer import VirtualPrinter
 
 RESOURCES = ("/ipp/print", "/ipp", "/")
@@ -107,6 +110,10 @@ def printer_attributes(printer: VirtualPrinter) -> list[Attr]:
         A("printer-firmware-name", T.NAME, ["firmware"]),
         A("printer-firmware-string-version", T.TEXT, [st.firmware]),
         A("printer-firmware-version", T.STRING, [st.firmware.encode()]),
+        A("printer-impressions-completed", T.INTEGER, [st.meters.count(Meter())]),
+        A("printer-impressions-completed-col", T.BEGIN_COLLECTION, [Collection([
+            A("monochrome", T.INTEGER, [st.meters.count(Meter(colour="mono"))]),
+            A("full-color", T.INTEGER, [st.meters.count(Meter(colour="color"))])])]),
         A("printer-info", T.TEXT, [st.make_and_model]),
         A("printer-is-accepting-jobs", T.BOOLEAN, [pstate != IppPrinterState.STOPPED]),
         A("printer-location", T.TEXT, [st.sys_location]),
@@ -144,13 +151,19 @@ def _cmd(pdl: str) -> str:
     return ",".join(names.get(p, p.split("/")[-1].upper()) for p in pdl.split(","))
 
 
-def select(attrs: list[Attr], requested: list[str] | None) -> list[Attr]:
-    """RFC 8011 §4.2.5.1: requested-attributes (names and group names); unknown names ignored."""
+def wanted(requested: list[str] | None) -> Callable[[str], bool]:
+    """RFC 8011 §4.2.5.1: whether an attribute is among requested-attributes (names and group
+    names; unknown names ignored)."""
     if not requested or "all" in requested or "printer-description" in requested:
-        return attrs
-    wanted = set(requested)
-    status = "printer-status" in wanted
-    return [a for a in attrs if a.name in wanted or (status and a.name in STATUS_ATTRS)]
+        return lambda _name: True
+    names = set(requested)
+    status = "printer-status" in names
+    return lambda name: name in names or (status and name in STATUS_ATTRS)
+
+
+def select(attrs: list[Attr], requested: list[str] | None) -> list[Attr]:
+    keep = wanted(requested)
+    return [a for a in attrs if keep(a.name)]
 
 
 class IppServer:
@@ -192,8 +205,9 @@ class IppServer:
         self.requests += 1
         sock = request.transport.get_extra_info("sockname") if request.transport else None
         printer = self.printers.get((sock[0], sock[1])) if sock else None
-        if printer is None or printer.state.unreachable:
-            raise web.HTTPServiceUnavailable()
+        if printer is None or printer.state.unreachable or (
+                printer.profile.replay and printer.profile.ipp_answer is None):
+            raise web.HTTPServiceUnavailable()  # (a recording without IPP: none replayed)
         if request.method == "GET":
             st = printer.state
             return web.Response(text=f"{st.manufacturer} {st.model} — serial {st.serial}\n"
@@ -244,6 +258,8 @@ class IppServer:
         requested_attr = req.get("requested-attributes")
         requested = ([v for v in requested_attr.values if isinstance(v, str)]
                      if requested_attr else None)
+        if printer.profile.ipp_answer is not None:
+            return replay_answer(printer.profile.ipp_answer, request_id, wanted(requested))
         attrs = select(printer_attributes(printer), requested)
         return encode_response(reply_version, IppStatus.OK, request_id,
                                [operation_group(), (IppTag.PRINTER, attrs)])

@@ -13,7 +13,9 @@ from protocols.snmp import contract_mib as cm
 from protocols.snmp import oids
 from simulator import ber
 from simulator.profiles import SUPPLY_TYPE_CODES, Profile
+from simulator.pwg_counters import pwg_counter_values
 from simulator.state import PrinterState
+from simulator.vendor_counters import vendor_counter_values
 
 O = ber.parse_oid  # noqa: E741
 SYS_UPTIME = (*O(oids.sysUpTime), 0)
@@ -149,6 +151,8 @@ def state_values(state: PrinterState) -> dict[ber.Oid, bytes]:
 
 def build(state: PrinterState, profile: Profile, contract_root: ber.Oid) -> MibStore:
     """The full OID table of one printer now, its contract MIB (if any) under `contract_root`."""
+    if profile.replay and profile.recording is not None:
+        return MibStore(profile.recording, state.version)  # a support recording, as recorded
     dyn_values = state_values(state)
     if profile.recording is not None:
         values = dict(profile.recording)
@@ -167,6 +171,9 @@ def build(state: PrinterState, profile: Profile, contract_root: ber.Oid) -> MibS
     else:
         values = static_values(state, profile)
         values.update(dyn_values)
+        values.update(vendor_counter_values(profile.sys_object_id, state.meters))
+        if profile.imaging_counter_mib:
+            values.update(pwg_counter_values(state.meters))
     values.update(alert_values(state))
     if state.has_contract_mib:
         values.update(contract_values(state, contract_root))

@@ -33,6 +33,7 @@ class VirtualPrinter:
         self.v3_enabled = v3_enabled
         self.transport: asyncio.DatagramTransport | None = None
         self._view: MibStore | None = None
+        self._contexts: dict[str, MibStore] = {}
 
     @property
     def dns_sd_name(self) -> str:
@@ -54,6 +55,13 @@ class VirtualPrinter:
                 v.valid_until != _INF and time.monotonic() >= v.valid_until):
             v = self._view = build(self.state, self.profile, self.contract_root)
         return v
+
+    def context_view(self, context: str) -> MibStore | None:
+        """A named SNMP context's values (a replayed recording's), or None: no such context."""
+        view = self._contexts.get(context)
+        if view is None and context in self.profile.contexts:
+            view = self._contexts[context] = MibStore(self.profile.contexts[context], 0)
+        return view
 
     def summary(self) -> dict[str, Any]:
         st = self.state

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from protocols import colors
+from protocols.recording import Manifest, RecordingFiles
 from protocols.snmp import oids
 from protocols.snmp.textual_conventions import PrtMarkerSuppliesTypeTC
 from simulator import ber
+from simulator.meters import PageMeters
 from simulator.state import CARTRIDGE_KINDS, CartridgeType, PrinterState, SupplyState, new_uuid
 
 SUPPLY_TYPES = PrtMarkerSuppliesTypeTC
@@ -66,12 +68,21 @@ class Profile:
     """IPP `printer-kind`: what it prints on."""
     pdl: str = "application/pdf,image/urf,image/pwg-raster"
     duplex: bool = True
+    imaging_counter_mib: bool = False
+    """Serves the PWG Imaging System Counter MIB (`simulator.pwg_counters`)."""
     recording: dict[ber.Oid, bytes] | None = None
     """Pre-encoded value TLVs of a real recording, or None for a built-in profile."""
     recorded_serial: str | None = None
     recorded_life_count: int | None = None
     source: str = "built-in"
     extra: dict[str, str] = field(default_factory=dict)
+    # -- support recordings (`printgw record`, M4 issue 17): replayed exactly as recorded
+    replay: bool = False
+    """Serve `recording` as it is: no state of the virtual printer overlaid."""
+    contexts: dict[str, dict[ber.Oid, bytes]] = field(default_factory=dict)
+    """Named SNMP contexts' values (community `COMMUNITY@CONTEXT`), when replayed."""
+    ipp_answer: bytes | None = None
+    """The recorded IPP Get-Printer-Attributes answer, served instead of the simulator's."""
 
     def make_state(self, number: int, rng: random.Random) -> PrinterState:
         """A fresh printer of this model; `rng` makes serials and levels reproducible."""
@@ -103,6 +114,7 @@ class Profile:
             model=self.model, firmware=self.firmware, uuid=new_uuid(f"{serial}"),
             mac=mac, supplies=supplies, color=self.color, has_contract_mib=self.contract_mib,
             total_pages=total, color_pages=color_pages, mono_pages=total - color_pages,
+            meters=PageMeters.starting_at(total - color_pages, color_pages),
             sys_name=f"{self.key}-{number:04d}".lower(),
             hr_device_index=self.supplies[0].device_index if self.supplies else 1,
         )
@@ -194,6 +206,69 @@ BUILTIN: dict[str, Profile] = {
         supplies=[SupplySpec("toner", "Toner", "black", 10000, 7, 10000, "LG-900")],
     ),
 }
+
+
+# -- vendor counter profiles (M1, issue 17) ------------------------------------------------------
+
+def _vendor_mfp(key: str, manufacturer: str, model: str, sys_object_id: str,
+                color: bool = True) -> Profile:
+    """A device of a real vendor (its sysObjectID's enterprise): it serves that vendor's page
+    counter objects (`simulator.vendor_counters`) besides the standard MIBs."""
+    supplies = (_toners(8000, model=model.split()[-1][:6]) if color else
+                [SupplySpec("toner", "Black Toner Cartridge", "black", 100, 19, 8000, "BK-1")])
+    return Profile(key=key, manufacturer=manufacturer, model=model, sys_object_id=sys_object_id,
+                   color=color, contract_mib=False, serial_prefix=key[:3].upper(),
+                   other_devices=(f"{manufacturer} Scanner",), supplies=supplies)
+
+
+BUILTIN.update({p.key: p for p in (
+    _vendor_mfp("hp-color-mfp", "HP", "Color LaserJet MFP M480f", "1.3.6.1.4.1.11.2.3.9.1"),
+    _vendor_mfp("sharp-mfp", "Sharp", "MX-3570N", "1.3.6.1.4.1.2385.3.1.112.1.2"),
+    _vendor_mfp("konica-mfp", "Konica Minolta", "bizhub C250i",
+                "1.3.6.1.4.1.18334.1.1.1.2.1.181.2.4"),
+    _vendor_mfp("xerox-mfp", "Xerox", "AltaLink C8045", "1.3.6.1.4.1.253.8.62.1.35.2.3.1.1"),
+    _vendor_mfp("ricoh-mfp", "Ricoh", "MP C3002", "1.3.6.1.4.1.367.1.1"),
+    _vendor_mfp("kyocera-mfp", "Kyocera", "ECOSYS M2540dn", "1.3.6.1.4.1.1347.41", color=False),
+    _vendor_mfp("canon-laser", "Canon", "LBP6670", "1.3.6.1.4.1.1602.4.2", color=False),
+    _vendor_mfp("epson-inkjet", "Epson", "WF-C5790", "1.3.6.1.4.1.1248.1.1.2.1.3.5.69.69.80.83.50"),
+    _vendor_mfp("lexmark-mfp", "Lexmark", "CX725", "1.3.6.1.4.1.641.1.5.7"),  # M1b
+    # M1c: Brother's sysObjectID as its devices report it (the brother recording's)
+    _vendor_mfp("brother-mfp", "Brother", "MFC-L8900CDW", "1.3.6.1.4.1.2435.2.3.9.1"),
+)})
+
+BUILTIN["pwg-mfp"] = Profile(
+    # A colour MFP of no vendor the reader knows that keeps its meters in the PWG Imaging System
+    # Counter MIB only (M1b, issue 17).
+    key="pwg-mfp", manufacturer="Acme", model="ImagingCentre MFP C7000",
+    sys_object_id="1.3.6.1.4.1.32473.2.7", color=True, contract_mib=False,
+    serial_prefix="AIC", other_devices=("Acme ImagingCentre Scanner", "Acme ImagingCentre Fax"),
+    imaging_counter_mib=True, supplies=_toners(9000, model="IC70"),
+)
+
+
+# -- maintenance parts (M2, issue 17) ------------------------------------------------------------
+
+BUILTIN["maintenance-mfp"] = Profile(
+    # A mono MFP whose replaceable parts count their life in impressions (unit 7): drum, fuser,
+    # transfer roller; a paper-feed kit and a maintenance kit in rows without a type (`other`,
+    # as many devices list rollers and kits), told apart by their descriptions.
+    key="maintenance-mfp", manufacturer="Acme", model="OfficeLaser MFP M4100",
+    sys_object_id="1.3.6.1.4.1.32473.2.6", color=False, contract_mib=False,
+    serial_prefix="AMM", other_devices=("Acme OfficeLaser Scanner Unit",),
+    supplies=[
+        SupplySpec("toner", "Black Toner Cartridge TK-4100K", "black", 100, 19, 7200, "TK-4100K"),
+        SupplySpec("opc", "Drum Unit DK-4100", None, 100000, 7, 100000, "DK-4100",
+                   initial_percent=(50, 90)),
+        SupplySpec("fuser", "Fuser Unit FK-4100", None, 150000, 7, 150000, "FK-4100",
+                   initial_percent=(50, 90)),
+        SupplySpec("transferUnit", "Transfer Roller TR-4100", None, 150000, 7, 150000,
+                   "TR-4100", initial_percent=(50, 90)),
+        SupplySpec("other", "Paper Feed Kit PF-4100", None, 200000, 7, 200000, "PF-4100",
+                   initial_percent=(50, 90)),
+        SupplySpec("other", "Maintenance Kit MK-4100", None, 300000, 7, 300000, "MK-4100",
+                   initial_percent=(50, 90)),
+    ],
+)
 
 
 # -- snmprec -------------------------------------------------------------------------------------
@@ -324,6 +399,20 @@ def load_snmprec(path: str | Path, contract_mib: bool = False) -> Profile:
     )
 
 
+def load_recording(path: Path) -> Profile:
+    """A support recording (`printgw record`, `protocols.recording`): replayed as recorded, its
+    named contexts and its IPP answer too."""
+    files = RecordingFiles(path)
+    manifest = Manifest.read(files.manifest)
+    profile = load_snmprec(path)
+    profile.replay = True
+    profile.contexts = {
+        context: read_snmprec(files.context(context).read_text(encoding="utf-8").splitlines())
+        for context in manifest.contexts}
+    profile.ipp_answer = files.ipp.read_bytes() if manifest.ipp else None
+    return profile
+
+
 def get_profile(name: str) -> Profile:
     """A built-in profile by key, or a `.snmprec` file (`PATH.snmprec`, `PATH.snmprec+contract`)."""
     if name in BUILTIN:
@@ -331,5 +420,7 @@ def get_profile(name: str) -> Profile:
     contract = name.endswith("+contract")
     path = name.removesuffix("+contract")
     if path.endswith(".snmprec") and Path(path).is_file():
+        if RecordingFiles(Path(path)).manifest.is_file():
+            return load_recording(Path(path))
         return load_snmprec(path, contract_mib=contract)
     raise ValueError(f"unknown profile {name!r}: one of {', '.join(BUILTIN)} or a .snmprec file")

@@ -189,16 +189,21 @@ class SnmpAgent:
         msg = ber.decode_message(data)
         cfg = self.config
         write = msg.community == cfg.write_community
+        context = ""
         if not write and msg.community != cfg.read_community:
-            self.stats.dropped_bad_community += 1
-            return None
+            community, _, named = msg.community.partition(b"@")
+            context = named.decode("utf-8", "replace")
+            if community != cfg.read_community or printer.context_view(context) is None:
+                self.stats.dropped_bad_community += 1
+                return None
         if msg.pdu_type == ber.GETBULK and msg.version == 0:
             raise ber.BerError("GETBULK in an SNMPv1 message")
         if msg.pdu_type == ber.SET and (not write or printer.v3_enabled):
             status, index, vbs = NO_ACCESS, 1, ber.echo(msg.varbinds)
         else:
             result = self.process_pdu(printer, msg.pdu_type, msg.varbinds, msg.error_status,
-                                      msg.error_index, v1=msg.version == 0)
+                                      msg.error_index, v1=msg.version == 0,
+                                      context=context)
             if result is None:
                 return None
             status, index, vbs = result
@@ -212,10 +217,13 @@ class SnmpAgent:
 
     def process_pdu(self, printer: VirtualPrinter, pdu_type: int,
                     varbinds: list[tuple[ber.Oid, int, bytes]], non_repeaters: int,
-                    max_repetitions: int, v1: bool = False,
+                    max_repetitions: int, v1: bool = False, context: str = "",
                     ) -> tuple[int, int, list[bytes]] | None:
-        """Answer one PDU: (error status, error index, varbind TLVs), None to drop it."""
-        store = printer.view()
+        """Answer one PDU: (error status, error index, varbind TLVs), None to drop it.
+        `context`: a named context of a replayed recording (read only)."""
+        store = printer.context_view(context) if context else printer.view()
+        if store is None:
+            return None
         out: list[bytes] = []
         if pdu_type == ber.GET:
             for i, (oid, _t, _b) in enumerate(varbinds, 1):

@@ -12,6 +12,9 @@ import uuid as uuidlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from protocols.snmp.vendor_counters import Function
+from simulator.meters import JOB_FUNCTIONS, PageMeters
+
 CONTRACT_MODES = ("non-contract", "contract-non-billing", "contract-billing")
 """Contract MIB `pgwContractMode` values 1, 2, 3 in this order."""
 
@@ -137,6 +140,8 @@ class PrinterState:
     mono_pages: int = 0
     contract_pages: int = 0
     cartridge_replacements: int = 0
+    meters: PageMeters = field(default_factory=PageMeters)
+    """The same impressions by function, colour and size (the vendor counter objects)."""
     contract_mode: int = 1
     contract_printing_prohibited: bool = False
     panel_message: str = ""
@@ -310,10 +315,15 @@ class PrinterState:
     def contract_cartridge_installed(self) -> bool:
         return any(s.is_cartridge and s.cartridge_type == "contract" for s in self.supplies)
 
-    def print_pages(self, pages: int, color: bool = False, coverage: float = 5.0) -> int:
-        """Print up to `pages` pages; returns how many were printed (stops at an error)."""
+    def print_pages(self, pages: int, color: bool = False, coverage: float = 5.0,
+                    function: Function = "print", large: bool = False,
+                    duplex: bool = False) -> int:
+        """Print up to `pages` pages of a `function` job (print, copy, fax received), on large
+        media or small, duplex or not; returns how many were printed (stops at an error)."""
         if pages < 0 or pages > 10_000_000:
             raise PrinterError("pages must be 0..10000000")
+        if function not in JOB_FUNCTIONS:
+            raise PrinterError(f"function must be one of {', '.join(JOB_FUNCTIONS)}")
         if not 0 < coverage <= 100:
             raise PrinterError("coverage must be in (0, 100]")
         if self.unreachable:
@@ -347,12 +357,22 @@ class PrinterState:
             self.color_pages += printed
         else:
             self.mono_pages += printed
+        self.meters.add(printed, function, "color" if color else "mono",
+                        "large" if large else "small", duplex)
         if contract:
             self.contract_pages += printed
         if printed:
             self.processing_until = time.monotonic() + min(5.0, printed * 0.05)
         self.touch()
         return printed
+
+    def scan_pages(self, pages: int) -> int:
+        """Scan `pages` pages: nothing printed, the scan counters count them."""
+        if not 0 <= pages <= 10_000_000:
+            raise PrinterError("pages must be 0..10000000")
+        self.meters.scanned += pages
+        self.touch()
+        return pages
 
     def replace(self, ref: int | str, cartridge_type: CartridgeType | None = None,
                 cartridge_id: str | None = None) -> SupplyState:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -13,10 +12,17 @@ from pathlib import Path
 
 from rich.console import Console
 
+from gateway.app.device_options import (
+    add_device_options,
+    add_v3_options,
+    ipp_endpoint,
+    snmp_target,
+)
+from gateway.app.record_command import add_record_parser
 from gateway.app.runner import CONFIG_ERROR, run_gateway
 from gateway.app.sync_command import add_sync_parser
 from gateway.demo.run import DemoOptions, run_demo
-from gateway.device.reader import READ_DEADLINE, DeviceReader, DeviceUnreachable, IppEndpoint
+from gateway.device.reader import READ_DEADLINE, DeviceReader, DeviceUnreachable
 from gateway.fleet.discovery import Discovery
 from gateway.fleet.inventory import Inventory
 from gateway.local.discovery_report import DiscoveryProgress, print_table, write_json
@@ -30,48 +36,7 @@ from gateway.settings.checks import data_dir_of, data_dir_problems, exposed_secr
 from gateway.settings.loading import ConfigError, load_config, parse_config, read_toml
 from gateway.settings.schema import Config
 from gateway.store import DATABASE_NAME, Store, StoreError
-from protocols.snmp.model import AUTH_PROTOCOLS, PRIV_PROTOCOLS, SnmpCredentials, SnmpTarget
 from protocols.version import VERSION
-
-
-def _add_snmp_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("SNMP")
-    group.add_argument("--port", type=int, default=161, help="SNMP UDP port (default 161)")
-    group.add_argument("--snmp-version", choices=("1", "2c", "3"), default=None,
-                       help="SNMP version (default 2c, or 3 when --v3-user is given)")
-    group.add_argument("--community", default="public", help="v1/v2c community (default public)")
-    group.add_argument("--context", default="",
-                       help="SNMP context (v3 contextName; v1/v2c sends COMMUNITY@CONTEXT)")
-    _add_v3_options(group)
-    group.add_argument("--retries", type=int, default=1, help="SNMP retries (default 1)")
-
-
-def _add_v3_options(group: argparse._ArgumentGroup) -> None:
-    group.add_argument("--v3-user", help="SNMPv3 user name")
-    group.add_argument("--v3-auth-protocol", default="SHA", type=str.upper,
-                       choices=sorted(AUTH_PROTOCOLS), help="SNMPv3 auth protocol (default SHA)")
-    group.add_argument("--v3-auth-key", default=os.environ.get("PRINTGW_SNMP_AUTH_KEY"),
-                       help="SNMPv3 auth passphrase (or env PRINTGW_SNMP_AUTH_KEY)")
-    group.add_argument("--v3-priv-protocol", default="AES", type=str.upper,
-                       choices=sorted(PRIV_PROTOCOLS), help="SNMPv3 privacy protocol (default AES)")
-    group.add_argument("--v3-priv-key", default=os.environ.get("PRINTGW_SNMP_PRIV_KEY"),
-                       help="SNMPv3 privacy passphrase (or env PRINTGW_SNMP_PRIV_KEY)")
-
-
-def _snmp_target(args: argparse.Namespace) -> SnmpTarget:
-    version = args.snmp_version or ("3" if args.v3_user else "2c")
-    credentials = SnmpCredentials(
-        version={"1": 1, "2c": 2, "3": 3}[version],
-        community=args.community,
-        user=args.v3_user,
-        auth_protocol=args.v3_auth_protocol,
-        auth_key=args.v3_auth_key,
-        priv_protocol=args.v3_priv_protocol,
-        priv_key=args.v3_priv_key,
-        context=args.context,
-    )
-    return SnmpTarget(args.host, args.port, credentials, timeout=args.timeout,
-                      retries=args.retries)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -83,22 +48,13 @@ def _build_parser() -> argparse.ArgumentParser:
                                description="Read one printer over SNMP and IPP.")
     poll.add_argument("host", help="printer address or host name")
     poll.add_argument("--json", action="store_true", help="print the device status as JSON")
-    poll.add_argument("--timeout", type=float, default=2.0,
-                      help="seconds to wait for each answer (default 2)")
     poll.add_argument("--deadline", type=float, default=READ_DEADLINE, metavar="SECONDS",
                       help="seconds the whole reading may take, SNMP and IPP together; what is "
                            f"not answered by then is reported (default {READ_DEADLINE:g})")
-    _add_snmp_options(poll)
-    ipp = poll.add_argument_group("IPP")
-    ipp.add_argument("--ipp-port", type=int, default=631, help="IPP port (default 631)")
-    ipp.add_argument("--ipp-path", default="/ipp/print", help="IPP path (default /ipp/print)")
-    ipp.add_argument("--ipps", action="store_true", help="use IPP over TLS (ipps://)")
-    ipp.add_argument("--verify-tls", action="store_true",
-                     help="verify the printer's TLS certificate (off: printers use self-signed)")
-    poll.add_argument("--no-snmp", action="store_true", help="do not use SNMP")
-    poll.add_argument("--no-ipp", action="store_true", help="do not use IPP")
+    add_device_options(poll)
     poll.set_defaults(handler=_poll)
     _add_discover_parser(commands)
+    add_record_parser(commands)
 
     demo = commands.add_parser(
         "demo", help="run a virtual fleet, the reference cloud and the gateway on loopback",
@@ -221,7 +177,7 @@ def _add_discover_parser(commands: argparse._SubParsersAction) -> None:
     group.add_argument("--port", type=int, help="SNMP UDP port (default 161)")
     group.add_argument("--community", action="append", default=[],
                        help="v2c community to try (repeatable; default public)")
-    _add_v3_options(group)
+    add_v3_options(group)
     discover.set_defaults(handler=_discover)
 
 
@@ -425,10 +381,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 async def _poll_async(args: argparse.Namespace) -> int:
-    snmp = None if args.no_snmp else _snmp_target(args)
-    ipp = None if args.no_ipp else IppEndpoint.for_host(
-        args.host, args.ipp_port, args.ipp_path, tls=args.ipps, verify_tls=args.verify_tls,
-        timeout=args.timeout)
+    snmp = None if args.no_snmp else snmp_target(args)
+    ipp = None if args.no_ipp else ipp_endpoint(args)
     async with DeviceReader(read_deadline=args.deadline) as reader:
         try:
             status = await reader.read(args.host, snmp, ipp)

@@ -112,26 +112,35 @@ class CloudUplink:
 
     async def run(self, stop: asyncio.Event,
                   on_connected: Callable[[], Awaitable[None]]) -> None:
-        """Connect (retrying with back-off until `stop`), call `on_connected` (awaited), then
-        follow the change stream and deliver the outbox until `stop`; the delivery under way
-        is finished first.
+        """Connect (retrying with back-off until `stop`), then deliver the outbox until `stop`
+        (the delivery under way is finished first); meanwhile the start-up steps (`on_connected`
+        awaited, the relay resumed), and after them the change stream and the connection
+        destination.
+
+        The sender starts as soon as the link is connected: what was queued while the cloud was
+        away need not wait for the start-up steps, which read every device (seconds each for a
+        sleeping printer, long for a large fleet).
 
         It never ends before `stop` on its own: an unexpected error (a bug, an answer nothing
         else caught) is logged with its traceback and kept for the status page, and the part it
         ended starts again after a back-off (`RESTART_MIN` doubling to `RESTART_MAX`): the
-        connection and start-up steps as a whole, the change stream or the sender alone (one
-        failing does not stop the other)."""
-        connected = await self._supervised("connecting", stop,
-                                           lambda: self._start(stop, on_connected))
+        connection, the start-up steps, the change stream or the sender alone (one failing does
+        not stop the others)."""
+        connected = await self._supervised("connecting", stop, lambda: self._connect(stop))
         if not connected or stop.is_set():
             return
-        parts = [asyncio.create_task(self._supervised(what, stop, part), name=name)
-                 for what, name, part in (
-                     ("the change stream", "changes", lambda: self.link.follow_changes(stop)),
-                     ("the connection destination", "destination",
-                      lambda: self.link.keep_destination(stop)))]
+        parts = [asyncio.create_task(
+            self._supervised("the outbox sender", stop, lambda: self._send(stop)), name="sender")]
         try:
-            await self._supervised("the outbox sender", stop, lambda: self._send(stop))
+            await self._supervised("the start-up steps", stop, lambda: self._start_up(on_connected))
+            if not stop.is_set():
+                parts += [asyncio.create_task(self._supervised(what, stop, part), name=name)
+                          for what, name, part in (
+                              ("the change stream", "changes",
+                               lambda: self.link.follow_changes(stop)),
+                              ("the connection destination", "destination",
+                               lambda: self.link.keep_destination(stop)))]
+            await parts[0]
         finally:
             for part in parts:
                 part.cancel()
@@ -139,19 +148,20 @@ class CloudUplink:
                 with contextlib.suppress(asyncio.CancelledError):
                     await part
 
-    async def _start(self, stop: asyncio.Event,
-                     on_connected: Callable[[], Awaitable[None]]) -> bool:
-        """Connect with back-off, then the start-up steps; False when stopped first."""
+    async def _connect(self, stop: asyncio.Event) -> bool:
+        """Connect with back-off; False when stopped first."""
         delay = 1.0
         while not await self.connect():
             await first_of(stop, seconds=jittered(delay))
             if stop.is_set():
                 return False
             delay = min(CONNECT_RETRY_MAX, delay * 2)
+        return True
+
+    async def _start_up(self, on_connected: Callable[[], Awaitable[None]]) -> None:
         await on_connected()
         if self.relay is not None:
             await self.relay.resume()
-        return True
 
     async def _send(self, stop: asyncio.Event) -> None:
         assert self.sender is not None

@@ -1,4 +1,5 @@
-"""What a reading shows the device can do: `print`, `scan`, `fax`, `copy`, `large-format`.
+"""What a reading shows the device can do: `print`, `scan`, `fax`, `copy`, `large-format`,
+`label`.
 
 Each function is recorded with its first evidence in `DeviceStatus.functions` (for diagnostics:
 `printgw poll --json` shows why a device is an MFP); `gateway.device.device_type` decides the type
@@ -15,7 +16,10 @@ from them.  The evidence, by where it is found:
   FaxOut service's URI (`…/ipp/faxout` in `printer-uri-supported`), any `printer-fax-*` attribute;
 - media: a size of A2 (420 by 594 mm) or larger, roll media included, makes a large-format device.
   Sizes are read from the PWG 5101.1 self-describing name (`iso_a2_420x594mm`,
-  `roll_max_914.4x50000mm`), never from the name alone (`na_a2_4.375x5.75in` is an envelope).
+  `roll_max_914.4x50000mm`), never from the name alone (`na_a2_4.375x5.75in` is an envelope);
+- label printers (`label`): a label language in the device ID's `CMD` (`LABEL_LANGUAGES`), a
+  label maker's sysObjectID enterprise (Zebra), a label printer's name (`_WORDS`), or IPP label
+  media with nothing wider than a label printer takes.
 """
 
 from __future__ import annotations
@@ -32,9 +36,24 @@ _WORDS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (re.compile(r"\bfax\b|\bfacsimile\b", re.IGNORECASE), ("fax",)),
     (re.compile(r"\bcop(?:y|ier)\b", re.IGNORECASE), ("copy",)),
     (re.compile(r"multi-?function|\bMFP\b|\bMFC-|all-in-one", re.IGNORECASE), ("scan", "copy")),
+    (re.compile(r"label ?printer|\bLabelWriter\b|\bDYMO\b|\bZebra\b|\bZTC\b|\bDatamax\b|"
+                r"\bSATO\b|\bTSC\b|\bIntermec\b|\b(?:QL|PT|TD)-\d", re.IGNORECASE), ("label",)),
 )
 """Words in a device's own descriptions and the functions they name.  A multi-function device
-scans and copies by definition; fax is only taken where it is named."""
+scans and copies by definition; fax is only taken where it is named.  Label printers: the makers
+that make only those (Zebra, DYMO, Datamax, SATO, TSC, Intermec) and Brother's QL, PT (P-touch)
+and TD lines."""
+
+LABEL_LANGUAGES = frozenset({"ZPL", "ZPL2", "ZPLII", "EPL", "EPL2", "CPCL", "DPL", "SBPL",
+                             "TSPL", "TSPL2", "IPL", "FINGERPRINT", "PT-CBP"})
+"""Command sets (the device ID's `CMD`) of label printers only: Zebra's ZPL, EPL and CPCL,
+Datamax's DPL, SATO's SBPL, TSC's TSPL, Intermec's IPL and Fingerprint, Brother's P-touch raster
+(`PT-CBP`)."""
+LABEL_ENTERPRISES = {"10642": "Zebra"}
+"""sysObjectID enterprises of label printer makers."""
+LABEL_MEDIA_MAX_WIDTH_MM = 120.0
+"""A device whose media includes labels and none wider than this is a label printer (desktop and
+industrial label printers take labels up to 4.x inches wide)."""
 
 _MEDIA_SIZE = re.compile(r"_(?P<w>\d+(?:\.\d+)?)x(?P<h>\d+(?:\.\d+)?)(?P<unit>mm|in)$")
 LARGE_FORMAT_MIN_MM = (420.0, 594.0)
@@ -61,6 +80,10 @@ def show_snmp_functions(status: DeviceStatus, types: Mapping[str, object],
     for index, description in descriptions.items():
         show_described_functions(status, f"snmp:hrDeviceDescr.{index}", description)
     show_described_functions(status, "snmp:sysDescr", status.identity.sys_descr)
+    enterprise = (status.identity.sys_object_id or "").removeprefix("1.3.6.1.4.1.").split(".")[0]
+    if maker := LABEL_ENTERPRISES.get(enterprise):
+        status.show_function("label", f"snmp:sysObjectID={status.identity.sys_object_id} "
+                             f"({maker})")
 
 
 def show_ipp_functions(status: DeviceStatus, attributes: Mapping[str, object]) -> None:
@@ -81,6 +104,7 @@ def show_ipp_functions(status: DeviceStatus, attributes: Mapping[str, object]) -
             break
     for name in ("media-supported", "media-size-supported", "media-ready"):
         _show_large_media(status, name, _keywords(attributes.get(name)))
+    _show_label_media(status, _keywords(attributes.get("media-supported")))
     show_described_functions(status, "ipp:printer-make-and-model",
                              next(iter(_keywords(attributes.get("printer-make-and-model"))), None))
 
@@ -104,6 +128,8 @@ def _show_device_id_functions(status: DeviceStatus, text: str | None) -> None:
         status.show_function("fax", f"device-id:CLS:{sorted(classes & {'FAX', 'MODEM'})[0]}")
     if fax_commands := sorted(c for c in commands if c.startswith("FAX")):
         status.show_function("fax", f"device-id:CMD:{fax_commands[0]}")
+    if label_commands := sorted(commands & LABEL_LANGUAGES):
+        status.show_function("label", f"device-id:CMD:{label_commands[0]}")
 
 
 def _show_large_media(status: DeviceStatus, attribute: str, names: Iterable[str]) -> None:
@@ -114,6 +140,14 @@ def _show_large_media(status: DeviceStatus, attribute: str, names: Iterable[str]
         if size is not None and _at_least_a2(size):
             status.show_function("large-format", f"ipp:{attribute}={name}")
             return
+
+
+def _show_label_media(status: DeviceStatus, names: list[str]) -> None:
+    """Label media (`oe_4x6-label_4x6in`) and nothing wider than a label printer takes."""
+    label = next((name for name in names if "label" in name.lower()), None)
+    sizes = [size for name in names if (size := media_size_mm(name)) is not None]
+    if label and sizes and max(short for short, _ in sizes) <= LABEL_MEDIA_MAX_WIDTH_MM:
+        status.show_function("label", f"ipp:media-supported={label}")
 
 
 def media_size_mm(name: str) -> tuple[float, float] | None:

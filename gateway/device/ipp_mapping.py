@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.device import model_name
 from gateway.device.fields import (
     IdentityField,
     checked_uuid,
@@ -24,6 +25,7 @@ from gateway.device.fields import (
 )
 from gateway.device.function_evidence import show_identity_functions, show_ipp_functions
 from gateway.device.model import Alert, DeviceStatus, LevelState, PrinterState, Supply, SupplyClass
+from gateway.device.supply_parts import apply_part, drop_mono_colours
 from protocols import colors
 from protocols.device_id import (
     device_id_manufacturer,
@@ -182,10 +184,11 @@ def _identity(status: DeviceStatus, a: _Attributes) -> None:
         "manufacturer", "printer-device-id MFG", device_id_manufacturer(device_id)),
         "ipp:printer-device-id")
     status.set(ident, "manufacturer", _maker(make_and_model), "ipp:printer-make-and-model")
-    status.set(ident, "model", a.identity_of("model", "printer-device-id MDL",
-                                             device_id_model(device_id)),
-               "ipp:printer-device-id")
-    status.set(ident, "model", make_and_model, "ipp:printer-make-and-model")
+    _offer_models(status, [
+        ("ipp:printer-device-id", a.identity_of("model", "printer-device-id MDL",
+                                                device_id_model(device_id))),
+        ("ipp:printer-make-and-model", make_and_model),
+        ("ipp:printer-device-id DES", device_id.get("DES") or None)])
     # printer-firmware-version is an opaque octetString; the string version is the readable one.
     firmware = (a.identity_of("firmware", "printer-firmware-string-version", value)
                 for value in a.values("printer-firmware-string-version"))
@@ -196,6 +199,17 @@ def _identity(status: DeviceStatus, a: _Attributes) -> None:
     status.set(ident, "device_id", device_id_text, "ipp:printer-device-id")
     status.set(ident, "location", a.identity("location", "printer-location"),
                "ipp:printer-location")
+
+
+def _offer_models(status: DeviceStatus, texts: list[tuple[str, str | None]]) -> None:
+    """IPP's names of the model replace SNMP's only where they name the device better
+    (`gateway.device.model_name`)."""
+    offers = [c for source, text in texts if (c := model_name.clean_model(text, source))]
+    ident = status.identity
+    winner = model_name.better_model(ident.model, status.sources.get("identity.model"), offers)
+    if winner is not None:
+        ident.model = None
+        status.set(ident, "model", winner.name, winner.source)
 
 
 def _maker(make_and_model: str | None) -> str | None:
@@ -307,7 +321,9 @@ def _at(values: list[Any], position: int) -> Any:
 
 def _supplies(a: _Attributes) -> list[Supply]:
     markers = _Markers.read(a)
-    return [_supply(a, markers, position) for position in range(markers.count())]
+    supplies = [_supply(a, markers, position) for position in range(markers.count())]
+    drop_mono_colours(supplies)
+    return supplies
 
 
 def _supply(a: _Attributes, markers: _Markers, position: int) -> Supply:
@@ -332,6 +348,7 @@ def _supply(a: _Attributes, markers: _Markers, position: int) -> Supply:
     marker_level = _at(markers.levels, position)
     if marker_level is not None:
         _marker_level(a, supply, marker_level)
+    apply_part(supply)
     return supply
 
 
@@ -415,6 +432,14 @@ def _fill_supply_colours(status: DeviceStatus, a: _Attributes) -> None:
 
 
 def _counters(status: DeviceStatus, a: _Attributes) -> None:
+    """PWG 5100.22 `printer-impressions-completed` (total) and its `-col` (monochrome, full-colour,
+    highlight-colour impressions), where SNMP left the field empty.
+
+    Not read, as no `Counters` field is what they count: `printer-media-sheets-completed(-col)`
+    counts sheets (a duplex sheet once), the fields count impressions; `printer-pages-completed
+    (-col)` counts pages, several to an impression with n-up; the `-two-sided` members of the
+    `-col` forms count impressions on two-sided sheets, and halving them is `duplex` (sheets)
+    only where a blank back is counted as an impression, which PWG leaves to the device."""
     counters = status.counters
     status.set(counters, "total", a.pages("printer-impressions-completed"),
                "ipp:printer-impressions-completed")
@@ -426,9 +451,7 @@ def _counters(status: DeviceStatus, a: _Attributes) -> None:
                   f"{_show(by_color)}")
         return
     member = _Attributes(by_color, status, "printer-impressions-completed-col.")
-    full, highlight = member.pages("full-color"), member.pages("highlight-color")
-    color = None if full is None and highlight is None else (full or 0) + (highlight or 0)
-    source = "ipp:printer-impressions-completed-col"
-    status.set(counters, "color", page_count(status, "ipp", "printer-impressions-completed-col",
-                                             color), source)
-    status.set(counters, "mono", member.pages("monochrome"), source)
+    for name, keyword in (("color", "full-color"), ("mono", "monochrome"),
+                          ("two_color", "highlight-color")):
+        status.set(counters, name, member.pages(keyword),
+                   f"ipp:printer-impressions-completed-col.{keyword}")

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
+from gateway.device.supply_forecast import SupplyForecast
+
 LevelState = Literal["known", "some-remaining", "unknown", "unrestricted", "unavailable"]
 SupplyClass = Literal["consumed", "filled"]
 CartridgeType = Literal["contract", "commercial"]
@@ -46,6 +48,11 @@ class Supply:
     """From the contract MIB: the installed cartridge's identifier (changes on replacement)."""
     cartridge_new: bool | None = None
     """From the contract MIB: installed and not yet printed with."""
+    part: str | None = None
+    """What part it is (`gateway.device.supply_parts`): toner, ink, drum, developer, fuser,
+    transfer, feed, waste, cleaner, finisher, maintenance-kit, other; None when nothing tells."""
+    remaining_pages: int | None = None
+    """Life left in pages, where the device counts the level in impressions or sheets."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +73,8 @@ class Supply:
             "cartridge_type": self.cartridge_type,
             "cartridge_id": self.cartridge_id,
             "cartridge_new": self.cartridge_new,
+            "part": self.part,
+            "remaining_pages": self.remaining_pages,
         }
 
     @classmethod
@@ -188,6 +197,8 @@ class DeviceStatus:
     first evidence of it, e.g. `{"scan": "snmp:hrDeviceType.3=hrDeviceScanner"}`
     (`gateway.device.device_type` decides the device type from it)."""
     problems: list[Problem] = field(default_factory=list)
+    forecasts: list[SupplyForecast] = field(default_factory=list)
+    """Per supply, when it runs out (`gateway.fleet.forecast`, set as the reading is recorded)."""
     read_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def problem(self, source: str, where: str, message: str) -> None:
@@ -228,6 +239,7 @@ class DeviceStatus:
             "sources": dict(self.sources),
             "functions": dict(self.functions),
             "problems": [p.to_json() for p in self.problems],
+            "forecasts": [f.to_json() for f in self.forecasts],
         }
 
     @classmethod
@@ -248,6 +260,7 @@ class DeviceStatus:
             sources=dict(document.get("sources") or {}),
             functions=dict(document.get("functions") or {}),
             problems=[Problem.from_json(p) for p in document.get("problems") or ()],
+            forecasts=[SupplyForecast.from_json(f) for f in document.get("forecasts") or ()],
         )
 
 

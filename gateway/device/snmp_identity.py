@@ -7,6 +7,7 @@ import re
 
 from gateway.device.fields import clean_serial
 from gateway.device.model import DeviceStatus
+from gateway.device.model_name import choose_model, clean_model
 from gateway.device.snmp_values import SnmpFields, index_key, printer_device_index
 from gateway.device.strings import format_mac
 from protocols.device_id import (
@@ -19,7 +20,6 @@ from protocols.snmp import oids
 
 _SERIAL_IN_TEXT = re.compile(
     r"(?:^|[,;\s])(?:SN|S/N|SERIAL(?:\s*NUMBER)?)\s*[:=#]\s*([A-Za-z0-9-]{4,})", re.IGNORECASE)
-_NIC_WORDS = re.compile(r"ethernet|print ?server|jetdirect|built-in|\bNC-|network", re.IGNORECASE)
 
 
 def apply_identity(status: DeviceStatus, r: SnmpFields) -> None:
@@ -36,7 +36,7 @@ def apply_identity(status: DeviceStatus, r: SnmpFields) -> None:
                "snmp:sysLocation")
 
     device_id_text = None
-    for oid in vendor.device_id:
+    for oid in vendor.device_ids():
         device_id_text = r.scalar_identity("device_id", oid)
         if device_id_text:
             status.set(ident, "device_id", device_id_text, f"snmp:{oid}")
@@ -57,17 +57,7 @@ def apply_identity(status: DeviceStatus, r: SnmpFields) -> None:
     status.set(ident, "serial", clean_serial(
         r.identity("serial", "device-id SN", device_id_serial(device_id))), "snmp:device-id")
 
-    status.set(ident, "model", r.identity("model", "device-id MDL", device_id_model(device_id)),
-               "snmp:device-id")
-    printer_index = printer_device_index(r)
-    if printer_index is not None:
-        descr = r.identity("model", f"hrDeviceDescr.{printer_index}",
-                           r.column(oids.hrDeviceDescr).get(printer_index))
-        status.set(ident, "model", descr, "snmp:hrDeviceDescr")
-    for oid in vendor.model:
-        status.set(ident, "model", r.scalar_identity("model", oid), f"snmp:{oid}")
-    status.set(ident, "model", r.identity("model", "sysDescr", _model_from_sys_descr(sys_descr)),
-               "snmp:sysDescr")
+    _choose_model(status, r, device_id, sys_descr)
 
     status.set(ident, "manufacturer", r.identity(
         "manufacturer", "device-id MFG", device_id_manufacturer(device_id)), "snmp:device-id")
@@ -81,12 +71,20 @@ def apply_identity(status: DeviceStatus, r: SnmpFields) -> None:
             break
 
 
-def _model_from_sys_descr(sys_descr: str | None) -> str | None:
-    """Last resort: `"FUJIFILM Apeos C7580"`, `"Xerox AltaLink C8045; SS 100…"` → the first part,
-    unless it names the network interface rather than the printer."""
-    if not sys_descr:
-        return None
-    first = re.split(r"[;,]", sys_descr, maxsplit=1)[0].strip()
-    if not first or _NIC_WORDS.search(first):
-        return None
-    return first
+def _choose_model(status: DeviceStatus, r: SnmpFields, device_id: dict[str, str],
+                  sys_descr: str | None) -> None:
+    """Every SNMP name of the model, cleaned; the best one (`gateway.device.model_name`)."""
+    texts: list[tuple[str, str | None]] = [
+        (f"snmp:{oid}", r.scalar_identity("model", oid)) for oid in r.reading.vendor.model]
+    texts.append(("snmp:device-id", r.identity("model", "device-id MDL",
+                                               device_id_model(device_id))))
+    texts.append(("snmp:sysDescr", sys_descr))
+    printer_index = printer_device_index(r)
+    if printer_index is not None:
+        texts.append(("snmp:hrDeviceDescr", r.identity(
+            "model", f"hrDeviceDescr.{printer_index}",
+            r.column(oids.hrDeviceDescr).get(printer_index))))
+    texts.append(("snmp:device-id DES", device_id.get("DES") or None))
+    candidates = [c for source, text in texts if (c := clean_model(text, source))]
+    if (winner := choose_model(candidates)) is not None:
+        status.set(status.identity, "model", winner.name, winner.source)

@@ -10,6 +10,7 @@ import re
 from gateway.device.fields import supply_class_by_kind
 from gateway.device.model import DeviceStatus, Supply
 from gateway.device.snmp_values import SnmpFields, index_key
+from gateway.device.supply_parts import apply_part, drop_mono_colours
 from protocols import colors
 from protocols.snmp import oids
 from protocols.snmp import textual_conventions as tc
@@ -77,7 +78,9 @@ def apply_supplies(status: DeviceStatus, r: SnmpFields) -> None:
         supply.color = _colorant(r, index, colorant_indexes, colorant_values)
         if supply.color is None:
             supply.color = _colour_from_description(description)
+        apply_part(supply)
         status.supplies.append(supply)
+    drop_mono_colours(status.supplies)
 
 
 def _level(status: DeviceStatus, supply: Supply, where: str) -> None:

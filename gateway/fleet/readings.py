@@ -8,6 +8,10 @@ shows them (`gateway.local.live_view` reads them):
   supply keeps about 24 points a day plus one per percent used, whatever the poll interval.
 - `record_uploads(store, delivered)` (after each upload): the cloud took entries of these
   devices, of these readings.
+- `supply_forecasts(db, device_id, status)` (by the pipeline, before the reading is recorded and
+  projected): each supply's forecast from its history and this reading (`gateway.fleet.forecast`).
+  Each history point also keeps the device's total page counter (store migration 10), so the
+  30 days kept are both the level history and the counter history the forecast needs.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from gateway.device.model import DeviceStatus
+from gateway.device.supply_forecast import SupplyForecast
+from gateway.fleet.forecast import CounterPoint, LevelPoint, forecast
 from gateway.store import Store
 
 HISTORY_STEP = 3600.0
 HISTORY_DAYS = 30
-
 
 
 def summarise(status: Mapping[str, Any]) -> dict[str, Any]:
@@ -48,6 +54,7 @@ def summarise(status: Mapping[str, Any]) -> dict[str, Any]:
         "contract": {key: (status.get("contract") or {}).get(key)
                      for key in ("supported", "mode", "printing_prohibited", "panel_message")},
         "problems": [problem.get("message") for problem in status.get("problems") or ()],
+        "forecasts": list(status.get("forecasts") or ()),
     }
 
 
@@ -64,19 +71,27 @@ def record_reading(db: sqlite3.Connection, device_id: int, status: Mapping[str, 
          json.dumps(summary, separators=(",", ":"), ensure_ascii=False)))
     levels = {s["index"]: s["level_percent"] for s in summary["supplies"]
               if s["level_percent"] is not None}
+    pages = (status.get("counters") or {}).get("total")
+    points = [(device_id, read_at, index, level, pages)
+              for index, level in _new_levels(db, device_id, read_at, levels).items()]
+    if points:
+        db.executemany("INSERT OR REPLACE INTO level_history (device_id, read_at, supply_index, "
+                       "level_percent, page_total) VALUES (?, ?, ?, ?, ?)", points)
+        db.execute("DELETE FROM level_history WHERE device_id = ? AND read_at < ?",
+                   (device_id, read_at - HISTORY_DAYS * 86400))
+
+
+def _new_levels(db: sqlite3.Connection, device_id: int, read_at: float,
+                levels: Mapping[str, int]) -> dict[str, int]:
+    """Those of `levels` the history keeps: they differ from the supply's last point of the
+    past `HISTORY_STEP`, or there is none."""
     if not levels:
-        return
+        return {}
     recent = {row[0]: row[1] for row in db.execute(
         "SELECT supply_index, level_percent, MAX(read_at) FROM level_history "
         "WHERE device_id = ? AND read_at > ? GROUP BY supply_index",
         (device_id, read_at - HISTORY_STEP))}
-    points = [(device_id, read_at, index, level) for index, level in levels.items()
-              if recent.get(index) != level]
-    if points:
-        db.executemany("INSERT OR REPLACE INTO level_history (device_id, read_at, supply_index, "
-                       "level_percent) VALUES (?, ?, ?, ?)", points)
-        db.execute("DELETE FROM level_history WHERE device_id = ? AND read_at < ?",
-                   (device_id, read_at - HISTORY_DAYS * 86400))
+    return {index: level for index, level in levels.items() if recent.get(index) != level}
 
 
 def record_uploads(store: Store, delivered: Mapping[int, str],
@@ -89,3 +104,57 @@ def record_uploads(store: Store, delivered: Mapping[int, str],
         db.executemany("UPDATE device_readings SET uploaded_at = ?, uploaded_read_at = ? "
                        "WHERE device_id = ?",
                        [(now, read_at, device_id) for device_id, read_at in delivered.items()])
+
+
+def supply_forecasts(db: sqlite3.Connection, device_id: int,
+                     status: DeviceStatus) -> list[SupplyForecast]:
+    """Each supply's forecast at this reading: its history (in `db`, before this reading's points
+    are written) followed by this reading's level and page counter.  Of a run of points with
+    the same level only the first and the last are kept: the hourly points of an unchanged
+    level add nothing to the forecast but its cost (the counter keeps every point).
+
+    A reading that adds no history point (no level changed within `HISTORY_STEP`) keeps the
+    device's last forecasts: they are computed again at least once a `HISTORY_STEP`, and at
+    every change of a level."""
+    now = status.read_at.timestamp()
+    known = {s.index: s.level_percent for s in status.supplies if s.level_percent is not None}
+    if known and not _new_levels(db, device_id, now, known):
+        kept = _last_forecasts(db, device_id, {s.index for s in status.supplies})
+        if kept is not None:
+            return kept
+    rows = db.cursor()
+    rows.row_factory = None  # plain tuples: thousands of rows per reading
+    levels: dict[str, list[LevelPoint]] = {}
+    counter: dict[float, int] = {}
+    for index, at, level, pages in rows.execute(
+            "SELECT supply_index, read_at, level_percent, page_total FROM level_history "
+            "WHERE device_id = ? AND read_at < ? ORDER BY read_at", (device_id, now)):
+        if pages is not None:
+            counter[at] = pages
+        points = levels.setdefault(index, [])
+        if len(points) > 1 and points[-1].level == level == points[-2].level:
+            points[-1] = LevelPoint(at, level, pages)  # the same level: keep its first and last
+        else:
+            points.append(LevelPoint(at, level, pages))
+    counter_points = [CounterPoint(at, pages) for at, pages in counter.items()]
+    pages_now = status.counters.total
+    if pages_now is not None:
+        counter_points.append(CounterPoint(now, pages_now))
+    result = []
+    for supply in status.supplies:
+        points = levels.get(supply.index, [])
+        if supply.level_percent is not None:
+            points.append(LevelPoint(now, supply.level_percent, pages_now))
+        result.append(forecast(supply.index, points, counter_points, now, supply.level_state))
+    return result
+
+
+def _last_forecasts(db: sqlite3.Connection, device_id: int,
+                    supplies: set[str]) -> list[SupplyForecast] | None:
+    """The forecasts of the device's newest reading, if they are of these supplies."""
+    row = db.execute("SELECT summary FROM device_readings WHERE device_id = ?",
+                     (device_id,)).fetchone()
+    forecasts = json.loads(row[0]).get("forecasts") if row is not None else None
+    if not forecasts or {f["index"] for f in forecasts} != supplies:
+        return None
+    return [SupplyForecast.from_json(f) for f in forecasts]

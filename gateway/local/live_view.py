@@ -119,6 +119,16 @@ class FleetView:
             "SELECT kind, coalesce(result, 'pending'), COUNT(*) FROM commands GROUP BY 1, 2")
         return {(kind, result): count for kind, result, count in rows}
 
+    def forecasts(self) -> list[tuple[int, str, float | None, int | None]]:
+        """Every supply forecast of the newest readings: (device row, supply index, days to
+        empty, pages remaining), the estimates None where there is none."""
+        result = []
+        for device_id, summary in self.store.conn.execute(
+                "SELECT device_id, summary FROM device_readings ORDER BY device_id"):
+            for f in json.loads(summary).get("forecasts") or ():
+                result.append((device_id, f["index"], f["days_to_empty"], f["pages_remaining"]))
+        return result
+
     # -- the document --------------------------------------------------------------------------
 
     def snapshot(self, now: float | None = None) -> dict[str, Any]:
@@ -202,8 +212,7 @@ class FleetView:
             "poll_error": self.poll_errors.get(device.id),
             "read_at": summary["read_at"] if summary else None,
             "next_read_at": self._next_read(device.id),
-            "supplies": [{**supply, "family": colour_family(supply["color"]),
-                          "low": is_low(supply)} for supply in (summary or {}).get("supplies", [])],
+            "supplies": _supplies(summary or {}),
             "alerts": state.get("alerts", []),
             "contract": (summary or {}).get("contract") or {"supported": False},
             "services": services,
@@ -271,6 +280,14 @@ class FleetView:
             errors.append({"source": "rejected", "device_id": self.state.device_for_printer(
                 rejected["printer_id"]), "message": f"{rejected['code']}: {rejected['detail']}"})
         return errors
+
+
+def _supplies(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The reading's supplies, each with its bar colour, whether it is low, and its forecast
+    (`SupplyForecast.to_json()`, None from a reading stored before forecasts)."""
+    forecasts = {f["index"]: f for f in summary.get("forecasts") or ()}
+    return [{**supply, "family": colour_family(supply["color"]), "low": is_low(supply),
+             "forecast": forecasts.get(supply["index"])} for supply in summary.get("supplies", [])]
 
 
 # -- words for people ------------------------------------------------------------------------------

@@ -15,7 +15,11 @@ restarts and needs no bookkeeping):
 - `printgw_outbox_depth`, `printgw_outbox_oldest_age_seconds`, `printgw_outbox_dropped_total`;
 - `printgw_commands{kind,result}`: contract-mode commands received, by kind and outcome (`done`,
   `refused`, `failed`, or `pending` while not completed — a gauge: a command moves on);
-- `printgw_cloud_connected`: 1 while the cloud link is connected (only with a cloud configured).
+- `printgw_cloud_connected`: 1 while the cloud link is connected (only with a cloud configured);
+- `printgw_supply_days_to_empty{device,supply}`, `printgw_supply_pages_remaining{device,supply}`:
+  each supply's forecast at the device's newest reading (`device` the device's row id as in
+  `/devices/{id}`, `supply` its index); a supply without a forecast (not enough history) or
+  without a page counter has no series.
 """
 
 from __future__ import annotations
@@ -99,7 +103,23 @@ class FleetCollector(Collector):
         for (kind, result), count in sorted(self.view.command_counts().items()):
             commands.add_metric([kind, result], count)
         yield commands
+        yield from self._forecasts()
         link = None if self.view.runtime is None else self.view.runtime.link_state()
         if link is not None:
             yield GaugeMetricFamily("printgw_cloud_connected", "1 while the cloud link is up",
                                     value=int(link.connected))
+
+    def _forecasts(self) -> Iterator[Metric]:
+        days = GaugeMetricFamily("printgw_supply_days_to_empty",
+                                 "Days until the supply runs out (a receptacle: is full), forecast",
+                                 labels=["device", "supply"])
+        pages = GaugeMetricFamily("printgw_supply_pages_remaining",
+                                  "Pages the supply has left, forecast",
+                                  labels=["device", "supply"])
+        for device_id, index, days_left, pages_left in self.view.forecasts():
+            if days_left is not None:
+                days.add_metric([str(device_id), index], days_left)
+            if pages_left is not None:
+                pages.add_metric([str(device_id), index], pages_left)
+        yield days
+        yield pages

@@ -10,6 +10,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from gateway.local.forecast_text import forecast_title, forecast_words
 from gateway.local.live_view import LOW_PERCENT, link_text, relative
 
 REFRESH = 30
@@ -48,6 +49,7 @@ border-radius:2px;overflow:hidden}
 .fill{display:block;height:100%}
 .tick{position:absolute;top:0;bottom:0;width:1px;background:var(--bad)}
 .low .pct{color:var(--bad);font-weight:600}
+.forecast{grid-column:2/-1;margin-top:-.35rem;color:var(--muted);font-size:.9em}
 .mark{font-size:.75em;color:#fff;background:var(--bad);border-radius:.3rem;padding:0 .25rem}
 .alert{color:var(--warn)}
 .svc-active{color:var(--ok)}
@@ -192,8 +194,12 @@ def _supply(s: Mapping[str, Any]) -> str:
         label = f"{level} %"
     mark = (f' <span class="mark" title="at or below {threshold} %">low</span>'
             if s["low"] else "")
+    words = forecast_words(s)
+    forecast = (f'<span class="forecast" title="{escape(forecast_title(s))}">{escape(words)}</span>'
+                if words else "")
     return (f'<li class="supply{" low" if s["low"] else ""}" data-index="{escape(s["index"])}">'
-            f'<span class="name">{name}</span>{bar}<span class="pct">{label}{mark}</span></li>')
+            f'<span class="name">{name}</span>{bar}<span class="pct">{label}{mark}</span>'
+            f'{forecast}</li>')
 
 
 def _alerts(alerts: list[Mapping[str, Any]]) -> str:

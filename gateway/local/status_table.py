@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from gateway.local.forecast_text import forecast_words
 from gateway.local.live_view import link_text, relative
 
 
@@ -46,7 +47,8 @@ def print_fleet(snapshot: Mapping[str, Any], console: Console) -> None:
             str(d["id"]), d["name"], d["model"] or "", d["serial"] or "", d["address"] or "",
             d["state"], "" if lowest is None else
             f"{lowest['description'] or lowest['index']} {lowest['level_percent']} %"
-            + (" (low)" if lowest["low"] else ""),
+            + (" (low)" if lowest["low"] else "")
+            + (f" ({forecast_words(lowest)})" if forecast_words(lowest) else ""),
             str(len(d["alerts"])), services_text(d["services"]), relative(d["read_at"], now),
             (relative(upload["at"], now) if upload else "never")
             + (f" ({d['pending_uploads']} pending)" if d["pending_uploads"] else ""))

@@ -23,6 +23,8 @@ _SECTION = {
     "identity": "identity",
     "counters.total": "counters",
     "counters.color": "counters",
+    "counters.function": "counters",
+    "counters.media": "counters",
     "counters.contract": "counters",
     "state": "state",
     "contract": "contract",
@@ -31,6 +33,7 @@ _SECTION = {
 _PER_SUPPLY = frozenset(t for t in DATA_TYPES if t.startswith("supplies."))
 _LISTS = {"alerts": ("state", "alerts"), **{t: ("supplies",) for t in _PER_SUPPLY}}
 """Data types whose value is a list of objects, and where the list is in `to_json()`."""
+_LISTS["supplies.forecast"] = ("forecasts",)  # computed per supply: `DeviceStatus.forecasts`
 
 
 def _value_fields() -> dict[str, tuple[str, ...]]:
@@ -47,7 +50,7 @@ def _value_fields() -> dict[str, tuple[str, ...]]:
         schema = resolve(schema)
         if schema.get("type") == "array":
             schema = resolve(schema["items"])
-        fields[data_type] = tuple(schema["required"])
+        fields[data_type] = tuple(schema["properties"])  # optional keys too (`sources`)
     return fields
 
 
@@ -77,11 +80,54 @@ def _value(document: dict[str, Any], data_type: str) -> Any:
         for key in _LISTS[data_type]:
             items = items[key]
         return [_pick(item, fields) for item in items]
+    if data_type in _COUNTER_GROUPS:
+        return _with_sources(_pick(document["counters"], fields), document["sources"])
     return _pick(document[_SECTION[data_type]], fields)
 
 
 def _pick(source: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     return {key: source.get(key) for key in fields}
+
+
+# -- counters (issue 17, docs/meters.md) -------------------------------------------------------
+
+def _with_sources(value: dict[str, Any], sources: dict[str, str]) -> dict[str, Any]:
+    """A `counters.*` value with its `sources`: where each counter that has a value came from
+    (`DeviceStatus.sources["counters.NAME"]`; a withheld counter has none)."""
+    counts = [name for name, count in value.items() if name != "sources" and count is not None]
+    value["sources"] = {name: sources[f"counters.{name}"] for name in counts
+                        if f"counters.{name}" in sources}
+    return value
+
+
+_COUNTER_GROUPS = {
+    "counters.total": ("total",), "counters.color": ("color", "mono", "two_color"),
+    "counters.function": ("print", "copy", "fax", "scan"),
+    "counters.media": ("large", "small", "duplex"),
+    "counters.contract": ("contract", "cartridge_replacements")}
+_COUNTER_WHAT = {
+    "counters.total": "total impression counter",
+    "counters.color": "colour, monochrome or two-colour page counters",
+    "counters.function": "print, copy, fax or scan counters",
+    "counters.media": "large-media, small-media or duplex counters"}
+
+
+def _counters_available(status: DeviceStatus) -> dict[str, str | None]:
+    """Why each meter type cannot be given: the device reports none of its counters (or the
+    protocols that would did not answer this time).  A counter withheld as implausible
+    (`gateway.uplink.plausibility`) is still reported by the device: its source is kept."""
+    answered = any(status.reachable.values())
+    reasons: dict[str, str | None] = {}
+    for data_type, what in _COUNTER_WHAT.items():
+        names = _COUNTER_GROUPS[data_type]
+        if any(getattr(status.counters, name) is not None or f"counters.{name}" in status.sources
+               for name in names):
+            reasons[data_type] = None
+        elif not answered and status.reachable:
+            reasons[data_type] = f"the device did not answer: no {what} read this time"
+        else:
+            reasons[data_type] = f"the device reports no {what}"
+    return reasons
 
 
 def available(status: DeviceStatus) -> dict[str, str | None]:
@@ -92,7 +138,6 @@ def available(status: DeviceStatus) -> dict[str, str | None]:
     """
     snmp = status.reachable.get("snmp")
     supplies = status.supplies
-    counters = status.counters
     if status.contract.supported:
         no_contract_mib = None
     elif snmp:
@@ -111,13 +156,11 @@ def available(status: DeviceStatus) -> dict[str, str | None]:
         "supplies.model": no_supplies or (
             None if any(s.part_number for s in supplies)
             else "the device reports no part numbers for its supplies"),
+        "supplies.forecast": no_supplies,
         "supplies.cartridge": no_supplies or no_contract_mib or (
             None if any(s.cartridge_type or s.cartridge_id for s in supplies)
             else "the device reports no cartridge type or ID for its supplies"),
-        "counters.total": None if counters.total is not None
-        else "the device reports no total impression counter",
-        "counters.color": None if counters.color is not None or counters.mono is not None
-        else "the device reports no colour or monochrome page counters",
+        **_counters_available(status),
         "counters.contract": no_contract_mib,
         "contract": no_contract_mib,
     })

@@ -6,8 +6,9 @@
 - S0603-S0604 registration of each device by serial → the cloud's printer ID;
 - S0605-S0608 application information into the support service setting table, FIG. 10's
   activation decision per service, activation notices only for the services it allows;
-- S0609-S0611 device control information into the transmission data type table, and the report of
-  the types the gateway will now send;
+- S0609-S0611 device control information into the transmission data type table (and the meter
+  schedule, `gateway.uplink.meter_snapshots`), and the report of the types the gateway will now
+  send;
 - FIG. 7: the same again at every start-up (the first round after the daemon starts, whatever the
   stored last sync says) and every `sync_interval`; for one device when it answers again after
   being unreachable, or when asked (`printgw sync`);
@@ -46,6 +47,7 @@ from gateway.uplink.data_types import available
 from gateway.uplink.destination import RETRY_MAX, RETRY_MIN, DestinationStore
 from gateway.uplink.enable_overrides import EnableOverrides
 from gateway.uplink.link_state import LinkState
+from gateway.uplink.meter_snapshots import MeterSnapshots
 from gateway.uplink.registering import registration_request
 from gateway.uplink.service_judge import judge_services
 from gateway.uplink.services import ServiceSettings
@@ -311,6 +313,9 @@ class CloudLink(ChangeStream):
                 device.id, requested, current,
                 contract_threshold=control.contract_threshold_percent):
             self._due(device.id)
+        if MeterSnapshots(self.state.store).set_schedule(device.id, control.meter_schedule):
+            log.info("cloud: printer %s meter schedule: %s", printer_id,  # issue 17
+                     control.meter_schedule or "none")
         await self.client.report_transmission_data_types(printer_id, TransmissionDataTypesReport(
             transmission_data_types=tuple(current), based_on_revision=control.revision,
             unavailable=unavailable))

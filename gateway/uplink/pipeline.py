@@ -4,14 +4,19 @@ A reading causes one entry per event it shows against the previous reading (thre
 at the configured thresholds and the printer's contract's —, supply replaced or empty, alert
 raised or cleared, state change, contract cartridge installed or removed, contract mode changed),
 plus a `periodic` entry when the device's last one is older than `poll.periodic_upload` (the
-first reading of a device is always periodic).  Each entry holds only the data types of the
+first reading of a device is always periodic), plus a `meter-snapshot` entry (its `counters.*`
+types) when a period of the meter schedule the cloud set is due (`gateway.uplink.meter_snapshots`:
+once per period, marked in the same transaction).  Each entry holds only the data types of the
 device's transmission data type table.  Where a service allows activation by the first upload
 (FIG. 9) and FIG. 10 allows it, the entry carries its application ID and the service's types.
 
 The reading stays a `DeviceStatus` all the way: events compare it with the device's previous reading
 (kept in the store as its `to_json()` document and read back with `from_json`), the data types are
-projected from it, and the outbox gets `StatusEntry` values. A page counter that rose faster than a
-printer prints is withheld first (`gateway/uplink/plausibility.py`). The entries and the reading
+projected from it, and the outbox gets `StatusEntry` values. A page counter that cannot be true
+(backwards, faster than a printer prints, more than its total) is withheld first
+(`gateway/uplink/plausibility.py`); then each supply's forecast
+is put on the reading (`gateway.fleet.readings.supply_forecasts`), so `supplies.forecast` is
+projected from it like any data type. The entries and the reading
 they came from are committed together, so a crash can neither lose an event nor detect it twice; the
 status page's copy of the reading and its level history (`gateway.fleet.readings.record_reading`)
 are in the same transaction.
@@ -24,14 +29,17 @@ from collections.abc import Callable
 
 from gateway.device.model import DeviceStatus
 from gateway.fleet.inventory import Device
-from gateway.fleet.readings import record_reading
+from gateway.fleet.readings import record_reading, supply_forecasts
 from gateway.settings.schema import EventSettings, PollSettings
 from gateway.uplink.cloud_state import CloudState
 from gateway.uplink.data_types import project
 from gateway.uplink.events import baseline, detect
+from gateway.uplink.meter_schedule import Period
+from gateway.uplink.meter_snapshots import MeterSnapshots, carries_counts, meter_types
 from gateway.uplink.outbox import Outbox, new_entry
 from gateway.uplink.plausibility import withhold_implausible_counters
-from protocols.cloud.models import StatusEntry
+from protocols.cloud.models import EventDetail, StatusEntry
+from protocols.cloud.times import rfc3339
 
 
 class UploadPipeline:
@@ -44,6 +52,7 @@ class UploadPipeline:
         self.state = state
         self.outbox = outbox
         self.clock = clock
+        self.meters = MeterSnapshots(state.store, clock)
         self.on_reading: Callable[[Device, DeviceStatus | None, DeviceStatus], None] | None = None
         """Told of each registered device's reading once it is committed, with the previous one
         (FIG. 10 again when the device's abilities changed: `gateway.uplink.rejudge`)."""
@@ -67,11 +76,13 @@ class UploadPipeline:
         printer_id = self.state.printer_id(device.id)
         if printer_id is None:
             with self.state.store.transaction() as db:
+                status.forecasts = supply_forecasts(db, device.id, status)
                 record_reading(db, device.id, status.to_json())
             return []
         stored = self.state.last_status(device.id)
         previous = None if stored is None else DeviceStatus.from_json(stored)
         withhold_implausible_counters(previous, status)
+        status.forecasts = supply_forecasts(self.state.store.conn, device.id, status)
         document = status.to_json()
         events = detect(previous, status, self.events(),
                         self.state.contract_threshold(device.id))
@@ -92,7 +103,12 @@ class UploadPipeline:
             if periodic:
                 entries.append(new_entry(printer_id, read_at, "periodic", data,
                                          application_ids=application_ids or None))
+        snapshot = self.meter_snapshot(device.id, printer_id, status, types)
         with self.state.store.transaction() as db:
+            if snapshot is not None:
+                entries.append(snapshot[1])
+                self.meters.mark(printer_id, snapshot[0], status.read_at.timestamp(),
+                                 snapshot[1].entry_id, db=db)
             self.outbox.put(entries, device_id=device.id, db=db)
             self.state.set_last_status(device.id, baseline(previous, status).to_json(),
                                        status.read_at.timestamp(),
@@ -101,3 +117,20 @@ class UploadPipeline:
         if self.on_reading is not None:
             self.on_reading(device, previous, status)
         return entries
+
+    def meter_snapshot(self, device_id: int, printer_id: str, status: DeviceStatus,
+                       types: list[str]) -> tuple[Period, StatusEntry] | None:
+        """The `meter-snapshot` entry this reading makes, if a period of the device's meter
+        schedule is due (`gateway.uplink.meter_snapshots`), with its period."""
+        counters = meter_types(types)
+        if not counters:
+            return None
+        zone = (self.state.told(device_id) or {}).get("time_zone")
+        period = self.meters.due(device_id, printer_id, status, zone)
+        data = project(status, counters) if period is not None else {}
+        if period is None or not carries_counts(data):
+            return None
+        return period, new_entry(printer_id, status.read_at, "meter-snapshot", data,
+                                 event_detail=EventDetail(
+                                     period=period.label,
+                                     scheduled_at=rfc3339(period.scheduled_at)))

@@ -93,6 +93,10 @@ class EventDetail:
     changed)."""
     previous_printing_prohibited: bool | None = None
     """`contract-mode-changed`: whether contract printing was prohibited before."""
+    period: str | None = None
+    """`meter-snapshot` (issue 17): the billing period, e.g. `2026-12`."""
+    scheduled_at: str | None = None
+    """`meter-snapshot`: the scheduled moment (RFC 3339) the reading was due at."""
 
     def to_json(self) -> JsonObject:
         return optional_fields({}, supply_index=self.supply_index,
@@ -100,7 +104,8 @@ class EventDetail:
                                alert_index=self.alert_index, previous_state=self.previous_state,
                                previous_cartridge_id=self.previous_cartridge_id,
                                previous_mode=self.previous_mode,
-                               previous_printing_prohibited=self.previous_printing_prohibited)
+                               previous_printing_prohibited=self.previous_printing_prohibited,
+                               period=self.period, scheduled_at=self.scheduled_at)
 
     @classmethod
     def from_json(cls, body: Mapping[str, JsonValue]) -> EventDetail:
@@ -109,7 +114,8 @@ class EventDetail:
                    alert_index=body.get("alert_index"), previous_state=body.get("previous_state"),
                    previous_cartridge_id=body.get("previous_cartridge_id"),
                    previous_mode=body.get("previous_mode"),
-                   previous_printing_prohibited=body.get("previous_printing_prohibited"))
+                   previous_printing_prohibited=body.get("previous_printing_prohibited"),
+                   period=body.get("period"), scheduled_at=body.get("scheduled_at"))
 
 
 @dataclass(frozen=True)

@@ -307,6 +307,25 @@ class ContractDataTypes:
 
 
 @dataclass(frozen=True)
+class MeterSchedule:
+    """Issue 17 (`MeterSchedule`): a printer's billing day; `day_of_month` 1-28 or `"last"`,
+    `time` "HH:MM" local, `time_zone` IANA (None: the printer's own)."""
+
+    day_of_month: int | str
+    time: str
+    time_zone: str | None = None
+
+    def to_json(self) -> JsonObject:
+        return {"day_of_month": self.day_of_month, "time": self.time,
+                "time_zone": self.time_zone}
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, JsonValue]) -> MeterSchedule:
+        return cls(day_of_month=body["day_of_month"], time=body["time"],
+                   time_zone=body.get("time_zone"))
+
+
+@dataclass(frozen=True)
 class DeviceControlInformation:
     """S0610 (`DeviceControlInformation`): the requested and current data types, and
     `added` / `removed`, their difference."""
@@ -322,6 +341,8 @@ class DeviceControlInformation:
     contract_threshold_percent: int | None = None
     """The printer's contract's threshold (None: no contract): the gateway's threshold events
     for the printer follow it besides its configured thresholds."""
+    meter_schedule: MeterSchedule | None = None
+    """Issue 17: when the printer's meter snapshot is due (None: no scheduled snapshots)."""
 
     def to_json(self) -> JsonObject:
         body: JsonObject = {
@@ -333,6 +354,8 @@ class DeviceControlInformation:
             body["by_service"] = [s.to_json() for s in self.by_service]
         body["by_contract"] = None if self.by_contract is None else self.by_contract.to_json()
         body["contract_threshold_percent"] = self.contract_threshold_percent
+        body["meter_schedule"] = None if self.meter_schedule is None \
+            else self.meter_schedule.to_json()
         return body
 
     @classmethod
@@ -348,7 +371,9 @@ class DeviceControlInformation:
                    else tuple(ServiceDataTypes.from_json(s) for s in by_service),
                    by_contract=None if by_contract is None
                    else ContractDataTypes.from_json(by_contract),
-                   contract_threshold_percent=body.get("contract_threshold_percent"))
+                   contract_threshold_percent=body.get("contract_threshold_percent"),
+                   meter_schedule=MeterSchedule.from_json(body["meter_schedule"])
+                   if body.get("meter_schedule") else None)
 
 
 @dataclass(frozen=True)

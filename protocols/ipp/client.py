@@ -38,6 +38,7 @@ from yarl import URL
 
 from protocols.ipp.model import (
     DEFAULT_MAX_RESPONSE_BYTES,
+    REQUESTED_ATTRIBUTES,
     IppProtocolError,
     IppReading,
     IppRedirectRefused,
@@ -83,15 +84,33 @@ async def get_printer_attributes(
     followed only within the printer's host and port (see the module's description).  Every
     error's message is one line naming `uri`.
     """
+    reading, _ = await get_printer_answer(uri, REQUESTED_ATTRIBUTES, verify_tls=verify_tls,
+                                          timeout=timeout, session=session,
+                                          max_response_bytes=max_response_bytes)
+    return reading
+
+
+async def get_printer_answer(
+    uri: str,
+    requested: tuple[str, ...],
+    *,
+    verify_tls: bool = False,
+    timeout: float = 5.0,  # noqa: ASYNC109 - as get_printer_attributes
+    session: aiohttp.ClientSession | None = None,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+) -> tuple[IppReading, bytes]:
+    """Get-Printer-Attributes asking for `requested`: the reading, and the answer's body as it
+    came (a support recording keeps it, `printgw record`).  Bounded, and failing, as
+    `get_printer_attributes`."""
     if max_response_bytes < 1:
         raise ValueError(f"max_response_bytes must be positive, not {max_response_bytes}")
-    exchange = _Exchange(uri, _http_url(uri), max_response_bytes)
+    exchange = _Exchange(uri, _http_url(uri), max_response_bytes, requested=requested)
     try:
         async with asyncio.timeout(timeout):
             if session is not None:
-                return await _read(session, exchange, verify_tls)
+                return await _read(session, exchange, verify_tls), exchange.body
             async with aiohttp.ClientSession() as own_session:
-                return await _read(own_session, exchange, verify_tls)
+                return await _read(own_session, exchange, verify_tls), exchange.body
     except TimeoutError as exc:
         raise IppUnreachable(f"{uri}: {exchange.progress(timeout)}") from exc
 
@@ -115,6 +134,9 @@ class _Exchange:
     """Body bytes of the answer being read; None before its headers."""
     problems: list[str] = field(default_factory=list)
     redirects: int = 0
+    requested: tuple[str, ...] = REQUESTED_ATTRIBUTES
+    body: bytes = b""
+    """The body of the answer read."""
 
     def progress(self, timeout: float) -> str:
         if self.received is None:
@@ -139,6 +161,7 @@ async def _ask(session: aiohttp.ClientSession, exchange: _Exchange,
                version: tuple[int, int], verify_tls: bool) -> IppReading:
     uri = exchange.uri
     http_status, body = await _post(session, exchange, version, verify_tls)
+    exchange.body = body
     asked = f"IPP/{version[0]}.{version[1]}"
     if http_status == 400:
         raise _VersionRefused(f"{uri}: HTTP 400 to an {asked} request")
@@ -167,8 +190,8 @@ async def _post(session: aiohttp.ClientSession, exchange: _Exchange,
         exchange.received = None
         try:
             async with session.post(
-                exchange.url, data=encode_request(exchange.uri, version), headers=_HEADERS,
-                ssl=verify_tls, allow_redirects=False, auto_decompress=False,
+                exchange.url, data=encode_request(exchange.uri, version, exchange.requested),
+                headers=_HEADERS, ssl=verify_tls, allow_redirects=False, auto_decompress=False,
             ) as response:
                 if response.status in _REDIRECTS:
                     exchange.url = _redirect_target(exchange, response)

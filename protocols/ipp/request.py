@@ -11,7 +11,8 @@ from protocols.ipp.model import REQUESTED_ATTRIBUTES
 
 
 @functools.lru_cache(maxsize=4096)
-def encode_request(uri: str, version: tuple[int, int]) -> bytes:
+def encode_request(uri: str, version: tuple[int, int],
+                   requested: tuple[str, ...] = REQUESTED_ATTRIBUTES) -> bytes:
     """The request body; the same for every reading of a printer, so encoded once."""
     return encode_dict({
         "version": version,
@@ -22,6 +23,6 @@ def encode_request(uri: str, version: tuple[int, int]) -> bytes:
             "attributes-natural-language": "en",
             "printer-uri": uri,
             "requesting-user-name": "printgw",
-            "requested-attributes": list(REQUESTED_ATTRIBUTES),
+            "requested-attributes": list(requested),
         },
     })

@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from protocols.snmp import contract_mib, oids
+from protocols.snmp import contract_mib, oids, pwg_counters
 from protocols.snmp.client import SnmpClient
 from protocols.snmp.model import SnmpError, SnmpTarget, SnmpValue, WalkStopped
+from protocols.snmp.vendor_counters import VENDOR_COUNTERS, VendorCounters, counters_for
 from protocols.snmp.vendors import Vendor, vendor_for
 
 SYSTEM_SCALARS = tuple(f"{oid}.0" for oid in (
@@ -39,6 +40,9 @@ INTERFACE_SUBTREES = (oids.ifPhysAddress,)
 CONTRACT_SUBTREES = (contract_mib.pgwObjects,)
 """The project's contract MIB (contract mode, counters, cartridge type/ID per supply); a device
 without it ends the walk at once."""
+COUNTER_SUBTREES = pwg_counters.SUBTREES
+"""The PWG Imaging System Counter MIB's key and counter tables (`pwg_counters`), where a device
+has them."""
 
 EXPECTED_ROWS = {
     oids.hrDeviceEntry: 1_000,  # 6 columns; MFPs list a few dozen devices
@@ -52,6 +56,10 @@ EXPECTED_ROWS = {
     oids.prtConsoleDisplayBufferText: 200,
     oids.ifPhysAddress: 500,
     contract_mib.pgwObjects: 1_000,
+    **pwg_counters.EXPECTED_ROWS,
+    # the vendors' counter tables (`vendor_counters`): each column as the table's definition says
+    **{column: meters.table.expected_rows for meters in VENDOR_COUNTERS.values()
+       if meters.table is not None for column in meters.columns()},
 }
 """Values each walk may read, by subtree: several times what real printers hold (the recordings
 in `shared/fixtures/snmp` have at most 120 in a table), so that only a broken or hostile agent
@@ -65,6 +73,8 @@ class PrinterReading:
     values: dict[str, SnmpValue] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     vendor: Vendor = field(default_factory=lambda: vendor_for(None))
+    meters: VendorCounters | None = None
+    """The vendor's page counter objects (`vendor_counters`), where it has any."""
     context: str = ""
     """The SNMP context the printer data came from ("" = default)."""
 
@@ -108,19 +118,28 @@ async def read_printer(client: SnmpClient, target: SnmpTarget,
     system = await client.get(target, SYSTEM_SCALARS)  # also proves the agent is there
     reading.values.update(system)
     sys_object_id = system.get(f"{oids.sysObjectID}.0")
-    reading.vendor = vendor_for(sys_object_id if isinstance(sys_object_id, str) else None)
+    sys_object_id = sys_object_id if isinstance(sys_object_id, str) else None
+    reading.vendor = vendor_for(sys_object_id)
+    reading.meters = counters_for(reading.vendor.name)
 
-    vendor_oids = reading.vendor.oids()
-    tasks = [_walk_into(client, target,
-                        PRINTER_SUBTREES + INTERFACE_SUBTREES + CONTRACT_SUBTREES, reading,
-                        deadline)]
+    vendor_oids = _vendor_oids(reading.vendor)
+    tasks = [_walk_into(client, target, PRINTER_SUBTREES + INTERFACE_SUBTREES
+                        + CONTRACT_SUBTREES + COUNTER_SUBTREES, reading, deadline)]
+    if reading.meters is not None and reading.meters.columns():
+        tasks.append(_walk_into(client, target, reading.meters.columns(), reading, deadline))
     if vendor_oids:
         tasks.append(_get_into(client, target, vendor_oids, reading))
     await asyncio.gather(*tasks)
 
-    if reading.vendor.contexts and not _has_printer_data(reading):
+    if reading.vendor.contexts and _lacking(reading):
         await _read_contexts(client, target, reading, deadline)
     return reading
+
+
+def _vendor_oids(vendor: Vendor) -> list[str]:
+    """The vendor's scalar objects: identity (`vendors`) and page counters (`vendor_counters`)."""
+    meters = counters_for(vendor.name)
+    return vendor.oids() + (meters.scalar_oids() if meters is not None else [])
 
 
 async def _get_into(client: SnmpClient, target: SnmpTarget, wanted: list[str],
@@ -131,19 +150,66 @@ async def _get_into(client: SnmpClient, target: SnmpTarget, wanted: list[str],
         reading.problems.append(f"vendor objects: {exc}")
 
 
-def _has_printer_data(reading: PrinterReading) -> bool:
-    return bool(reading.column(oids.prtMarkerSuppliesLevel) or reading.column(oids.hrDeviceType))
+CONTEXT_PROBE_TIMEOUT = 1.0
+"""Seconds to wait for a context's first answer: an agent without the context never answers, and
+a device lacking some field would otherwise cost a full timeout at every reading."""
+
+
+def _lacking(reading: PrinterReading) -> list[str]:
+    """What a fleet service needs that the reading holds in none of its places: supplies, the
+    printer's device entries, a serial, a page counter, the device ID.  (A vendor object the
+    device lacks while it gives the same thing elsewhere, a colour counter of a mono printer,
+    is no reason to ask another context.)"""
+    vendor = reading.vendor
+    meters = reading.meters.scalar_oids() if reading.meters is not None else []
+    wanted = {
+        "supplies": [oids.prtMarkerSuppliesLevel],
+        "devices": [oids.hrDeviceType, oids.hrDeviceDescr],
+        "serial": [oids.prtGeneralSerialNumber, *vendor.serial],
+        "counters": [oids.prtMarkerLifeCount, *meters],
+        "device ID": list(vendor.device_ids()),
+    }
+    return [name for name, places in wanted.items()
+            if not any(reading.values.get(oid) is not None or reading.column(oid)
+                       for oid in places)]
 
 
 async def _read_contexts(client: SnmpClient, target: SnmpTarget, reading: PrinterReading,
                          deadline: float | None) -> None:
-    """Some print servers (HP Jetdirect) keep the printer's MIB in a named context only."""
+    """Some print servers (HP Jetdirect) keep the printer's MIB, or part of it (the device ID,
+    the serial, the supplies), in a named context only: what the default context lacks is taken
+    from there, object by object (the default context's values win).  One GET first: an agent
+    without the context does not answer it, and the walks are not tried."""
     for context in reading.vendor.contexts:
+        if context == target.credentials.context:
+            continue
         scoped = SnmpTarget(target.host, target.port, target.credentials.with_context(context),
                             target.timeout, retries=0)
+        probe = SnmpTarget(scoped.host, scoped.port, scoped.credentials,
+                           min(target.timeout, CONTEXT_PROBE_TIMEOUT), retries=0)
+        try:
+            await client.get(probe, [f"{oids.sysObjectID}.0"])
+        except SnmpError:
+            continue
         found = PrinterReading(vendor=reading.vendor, context=context)
-        await _walk_into(client, scoped, PRINTER_SUBTREES, found, deadline)
-        if _has_printer_data(found):
-            reading.values.update(found.values)
-            reading.context = context
+        await asyncio.gather(
+            _walk_into(client, scoped, PRINTER_SUBTREES, found, deadline),
+            _get_into(client, scoped, _vendor_oids(reading.vendor), found))
+        taken = {oid: value for oid, value in found.values.items()
+                 if reading.values.get(oid) is None}
+        if taken:
+            reading.values.update(taken)
+            reading.context = reading.context or context
+        if not _lacking(reading):
             return
+
+
+def reading_plan(vendor: Vendor) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(subtrees walked, instance OIDs fetched) by a reading of a `vendor` device in any of its
+    contexts: what a support recording (`protocols.snmp.recording`) records in each context.
+    A read added to `read_printer` belongs here as well."""
+    subtrees = PRINTER_SUBTREES + INTERFACE_SUBTREES + CONTRACT_SUBTREES + COUNTER_SUBTREES
+    meters = counters_for(vendor.name)
+    if meters is not None:
+        subtrees += meters.columns()
+    return subtrees, (*SYSTEM_SCALARS, *_vendor_oids(vendor))

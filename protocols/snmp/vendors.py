@@ -6,7 +6,7 @@ well established across devices are listed; everything else comes from the stand
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 ENTERPRISES = "1.3.6.1.4.1"
 
@@ -21,14 +21,18 @@ class Vendor:
     model: tuple[str, ...] = ()
     firmware: tuple[str, ...] = ()
     device_id: tuple[str, ...] = ()
-    counters: dict[str, str] = field(default_factory=dict)
-    """Page counters by kind (`total`, `color`, `mono`) → instance OID."""
     contexts: tuple[str, ...] = ()
     """SNMP contexts where the device keeps printer data the default context lacks."""
 
     def oids(self) -> list[str]:
-        return [*self.serial, *self.model, *self.firmware, *self.device_id,
-                *self.counters.values()]
+        """Identity objects; the page counters are in `vendor_counters`."""
+        return [*self.serial, *self.model, *self.firmware, *self.device_ids()]
+
+    def device_ids(self) -> tuple[str, ...]:
+        """Where to look for the IEEE 1284 device ID: the vendor's own object first, then HP's,
+        which devices of many makers implement (asking a device without it costs nothing)."""
+        return self.device_id if HP_DEVICE_ID in self.device_id else (
+            *self.device_id, HP_DEVICE_ID)
 
 
 VENDORS: dict[int, Vendor] = {
@@ -36,7 +40,6 @@ VENDORS: dict[int, Vendor] = {
         "HP",
         serial=("1.3.6.1.4.1.11.2.3.9.4.2.1.1.3.3.0",),
         device_id=(HP_DEVICE_ID,),
-        counters={"total": "1.3.6.1.4.1.11.2.3.9.4.2.1.4.1.2.5.0"},
         contexts=("Jetdirect",),
     ),
     236: Vendor(
@@ -56,7 +59,6 @@ VENDORS: dict[int, Vendor] = {
         serial=("1.3.6.1.4.1.367.3.2.1.2.1.4.0",),
         model=("1.3.6.1.4.1.367.3.2.1.1.1.1.0",),
         firmware=("1.3.6.1.4.1.367.3.2.1.1.1.2.0",),
-        counters={"total": "1.3.6.1.4.1.367.3.2.1.2.19.1.0"},
     ),
     641: Vendor("Lexmark", serial=("1.3.6.1.4.1.641.2.1.2.1.6.1",), device_id=(HP_DEVICE_ID,)),
     674: Vendor("Dell", serial=("1.3.6.1.4.1.674.10898.100.2.1.2.1.6.1",)),
@@ -65,7 +67,6 @@ VENDORS: dict[int, Vendor] = {
         "Kyocera",
         serial=("1.3.6.1.4.1.1347.43.5.1.1.28.1",),
         model=("1.3.6.1.4.1.1347.43.5.1.1.1.1",),
-        counters={"total": "1.3.6.1.4.1.1347.43.10.1.1.12.1.1"},
     ),
     1602: Vendor(
         "Canon",
@@ -79,6 +80,8 @@ VENDORS: dict[int, Vendor] = {
         "Brother",
         serial=("1.3.6.1.4.1.2435.2.3.9.4.2.1.5.5.1.0",),
         model=("1.3.6.1.4.1.2435.2.4.3.2435.5.13.3.0",),
+        # BROTHER-MIB brInfoDeviceID (Brother's copy of HP's object under its own enterprise)
+        device_id=("1.3.6.1.4.1.2435.2.3.9.1.1.7.0",),
     ),
     18334: Vendor("Konica Minolta", model=("1.3.6.1.4.1.18334.1.1.1.1.6.2.1.0",)),
 }

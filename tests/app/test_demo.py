@@ -234,5 +234,6 @@ def test_the_readme_first_command_works_in_a_clean_virtual_environment(tmp_path:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (checkout / ".venv" / "bin" / "printgw").exists()
     for ip in addresses(first_ip, 4):
-        assert re.search(rf"│ {re.escape(ip)} +│ Acme ", result.stdout), result.stdout
+        assert re.search(rf"│ {re.escape(ip)} +│ (?:ColorWorks|LaserWriter|InkStream) ",
+                         result.stdout), result.stdout  # the model the cloud received
     assert "Stopped the gateway, the reference cloud and the virtual fleet" in result.stdout

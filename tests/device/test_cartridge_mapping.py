@@ -72,7 +72,8 @@ async def test_cartridges_and_contract_state_of_virtual_printers() -> None:
         after = by_index(await read(reader, mfp))
         assert after == {i: {**s, "cartridge_new": after[i]["cartridge_new"],
                              "level_percent": after[i]["level_percent"],
-                             "raw_level": after[i]["raw_level"]}
+                             "raw_level": after[i]["raw_level"],
+                             "remaining_pages": after[i]["remaining_pages"]}
                          for i, s in by_index(status).items()}
         assert {i: tuple(s[k] for k in CARTRIDGE_KEYS) for i, s in after.items()} == \
             expected_cartridges(mfp)

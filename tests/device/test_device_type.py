@@ -110,3 +110,36 @@ def test_nothing_known_is_unknown_and_functions_survive_json() -> None:
     again = DeviceStatus.from_json(json.loads(json.dumps(status.to_json())))
     assert again.functions == status.functions
     assert device_type(again) == "large-format"
+
+
+@pytest.mark.parametrize(("attributes", "evidence"), [
+    ({"printer-device-id": "MFG:Acme;CMD:ZPL;MDL:Model 7;CLS:PRINTER;"}, "device-id:CMD:ZPL"),
+    ({"printer-device-id": "MFG:Acme;CMD:EPL2,CPCL;MDL:One;CLS:PRINTER;"}, "device-id:CMD:CPCL"),
+    ({"printer-device-id": "MFG:Brother;CMD:PT-CBP;MDL:Model 7;CLS:PRINTER;"},
+     "device-id:CMD:PT-CBP"),
+    ({"printer-device-id": "MFG:Zebra Technologies;CMD:ZPL;MDL:ZTC ZD420-300dpi ZPL;"
+      "CLS:PRINTER;"}, "identity.model"),
+    ({"printer-make-and-model": "Brother QL-820NWB"}, "ipp:printer-make-and-model"),
+    ({"printer-make-and-model": "DYMO LabelWriter 450"}, "ipp:printer-make-and-model"),
+    ({"media-supported": ["oe_4x6-label_4x6in", "oe_2x1-label_2x1in"]},
+     "ipp:media-supported=oe_4x6-label_4x6in"),
+])
+def test_label_printers(attributes: dict[str, object], evidence: str) -> None:
+    status = _ipp_status(**attributes)
+    assert device_type(status) == "label"
+    assert type_evidence(status)["label"].startswith(evidence)
+
+
+def test_office_printers_with_label_media_are_not_label_printers() -> None:
+    status = _ipp_status(**{"media-supported": ["iso_a4_210x297mm", "na_letter_8.5x11in",
+                                                "oe_4x6-label_4x6in"]})
+    assert "label" not in device_functions(status)
+
+
+def test_zebra_enterprise_over_snmp() -> None:
+    from gateway.device.function_evidence import show_snmp_functions
+    status = DeviceStatus(host="192.0.2.1")
+    status.identity.sys_object_id = "1.3.6.1.4.1.10642.1.1"
+    show_snmp_functions(status, {}, {"1": "ZTC ZT410-203dpi ZPL"})
+    assert device_type(status) == "label"
+    assert "10642" in type_evidence(status)["label"] or "ZTC" in type_evidence(status)["label"]

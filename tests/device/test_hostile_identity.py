@@ -202,7 +202,7 @@ def test_ipp_counters_are_checked_alike() -> None:
 
 EXPECTED_IPP = {
     "brother-mfcj5320dw": (None, "Brother", "MFC-J5320DW"),
-    "epsonxp6000": ("583434593035343012", "EPSON", "XP-6000 Series"),
+    "epsonxp6000": ("583434593035343012", "EPSON", "XP-6000"),  # "Series" is no model
     "hp6830": ("TH55R620W0", "HP", "Officejet Pro 6830"),
 }
 

@@ -312,6 +312,6 @@ async def test_the_link_task_logs_an_unexpected_error_and_starts_again(
         assert [getattr(c, "command_id", None) for c in handled[:2]] == [first["command_id"]] * 2
         assert gateway.state.get("cursor") == "h_001", "moved on once handled"
     text = caplog.text
-    assert "connecting failed unexpectedly" in text and "RuntimeError: a bug" in text
+    assert "the start-up steps failed unexpectedly" in text and "RuntimeError: a bug" in text
     assert "the change stream failed unexpectedly" in text and "KeyError" in text
 

@@ -226,7 +226,7 @@ def test_a_fig9_first_upload_carries_the_application_ids_and_their_types(
     [first] = uploads.record(device, reading(clock, 40))
     assert (first.event, first.application_ids) == ("periodic", ("app-1",))
     assert list(first.data) == ["supplies.level", "counters.total"]
-    assert first.data["counters.total"] == {"total": 1200}
+    assert first.data["counters.total"] == {"total": 1200, "sources": {}}
 
     clock.now += 60  # not yet activated: the next reading carries it again
     [again] = uploads.record(device, reading(clock, 40))

@@ -44,15 +44,19 @@ def test_a_jump_beyond_what_a_printer_prints_is_withheld_and_reported() -> None:
     assert "rose from 1000 to 4000000000 in 5 min" in current.problems[0].message
 
 
-def test_a_first_reading_a_fall_and_an_unknown_are_not_judged() -> None:
+def test_a_first_reading_and_an_unknown_are_not_judged_a_fall_is() -> None:
+    """Issue 17: a counter going backwards is withheld too (docs/meters.md)."""
     first = reading(0, total=10**8)
     withhold_implausible_counters(None, first)
     fall = reading(1, total=5)
     withhold_implausible_counters(reading(0, total=10**6), fall)
     unknown = reading(1, total=10**8)
     withhold_implausible_counters(reading(0), unknown)
-    assert (first.counters.total, fall.counters.total, unknown.counters.total) == (10**8, 5, 10**8)
-    assert not first.problems + fall.problems + unknown.problems
+    assert (first.counters.total, fall.counters.total, unknown.counters.total) == (
+        10**8, None, 10**8)
+    assert not first.problems + unknown.problems
+    assert [(p.where, "went backwards from 1000000 to 5" in p.message)
+            for p in fall.problems] == [("total", True)]
 
 
 def test_through_the_pipeline_a_glitch_is_never_uploaded_and_a_lasting_change_is_taken(

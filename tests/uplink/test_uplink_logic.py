@@ -123,8 +123,10 @@ async def test_virtual_printers_over_snmp_and_ipp_project_onto_the_schemas() -> 
     cyan = next(s for s in data["supplies.cartridge"] if s["cartridge_id"] == "CTR-9")
     assert (cyan["cartridge_type"], cyan["cartridge_new"]) == ("contract", True)
     assert data["contract"]["supported"] is True
-    assert set(data["counters.contract"]) == {"contract", "cartridge_replacements"}
-    assert all(reason is None for reason in check_unavailable(full).values())
+    assert set(data["counters.contract"]) == {"contract", "cartridge_replacements", "sources"}
+    assert all(reason is None or (data_type in ("counters.function", "counters.media")
+                                  and reason.startswith("the device reports no "))
+               for data_type, reason in check_unavailable(full).items())  # meters: per profile
     assert {"CX54-B", "CX54-C"} <= installed_models(full)  # "Black Toner Cartridge CX54-B"
 
     plain = readings[legacy.state.name]
@@ -134,7 +136,9 @@ async def test_virtual_printers_over_snmp_and_ipp_project_onto_the_schemas() -> 
     reasons = check_unavailable(plain)
     assert {t for t, r in reasons.items() if r} == {
         "supplies.cartridge", "counters.contract", "contract",
-        "supplies.model", "counters.color"}  # no part numbers, no colour/mono counters
+        "supplies.model",  # no part numbers (its colour/mono counters come over IPP)
+        "counters.function", "counters.media"}  # no meters by function or media
+    assert plain.sources["counters.mono"] == "ipp:printer-impressions-completed-col.monochrome"
 
 
 def test_projection_is_exactly_the_requested_keys_with_nulls_where_unknown() -> None:
@@ -142,7 +146,8 @@ def test_projection_is_exactly_the_requested_keys_with_nulls_where_unknown() -> 
     check_projection(empty)
     data = project(empty, ["counters.color", "identity", "supplies.level"])
     assert list(data) == ["identity", "supplies.level", "counters.color"]  # catalogue order
-    assert data["counters.color"] == {"color": None, "mono": None}
+    assert data["counters.color"] == {"color": None, "mono": None, "two_color": None,
+                                      "sources": {}}
     assert set(data["identity"]) == set(FIELDS["identity"])
     assert all(value is None for value in data["identity"].values())
     assert data["supplies.level"] == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from openapi_spec_validator import validate as validate_openapi
 from openapi_spec_validator.validation import OpenAPIV31SpecValidator
 
 from gateway.device.model import Alert, Contract, Counters, DeviceStatus, Identity, State, Supply
+from gateway.device.supply_forecast import SupplyForecast
 from protocols.cloud import DATA_TYPES, load_schema
 from tests.support.cloud_document import (
     DOC,
@@ -47,8 +49,9 @@ STEPS = {
 }
 
 CATALOGUE = ("identity", "supplies.level", "supplies.kind", "supplies.color", "supplies.model",
-             "supplies.cartridge", "counters.total", "counters.color", "counters.contract",
-             "state", "alerts", "contract")
+             "supplies.cartridge", "supplies.forecast", "counters.total", "counters.color",
+             "counters.function", "counters.media",  # issue 17: meters
+             "counters.contract", "state", "alerts", "contract")
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -182,10 +185,11 @@ def test_value_field_names_are_those_of_device_status_to_json() -> None:
     if any(key.startswith("cartridge") for key in supply):
         assert cartridge <= set(supply), "the model's cartridge fields must be named as here"
     counters = {f.name for f in dataclasses.fields(Counters)}
-    for data_type in ("counters.total", "counters.color", "counters.contract"):
-        assert _value_fields(data_type) <= counters, data_type
-    assert _value_fields("counters.total") | _value_fields("counters.color") | _value_fields(
-        "counters.contract") == counters, "every counter belongs to a data type"
+    meters = [t for t in DATA_TYPES if t.startswith("counters.")]
+    for data_type in meters:  # each counter and the `sources` of those (issue 17)
+        assert _value_fields(data_type) - {"sources"} <= counters, data_type
+    assert set().union(*(_value_fields(t) for t in meters)) - {"sources"} == counters, \
+        "every counter belongs to a data type"
     assert _value_fields("state") - {"reachable"} | {"alerts"} == set(document["state"])
     assert _value_fields("alerts") == set(document["state"]["alerts"][0])
     assert _value_fields("contract") == {f.name for f in dataclasses.fields(Contract)}
@@ -206,7 +210,7 @@ def test_a_full_device_status_projects_onto_the_value_schemas() -> None:
     doc = status.to_json()
 
     def pick(source: dict[str, Any], data_type: str) -> dict[str, Any]:
-        return {key: source[key] for key in _value_fields(data_type)}
+        return {key: source[key] for key in _value_fields(data_type) - {"sources"}}
 
     data = {
         "identity": doc["identity"],
@@ -222,6 +226,13 @@ def test_a_full_device_status_projects_onto_the_value_schemas() -> None:
         data[data_type] = [pick(s, data_type) for s in doc["supplies"]]
     data["supplies.cartridge"] = [{"index": "1.1", "cartridge_type": "contract",
                                    "cartridge_id": "C-1", "cartridge_new": False}]
+    forecasts = [SupplyForecast("1.1", 23.4, 4100, date(2026, 3, 1), "high", "per-page", 120,
+                                9.5), SupplyForecast("1.2", reason="no consumption yet")]
+    data["supplies.forecast"] = [f.to_json() for f in forecasts]
+    assert _value_fields("supplies.forecast") == set(data["supplies.forecast"][0])
+    for data_type in ("counters.function", "counters.media"):  # issue 17
+        data[data_type] = {**pick(doc["counters"], data_type), "sources": {}}
+    data["counters.color"]["sources"] = {"color": "snmp:Sharp:1.3.6.1.4.1.2385.1.1.19.2.1.3.5.4.63"}
     errors = list(schema_validator("DeviceStatusData").iter_errors(data))
     assert not errors, [f"{e.json_path}: {e.message}" for e in errors]
 

@@ -45,7 +45,7 @@ class Expected:
 
 
 EXPECTED: dict[str, Expected] = {
-    "brother-l2350": Expected("E78123A0N123456", "Brother", "HL-L2350DW series", [
+    "brother-l2350": Expected("E78123A0N123456", "Brother", "HL-L2350DW", [
         ("Black Toner", "toner", "black", None, "some-remaining", 10, "consumed"),
         ("Drum Unit", "opc", None, 80, "known", 10, "consumed"),
     ]),
@@ -55,7 +55,7 @@ EXPECTED: dict[str, Expected] = {
         ("Magenta Toner", "toner", "magenta", 33, "known", 5, "consumed"),
         ("Yellow Toner", "toner", "yellow", None, "unavailable", 5, "consumed"),
     ]),
-    "epson-c5790": Expected("X3B7012345", "EPSON", "WF-C5790 Series", [
+    "epson-c5790": Expected("X3B7012345", "EPSON", "WF-C5790", [
         ("Black ink", "inkCartridge", "black", 90, "known", 15, "consumed"),
         ("Cyan ink", "inkCartridge", "cyan", 12, "known", 15, "consumed"),
         ("Magenta ink", "inkCartridge", "magenta", 40, "known", 15, "consumed"),

@@ -47,3 +47,35 @@ def test_explicit_context_option(jetdirect: tuple[str, int]) -> None:
                      "--context", "Jetdirect", "--no-ipp", "--json")
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)["supplies"]) == 15
+
+
+@pytest.fixture(scope="module")
+def device_id_in_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """The HP M130nw with all its printer data in the default context but its device ID (HP's
+    object) and its serial number only in `Jetdirect`."""
+    workdir = tmp_path_factory.mktemp("partial")
+    lines = (SNMP_FIXTURES / "jetdirect_m130nw.snmprec").read_text().splitlines(keepends=True)
+    only_in_context = ("1.3.6.1.4.1.11.2.3.9.1.1.7.0|", "1.3.6.1.2.1.43.5.1.1.17.",
+                       "1.3.6.1.4.1.11.2.3.9.4.2.1.1.3.3.0|")
+    default = [line for line in lines if not line.startswith(only_in_context)]
+    assert len(default) < len(lines)
+    (workdir / "hppart.snmprec").write_text("".join(default))
+    (workdir / "hppart@Jetdirect.snmprec").write_text("".join(lines))
+    recordings = [workdir / "hppart.snmprec", workdir / "hppart@Jetdirect.snmprec"]
+    with snmpsim(recordings, workdir / "agent", host="127.0.0.122") as endpoint:
+        yield endpoint
+
+
+def test_what_the_default_context_lacks_is_read_from_the_context(
+        device_id_in_context: tuple[str, int]) -> None:
+    host, port = device_id_in_context
+    result = printgw("poll", host, "--port", str(port), "--community", "hppart", "--no-ipp",
+                     "--json")
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["identity"]["device_id"].startswith("MFG:HP;")
+    assert status["sources"]["identity.device_id"] == "snmp:1.3.6.1.4.1.11.2.3.9.1.1.7.0"
+    assert status["identity"]["serial"] == "VNCRC48198"
+    assert status["sources"]["identity.serial"] == "snmp:prtGeneralSerialNumber"
+    assert "M130nw" in status["identity"]["model"]
+    assert len(status["supplies"]) >= 1
