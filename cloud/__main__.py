@@ -1,5 +1,5 @@
 import sys
 
-from cloud.cli import main
+from cloud.entry import main
 
 sys.exit(main())

@@ -1,6 +1,8 @@
 """`printgw-cloud serve`: run the reference cloud until interrupted (also `python -m cloud`).
 
 Plain HTTP only on loopback: on any other address `--tls-cert` and `--tls-key` are required.
+The operator's commands beside it (`operator-token`, `token`, `service`) are in
+`cloud.operator_cli`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 from yarl import URL
 
+from cloud import operator_cli
 from cloud.db import DEFAULT_URL
 from cloud.server import CloudServer
 from cloud.webhooks import endpoint, read_secret
@@ -26,6 +29,8 @@ from protocols.version import VERSION
 
 TOKEN_ENV = "PRINTGW_CLOUD_OPERATOR_TOKEN"
 MIN_TOKEN_LENGTH = 16
+TOKENS_HELP = (f"file with operator bearer tokens, one per line (or set {TOKEN_ENV}); "
+               "printgw-cloud operator-token create FILE makes one")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)*$")
 
 
@@ -85,8 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                        metavar="NAME=URL",
                        help="regional base URL answered by resolveConnectionDestination "
                             "(repeatable; default: every region answers this server's URL)")
-    serve.add_argument("--operator-token-file", type=Path, default=None,
-                       help=f"file with operator bearer tokens, one per line (or set {TOKEN_ENV})")
+    serve.add_argument("--operator-token-file", type=Path, default=None, help=TOKENS_HELP)
     serve.add_argument("--order-webhook", type=_http_url, default=None, metavar="URL",
                        help="order service the contract cartridge orders (S110) are POSTed to "
                             "(default: none; orders stay pending)")
@@ -116,7 +120,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate (chain)")
     serve.add_argument("--tls-key", type=Path, default=None, help="PEM private key")
     serve.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    operator_cli.add_commands(commands, TOKENS_HELP)
     args = ap.parse_args(argv)
+    if args.command != "serve":
+        return args
     if (args.tls_cert is None) != (args.tls_key is None):
         ap.error("--tls-cert and --tls-key go together")
     if args.tls_cert is None and not is_loopback_host(args.host):
@@ -182,6 +189,8 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.command != "serve":
+        return operator_cli.run(args, operator_tokens)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

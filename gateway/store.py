@@ -263,6 +263,35 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (printer_id, period)
     );
     """,
+    # 12: local alerts (issue 18, `gateway/alerts/`): each device's last reading as the alerts
+    # compare it (registered with a cloud or not) and whether it is unreachable; when each alert
+    # (device, kind, key) was last accepted (de-duplication across restarts); the alerts accepted
+    # for each output until it has them.
+    """
+    CREATE TABLE alert_devices (
+        device_id INTEGER PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+        baseline TEXT,
+        unreachable_since REAL,
+        unreachable_alerted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE alert_sent (
+        device_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (device_id, kind, key)
+    );
+    CREATE TABLE alert_queue (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        output TEXT NOT NULL,
+        alert TEXT NOT NULL,
+        queued_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX alert_queue_due ON alert_queue(output, next_attempt_at, seq);
+    """,
 )
 
 

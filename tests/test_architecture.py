@@ -192,3 +192,12 @@ def test_no_test_module_imports_another() -> None:
                        if is_test_module(m.name) for target in m.imports
                        if is_test_module(target))
     assert not offenders, "\n".join(offenders)
+
+
+def test_the_alerts_room_knows_no_cloud_link_and_no_daemon() -> None:
+    """Local alerts work without a cloud: of the uplink they use only the event detector."""
+    alerts = [m for m in product_modules() if in_package(m.name, "gateway.alerts")]
+    offenders = [o for o in offending_imports(alerts, (
+        "gateway.app", "gateway.local", "gateway.commands", "gateway.uplink", "protocols.cloud"))
+        if not o.endswith(("gateway.uplink.events", "protocols.cloud.webhook_signature"))]
+    assert not offenders, "\n".join(offenders)

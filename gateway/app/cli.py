@@ -13,27 +13,27 @@ from pathlib import Path
 from rich.console import Console
 
 from gateway.app.device_options import (
+    add_community_options,
     add_device_options,
     add_v3_options,
+    communities,
     ipp_endpoint,
     snmp_target,
 )
 from gateway.app.record_command import add_record_parser
 from gateway.app.runner import CONFIG_ERROR, run_gateway
+from gateway.app.status_command import add_status_parser
 from gateway.app.sync_command import add_sync_parser
 from gateway.demo.run import DemoOptions, run_demo
 from gateway.device.reader import READ_DEADLINE, DeviceReader, DeviceUnreachable
 from gateway.fleet.discovery import Discovery
 from gateway.fleet.inventory import Inventory
 from gateway.local.discovery_report import DiscoveryProgress, print_table, write_json
-from gateway.local.live_view import FleetView
 from gateway.local.logs import FORMATS, LEVELS, LogOverrides
 from gateway.local.logs import configure as configure_logging
 from gateway.local.report import print_report
-from gateway.local.status_page import fetch_status, local_url
-from gateway.local.status_table import print_fleet
 from gateway.settings.checks import data_dir_of, data_dir_problems, exposed_secrets_warning
-from gateway.settings.loading import ConfigError, load_config, parse_config, read_toml
+from gateway.settings.loading import ConfigError, parse_config, read_toml
 from gateway.settings.schema import Config
 from gateway.store import DATABASE_NAME, Store, StoreError
 from protocols.version import VERSION
@@ -125,16 +125,7 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("config", type=Path, help="the gateway's TOML config file")
     check.set_defaults(handler=_check_config)
 
-    status = commands.add_parser(
-        "status", help="show the fleet, the outbox and the cloud link",
-        description="Ask the running daemon for the fleet's state (per device: last reading, "
-                    "last upload), the outbox and the cloud link; without a daemon, show what "
-                    "its store holds.  Exit 0 when the daemon answered, 1 when it did not.")
-    status.add_argument("--config", type=Path, default=Path("/etc/printgw/gateway.toml"),
-                        help="the gateway's TOML config file (default /etc/printgw/gateway.toml)")
-    status.add_argument("--json", action="store_true",
-                        help="print the status as JSON (the status page's /api/status)")
-    status.set_defaults(handler=_status)
+    add_status_parser(commands)
     add_sync_parser(commands)
     return parser
 
@@ -175,8 +166,7 @@ def _add_discover_parser(commands: argparse._SubParsersAction) -> None:
                           help="print the devices as a JSON list")
     group = discover.add_argument_group("SNMP")
     group.add_argument("--port", type=int, help="SNMP UDP port (default 161)")
-    group.add_argument("--community", action="append", default=[],
-                       help="v2c community to try (repeatable; default public)")
+    add_community_options(group, several=True)
     add_v3_options(group)
     discover.set_defaults(handler=_discover)
 
@@ -204,15 +194,16 @@ def _discover_config(args: argparse.Namespace) -> Config:
         snmp["port"] = args.port
     if args.ipp_port is not None:
         data.setdefault("ipp", {})["port"] = args.ipp_port
-    if args.community:
-        snmp["communities"] = args.community
+    given = communities(args)
+    if given:
+        snmp["communities"] = given
     if args.v3_user:
         users = snmp.setdefault("v3_users", {})
         users[args.v3_user] = {
             "auth_protocol": args.v3_auth_protocol, "priv_protocol": args.v3_priv_protocol,
             **({"auth_key": args.v3_auth_key} if args.v3_auth_key else {}),
             **({"priv_key": args.v3_priv_key} if args.v3_priv_key else {})}
-        if not args.community and args.config is None:
+        if not given and args.config is None:
             snmp["communities"] = []  # --v3-user alone: v3 only
     if args.data_dir is not None:
         data.setdefault("gateway", {})["data_dir"] = str(args.data_dir)
@@ -265,15 +256,6 @@ def _discover(args: argparse.Namespace) -> int:
         return 1
 
 
-def _load_config(path: Path) -> Config | None:
-    """The validated config, or None after printing every mistake (exit code 2)."""
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        print(f"printgw: {exc}", file=sys.stderr)
-        return None
-
-
 def _load_runnable_config(path: Path) -> tuple[Config | None, str | None]:
     """For `check-config` and `run`: the validated config with a usable data directory, or None
     after printing every mistake (exit code 2); and the warning for secrets others may read in
@@ -308,45 +290,6 @@ def _check_config(args: argparse.Namespace) -> int:
     cloud = config.cloud.url or "none (no cloud link)"
     print(f"{args.config}: OK (data in {config.gateway.data_dir}, cloud {cloud})")
     return 0
-
-
-def _status(args: argparse.Namespace) -> int:
-    """`printgw status`: the fleet, the outbox and the cloud link, as a table or `--json`.
-
-    The cloud link's state and which devices did not answer their last poll are known to the
-    running daemon only, so this asks the daemon's status page for `/api/status` — at the URL the
-    daemon wrote in its data directory, else at `[status_page] host:port` — and prints that: exit
-    status 0.  When no daemon answers there (it is not running, or its page is disabled), it
-    prints what the store alone holds (readings, uploads, the outbox; the link's state unknown),
-    says so on stderr and exits with 1.  2: the config or the store cannot be used.
-    """
-    config = _load_config(args.config)
-    if config is None:
-        return 2
-    url = local_url(config)
-    snapshot = asyncio.run(fetch_status(url)) if config.status_page.enabled else None
-    running = snapshot is not None
-    if snapshot is None:
-        path = Path(config.gateway.data_dir) / DATABASE_NAME
-        if not path.exists():
-            print(f"printgw: the daemon is not running (nothing answers at {url}) and there is "
-                  f"no database at {path} yet", file=sys.stderr)
-            return 1
-        try:
-            with Store(path) as store:
-                snapshot = FleetView(store, config).snapshot()
-        except StoreError as exc:
-            print(f"printgw: {exc}", file=sys.stderr)
-            return 2
-    if args.json:
-        json.dump(snapshot, sys.stdout, indent=1, ensure_ascii=False)
-        sys.stdout.write("\n")
-    else:
-        print_fleet(snapshot, Console(width=None if sys.stdout.isatty() else 200))
-    if not running:
-        print(f"printgw: the daemon is not running (nothing answers at {url}): this is what its "
-              "store holds; the cloud link's state is unknown", file=sys.stderr)
-    return 0 if running else 1
 
 
 def _run(args: argparse.Namespace) -> int:

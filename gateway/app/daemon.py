@@ -18,6 +18,7 @@ import time
 from functools import partial
 from pathlib import Path
 
+from gateway.alerts.service import LocalAlerts
 from gateway.app.cloud_loop import CloudUplink
 from gateway.app.cycle import Cycle, CycleReport
 from gateway.app.discovery_loop import DiscoveryLoop
@@ -35,6 +36,7 @@ from gateway.fleet.inventory import Inventory
 from gateway.fleet.poller import Poller
 from gateway.fleet.schedule import Schedule
 from gateway.local import logs
+from gateway.local.local_servers import LocalServers
 from gateway.local.metrics import GatewayMetrics
 from gateway.settings.discovery import DiscoverySettings
 from gateway.settings.live import LiveConfig
@@ -84,14 +86,15 @@ class Gateway:
         self.uplink = (None if self.link is None else
                        CloudUplink(live, self.link, self.state, self.outbox, self.store,
                                    self.metrics, self.relay))
-        pipeline = UploadPipeline(live.section(lambda c: c.events),
-                                  live.section(lambda c: c.poll), self.state, self.outbox)
+        self.alerts = LocalAlerts(live, self.store)  # every reading, registered or not
+        pipeline = UploadPipeline(live.section(lambda c: c.events), live.section(lambda c: c.poll),
+                                  self.state, self.outbox, on_recorded=self.alerts.source.reading)
         if self.link is not None:  # FIG. 10 again at a reading that changes its inputs
             pipeline.on_reading = ServiceRejudge(self.link)
         wake_sender = asyncio.Event() if self.uplink is None else self.uplink.wake_sender
         self.intake = ReadingIntake(pipeline, self.state, self.link, wake_sender)
         self.polling = PollLoop(live, self.inventory, self.poller, self.schedule, self.intake,
-                                self.link)
+                                self.link, self.alerts.source.unreachable)
         if self.link is not None:  # a service became active: its data now, not at the schedule
             self.link.on_due = self.polling.read_now
         self.discovery = DiscoveryLoop(live, self.inventory, self.reader,
@@ -154,20 +157,16 @@ class Gateway:
     async def run_once(self) -> CycleReport:
         """`printgw run --once`: one full cycle with a full sync, then the change stream polled."""
         report = await self.cycle(sync=True)
+        await self.alerts.dispatcher.flush()
         if self.link is not None and self.link.status.connected:
             await self.link.poll_changes()
         return report
 
     async def run(self, stop: asyncio.Event) -> None:
         """The daemon, until `stop` is set."""
-        page = None
-        if self.config.status_page.enabled:
-            # imported here: the page's aiohttp server and templates (~4 MB) only when it is on
-            from gateway.local.status_page import start_status_page
-
-            page = await start_status_page(self.runtime, self.store, self.metrics,
-                                           partial(sync_now, self.link, self.polling))
-        loops = [asyncio.create_task(self.polling.run(stop), name="poll"),
+        local = await LocalServers.start(self.runtime, self.store, self.metrics,
+                                         partial(sync_now, self.link, self.polling))
+        loops = [asyncio.create_task(self.polling.run(stop), name="poll"), self.alerts.start(stop),
                  asyncio.create_task(self.discovery.run(stop), name="discovery")]
         link_task = None
         if self.uplink is not None:
@@ -178,8 +177,7 @@ class Gateway:
         finally:
             await self.shutdown.run(self.config.gateway.shutdown_grace, loops, self.polling,
                                     link_task, self.uplink, self.outbox)
-            if page is not None:
-                await page.close()
+            await local.close()
 
     async def _link_up(self) -> None:
         await self.intake.register_read_devices(self.polling.devices)

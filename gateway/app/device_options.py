@@ -1,12 +1,20 @@
 """The command-line options that say how to reach one printer (SNMP, IPP), shared by the
-commands that read one (`printgw poll`, `printgw record`)."""
+commands that read one (`printgw poll`, `printgw record`); and the SNMP secrets, which every
+other user of the machine sees on a command line (`ps`): the community from
+`$PRINTGW_SNMP_COMMUNITY` or a file (`--community-file`, chmod 600), the v3 keys from
+`$PRINTGW_SNMP_AUTH_KEY` / `$PRINTGW_SNMP_PRIV_KEY`; `--community` still works, with a warning."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
+
+from pydantic import TypeAdapter, ValidationError
 
 from gateway.device.reader import IppEndpoint
+from gateway.settings.checks import WELL_KNOWN_SECRETS
+from gateway.settings.secrets import SecretListFile
 from protocols.snmp.model import AUTH_PROTOCOLS, PRIV_PROTOCOLS, SnmpCredentials, SnmpTarget
 
 
@@ -26,7 +34,7 @@ def add_snmp_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--port", type=int, default=161, help="SNMP UDP port (default 161)")
     group.add_argument("--snmp-version", choices=("1", "2c", "3"), default=None,
                        help="SNMP version (default 2c, or 3 when --v3-user is given)")
-    group.add_argument("--community", default="public", help="v1/v2c community (default public)")
+    add_community_options(group, several=False)
     group.add_argument("--context", default="",
                        help="SNMP context (v3 contextName; v1/v2c sends COMMUNITY@CONTEXT)")
     add_v3_options(group)
@@ -45,6 +53,53 @@ def add_v3_options(group: argparse._ArgumentGroup) -> None:
                        help="SNMPv3 privacy passphrase (or env PRINTGW_SNMP_PRIV_KEY)")
 
 
+COMMUNITY_ENV = "PRINTGW_SNMP_COMMUNITY"
+
+
+def add_community_options(group: argparse._ArgumentGroup, *, several: bool) -> None:
+    """`--community` (`several`: repeatable) and `--community-file`; see `communities`."""
+    where = (f"; or env {COMMUNITY_ENV}, or --community-file: a command line is visible to "
+             "every user (ps)")
+    if several:
+        group.add_argument("--community", action="append", default=[],
+                           help=f"v2c community to try (repeatable; default public{where})")
+    else:
+        group.add_argument("--community", default=None,
+                           help=f"v1/v2c community (default public{where})")
+    group.add_argument("--community-file", metavar="FILE",
+                       help="a file (chmod 600) holding the community" +
+                            (", or several, one per line" if several else "") +
+                            f"; wins over env {COMMUNITY_ENV}")
+
+
+def communities(args: argparse.Namespace) -> list[str]:
+    """The v1/v2c communities asked for, from the first of: `--community` (with a warning on
+    stderr unless well known: `ps` shows it), `--community-file`, `$PRINTGW_SNMP_COMMUNITY`;
+    [] when none.  `ValueError` for an unreadable file, or one others may read."""
+    given = args.community if isinstance(args.community, list) else \
+        [args.community] if args.community is not None else []
+    if given:
+        if any(c not in WELL_KNOWN_SECRETS for c in given):
+            print(f"printgw: warning: --community shows the community to every user of this "
+                  f"machine (ps); give it in ${COMMUNITY_ENV} or a file (--community-file, "
+                  "chmod 600)", file=sys.stderr)
+        return given
+    if args.community_file is not None:
+        try:
+            values = _COMMUNITY_FILE.validate_python(args.community_file)
+        except ValidationError as exc:
+            message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise ValueError(f"--community-file: {message}") from None
+        if not values:
+            raise ValueError(f"--community-file: {args.community_file} holds no community")
+        return [v.get_secret_value() for v in values]
+    from_env = os.environ.get(COMMUNITY_ENV)
+    return [from_env] if from_env else []
+
+
+_COMMUNITY_FILE = TypeAdapter(SecretListFile)
+
+
 def add_ipp_options(parser: argparse.ArgumentParser) -> None:
     ipp = parser.add_argument_group("IPP")
     ipp.add_argument("--ipp-port", type=int, default=631, help="IPP port (default 631)")
@@ -58,7 +113,7 @@ def snmp_target(args: argparse.Namespace) -> SnmpTarget:
     version = args.snmp_version or ("3" if args.v3_user else "2c")
     credentials = SnmpCredentials(
         version={"1": 1, "2c": 2, "3": 3}[version],
-        community=args.community,
+        community=(communities(args) or ["public"])[0],
         user=args.v3_user,
         auth_protocol=args.v3_auth_protocol,
         auth_key=args.v3_auth_key,

@@ -30,13 +30,16 @@ ERROR_PAUSE = 5.0
 
 class PollLoop:
     def __init__(self, config: Callable[[], Config], inventory: Inventory, poller: Poller,
-                 schedule: Schedule, intake: ReadingIntake, link: CloudLink | None) -> None:
+                 schedule: Schedule, intake: ReadingIntake, link: CloudLink | None,
+                 on_unreachable: Callable[[Device], None] | None = None) -> None:
         self.config = config
         self.inventory = inventory
         self.poller = poller
         self.schedule = schedule
         self.intake = intake
         self.link = link
+        self.on_unreachable = on_unreachable
+        """Told of each reading that got no answer (local alerts)."""
         self.devices: dict[int, Device] = {}
         self.reads: dict[int, asyncio.Task[None]] = {}
         """Readings under way, by device."""
@@ -53,6 +56,11 @@ class PollLoop:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def came_round(self) -> bool:
+        """Whether the loop came round since the last `wake()`: the systemd watchdog's proof
+        that polling is alive (`gateway/app/systemd.py`)."""
+        return not self._wake.is_set()
 
     def read_now(self, device_id: int) -> None:
         """Read the device now, not at its next schedule (the cloud link wants its data)."""
@@ -115,6 +123,8 @@ class PollLoop:
         outcome, delay = self.schedule.record(device.id, status, time.monotonic())
         _log_reading(device, before, outcome, delay, time.monotonic() - started)
         if status is None:
+            if self.on_unreachable is not None:
+                self.on_unreachable(device)
             return
         if before is Outcome.UNREACHABLE:
             self.returned.add(device.id)

@@ -17,9 +17,9 @@ log = logging.getLogger(__name__)
 
 RESTART_NEEDED = ("gateway.data_dir", "gateway.region", "cloud.url", "cloud.verify_tls",
                   "cloud.ca_file", "cloud.proxy", "cloud.timeout", "contract.enabled",
-                  "status_page")
-"""Settings a reload cannot apply: the store, the cloud connection, the relay and the status page
-are set up with them at the start."""
+                  "status_page", "metrics")
+"""Settings a reload cannot apply: the store, the cloud connection, the relay, the status page and
+the metrics listener are set up with them at the start."""
 
 
 def reload(live: LiveConfig, path: Path) -> Config | None:

@@ -1,6 +1,7 @@
 """`printgw run` in a process: one cycle (`--once`), or the daemon with its signals — SIGTERM and
 SIGINT stop it (a second one at once), SIGHUP reloads the config file — and systemd told READY,
-RELOADING and STOPPING.
+RELOADING and STOPPING, and while it runs the fleet's `STATUS=` and the watchdog's `WATCHDOG=1`
+(`systemd.py`).
 
 Exit status: 0 done; 1 a failure a later start may not meet (the cloud could not take everything
 now, an error while running); `CONFIG_ERROR` (2) a mistake no restart can fix — an invalid config
@@ -20,8 +21,9 @@ import time
 from pathlib import Path
 
 from gateway.app.daemon import Gateway
-from gateway.app.systemd import sd_notify
+from gateway.app.systemd import FleetSummary, Heartbeat, sd_notify
 from gateway.local import logs
+from gateway.local.live_view import STATES, FleetView
 from gateway.settings.checks import exposed_secrets_warning
 from gateway.settings.loading import ConfigError, read_toml
 from gateway.settings.schema import Config
@@ -78,9 +80,27 @@ async def run_gateway(config: Config, once: bool = False, *, config_path: Path |
         loop.add_signal_handler(signal.SIGHUP, on_reload)
         log.info("printgw %s running (data in %s)", VERSION, config.gateway.data_dir)
         sd_notify("READY=1")
+        heartbeat = asyncio.create_task(fleet_heartbeat(gateway).run(stop), name="systemd")
         await gateway.run(stop)
+        await heartbeat
         log.info("printgw stopped")
     return 0
+
+
+def fleet_heartbeat(gateway: Gateway) -> Heartbeat:
+    """systemd's `STATUS=` (the fleet as the status page counts it) and watchdog."""
+    view = FleetView(gateway.store, gateway.config, gateway.runtime)
+
+    def summary() -> FleetSummary:
+        counts = view.state_counts()
+        link = gateway.link
+        cloud = ("none" if link is None
+                 else "connected" if link.status.connected else "not connected")
+        order = sorted((n for n in counts.items() if n[1]),
+                       key=lambda n: STATES.index(n[0]) if n[0] in STATES else len(STATES))
+        return FleetSummary(dict(order), cloud, gateway.outbox.depth())
+
+    return Heartbeat(summary, gateway.polling.wake, gateway.polling.came_round)
 
 
 def warn_if_secrets_exposed(config_path: Path | None) -> None:

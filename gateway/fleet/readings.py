@@ -51,6 +51,8 @@ def summarise(status: Mapping[str, Any]) -> dict[str, Any]:
                       ("index", "description", "kind", "color", "level_percent", "level_state",
                        "low_percent", "class", "cartridge_type")}
                      for supply in status.get("supplies") or ()],
+        "counters": {name: value for name, value in (status.get("counters") or {}).items()
+                     if value is not None},
         "contract": {key: (status.get("contract") or {}).get(key)
                      for key in ("supported", "mode", "printing_prohibited", "panel_message")},
         "problems": [problem.get("message") for problem in status.get("problems") or ()],

@@ -106,12 +106,16 @@ class FleetView:
 
     def state_counts(self) -> dict[str, int]:
         """Devices by state (every state in `STATES`, zero included)."""
+        counts = Counter(self.device_states().values())
+        return {state: counts.get(state, 0) for state in {*STATES, *counts}}
+
+    def device_states(self) -> dict[int, str]:
+        """Each device's state (`STATES`), by its row id."""
         rows = self.store.conn.execute(
             "SELECT d.id, d.missing_since IS NOT NULL, r.printer_state FROM devices d "
             "LEFT JOIN device_readings r ON r.device_id = d.id").fetchall()
-        counts = Counter(self._state(bool(missing), device_id, printer_state)
-                         for device_id, missing, printer_state in rows)
-        return {state: counts.get(state, 0) for state in {*STATES, *counts}}
+        return {device_id: self._state(bool(missing), device_id, printer_state)
+                for device_id, missing, printer_state in rows}
 
     def command_counts(self) -> dict[tuple[str, str], int]:
         """Commands received, by (kind, result); `pending` while not completed."""

@@ -9,12 +9,18 @@ wrote it (libraries included).
 JSON lines hold `time` (RFC 3339, UTC), `level`, `logger`, `message`, the fields given with
 `extra=` (e.g. `device_id`, `outcome`, `next_in`), and `exception` when there is one.  Text lines
 are `TIME LEVEL LOGGER: MESSAGE key=value…`.
+
+Under systemd (`$JOURNAL_STREAM` names the stream stderr is), every line starts with its
+sd-daemon priority (`<3>` error, `<4>` warning, `<6>` info, `<7>` debug), so that
+`journalctl -p warning` selects by level, and text lines carry no time of their own: journald
+stamps each line.  A record of several lines (a traceback) has the prefix on each.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterable
@@ -33,6 +39,8 @@ MASK = "***"
 MIN_SECRET_LENGTH = 4
 """Shorter values are not redacted: they would mask ordinary words, and guessing them is easy."""
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+JOURNAL_TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
+"""journald stamps each line: no second time."""
 _RECORD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message", "asctime", "taskName"}
 
@@ -100,8 +108,8 @@ def fields(record: logging.LogRecord) -> dict[str, Any]:
 
 
 class TextFormatter(logging.Formatter):
-    def __init__(self) -> None:
-        super().__init__(TEXT_FORMAT)
+    def __init__(self, fmt: str = TEXT_FORMAT) -> None:
+        super().__init__(fmt)
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         line = super().formatMessage(record)
@@ -128,6 +136,41 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(document, ensure_ascii=False, default=str)
 
 
+class JournalFormatter(logging.Formatter):
+    """Another formatter's lines, each with the record's sd-daemon priority prefix (`<4>`)."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = f"<{priority(record.levelno)}>"
+        return "\n".join(prefix + line for line in self.inner.format(record).splitlines())
+
+
+def priority(level: int) -> int:
+    """The syslog priority of a logging level: 2 critical, 3 error, 4 warning, 6 info, 7 debug."""
+    if level >= logging.CRITICAL:
+        return 2
+    if level >= logging.ERROR:
+        return 3
+    if level >= logging.WARNING:
+        return 4
+    return 6 if level >= logging.INFO else 7
+
+
+def writes_to_journal(stream: TextIO) -> bool:
+    """Whether `stream` is the journal stream systemd connected (`$JOURNAL_STREAM` is
+    `DEVICE:INODE` of it; a stderr redirected elsewhere by the service keeps the variable but
+    is another file)."""
+    expected = os.environ.get("JOURNAL_STREAM", "")
+    try:
+        info = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):  # no file behind it (a test's StringIO)
+        return False
+    return expected == f"{info.st_dev}:{info.st_ino}"
+
+
 class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
     """The one handler `configure` installs (and finds again on a reload)."""
 
@@ -146,7 +189,11 @@ def configure(config: Config, overrides: LogOverrides = LogOverrides(),
         handler.addFilter(redactor)
         root.addHandler(handler)
     fmt = overrides.format or config.logging.format
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    journal = writes_to_journal(handler.stream)
+    formatter: logging.Formatter = (
+        JsonFormatter() if fmt == "json"
+        else TextFormatter(JOURNAL_TEXT_FORMAT if journal else TEXT_FORMAT))
+    handler.setFormatter(JournalFormatter(formatter) if journal else formatter)
     root.setLevel((overrides.level or config.logging.level).upper())
     redactor.protect(config_secrets(config))
 

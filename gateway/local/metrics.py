@@ -19,20 +19,38 @@ restarts and needs no bookkeeping):
 - `printgw_supply_days_to_empty{device,supply}`, `printgw_supply_pages_remaining{device,supply}`:
   each supply's forecast at the device's newest reading (`device` the device's row id as in
   `/devices/{id}`, `supply` its index); a supply without a forecast (not enough history) or
-  without a page counter has no series.
+  without a page counter has no series;
+- every printer's and supply's own metrics (`gateway/local/device_metrics.py`).
+
+And `printgw_build_info{version,python}`, the process (`process_*`) and Python (`python_info`,
+`python_gc_*`) metrics of prometheus_client's own collectors.  docs/metrics.md lists them all.
 """
 
 from __future__ import annotations
 
+import asyncio
+import platform
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
+from gateway.local.device_metrics import DeviceCollector
 from gateway.local.live_view import FleetView
 from gateway.uplink.sender import FlushReport
+from protocols.version import VERSION
 
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 UPLOAD_RESULTS = ("accepted", "duplicate", "rejected", "failed")
@@ -40,10 +58,17 @@ POLL_ERRORS = ("unreachable", "no-address")
 
 
 class GatewayMetrics:
-    """The registry and the metrics counted as things happen."""
+    """The registry: the metrics counted as things happen, those of the process, and (once
+    `read_store` is called) those read from the store at each scrape."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._reads_store = False
+        Info("printgw_build", "The running printgw (value 1)", registry=self.registry).info(
+            {"version": VERSION, "python": platform.python_version()})
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
         self.poll_duration = Histogram(
             "printgw_poll_duration_seconds", "Time to read one device", ["result"],
             buckets=POLL_BUCKETS, registry=self.registry)
@@ -68,12 +93,40 @@ class GatewayMetrics:
     def no_address(self) -> None:
         self.poll_errors.labels("no-address").inc()
 
+    def read_store(self, view: FleetView) -> None:
+        """Serve the fleet's and every device's metrics from `view` at each scrape (the first
+        view given stays: the status page and the metrics listener share the registry)."""
+        if not self._reads_store:
+            self._reads_store = True
+            self.registry.register(FleetCollector(view))
+            self.registry.register(DeviceCollector(view))
+
     def flushed(self, report: FlushReport) -> None:
         """Count one `OutboxSender.flush`'s results."""
         for result in UPLOAD_RESULTS:
             count = getattr(report, result)
             if count:
                 self.uploads.labels(result).inc(count)
+
+
+@dataclass(frozen=True)
+class Collected:
+    """Metric families collected already: a registry to format without touching the store."""
+
+    families: list[Metric]
+
+    def collect(self) -> list[Metric]:
+        return self.families
+
+
+async def exposition(registry: CollectorRegistry, accept: str = "") -> tuple[bytes, str]:
+    """`/metrics`: the registry in the format an `Accept` header asks for (the text format, or
+    OpenMetrics), and its content type.  Collected on the event loop (the store's connection is
+    the loop's), formatted in a worker thread: with a thousand devices the text alone takes
+    tenths of a second that polling would otherwise wait (docs/metrics.md)."""
+    encoder, content_type = choose_encoder(accept)
+    collected = Collected(list(registry.collect()))
+    return await asyncio.to_thread(encoder, collected), content_type
 
 
 class FleetCollector(Collector):

@@ -1,6 +1,7 @@
-"""The status page's HTML: the fleet table and one device's page with its level chart, rendered
-from the `/api/status` document (`FleetView.snapshot()`).  Plain server-rendered HTML and CSS, no
-JavaScript; every value a device or the cloud sent is escaped."""
+"""The status page's HTML: the fleet page (summary, search and filters, one compact row per
+device of a page) and one device's page with its level chart, rendered from the `/api/status`
+document (`FleetView.snapshot()`).  Plain server-rendered HTML and CSS, no JavaScript; every value
+a device or the cloud sent is escaped."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from gateway.local.fleet_controls import render_form, render_pager, sort_head
+from gateway.local.fleet_query import FleetPage, FleetQuery, select
 from gateway.local.forecast_text import forecast_title, forecast_words
 from gateway.local.live_view import LOW_PERCENT, link_text, relative
+from gateway.local.page_summary import render_summary, summarise
 
 REFRESH = 30
 """Seconds between two reloads of a page by the browser."""
@@ -59,6 +63,25 @@ border-radius:2px;overflow:hidden}
 .chart svg{display:block;width:100%;height:auto}
 .legend{display:flex;flex-wrap:wrap;gap:.2rem 1rem;list-style:none;padding:0;font-size:.85em}
 .swatch{display:inline-block;width:1.2rem;height:.3rem;vertical-align:middle;margin-right:.3rem}
+.summary{margin:0 0 .75rem}
+.tiles,.by-state{display:flex;flex-wrap:wrap;gap:.5rem;list-style:none;margin:0 0 .5rem;padding:0}
+.tile a{display:block;min-width:8rem;padding:.4rem .7rem;background:#fff;border:1px solid
+var(--line);border-radius:.4rem;text-decoration:none;color:inherit}
+.tile .count{display:block;font-size:1.4rem;font-weight:600}
+.tile .what{color:var(--muted);font-size:.85em}
+.tile.bad .count{color:var(--bad)}.tile.warn .count{color:var(--warn)}
+.by-state a{text-decoration:none}
+.filters{display:flex;flex-wrap:wrap;gap:.4rem .8rem;align-items:center;margin:0 0 .5rem}
+.filters input[type=search]{min-width:16rem;padding:.25rem .4rem}
+.pager{margin:.4rem 0;display:flex;gap:.8rem;flex-wrap:wrap;font-size:.9em}
+th a{color:inherit;text-decoration:none}
+table.fleet td{padding:.25rem .5rem;white-space:nowrap;vertical-align:middle}
+ul.compact{display:flex;gap:.3rem;list-style:none;margin:0;padding:0}
+.compact .supply{display:flex;min-width:0;gap:.15rem;font-size:.75em}
+.compact .bar{width:2.6rem;height:.6rem}
+.compact .pct{min-width:1.5rem}
+.alerts{font-weight:600}
+.fleet .contract,.fleet .panel{display:inline;margin-left:.5rem}
 @media (max-width:760px){
  table.fleet thead{display:none}
  table.fleet,table.fleet tbody,table.fleet tr,table.fleet td{display:block;width:100%}
@@ -67,19 +90,29 @@ border-radius:2px;overflow:hidden}
  table.fleet td::before{content:attr(data-label);display:block;font-size:.7em;
  text-transform:uppercase;color:var(--muted)}
  .supply{min-width:0}
+ table.fleet td{display:inline-block;width:auto}
+ table.fleet td::before{content:none}
+ table.fleet td:nth-child(2){display:block}
 }
 """
 
-_COLUMNS = ("Device", "State", "Supplies", "Alerts", "Contract & services", "Last reading",
-            "Last upload")
+_COLUMNS = (("State", "state"), ("Printer", "name"), ("Address", ""), ("Lowest supplies", "supply"),
+            ("Alerts", ""), ("Last reading", "reading"))
+"""The fleet table's columns: (head, the sort its head links to, "" for none)."""
+ROW_SUPPLIES = 4
+"""Supplies a fleet row shows (the lowest); the device page shows all."""
+MAX_ERRORS = 10
+"""Errors listed in the header; the others are counted (the summary counts them all)."""
 
 
 def _document(title: str, snapshot: Mapping[str, Any], zone: zoneinfo.ZoneInfo,
-              body: str) -> str:
+              body: str, refresh_to: str = "") -> str:
+    """The page; the browser reloads it (`refresh_to`: the URL to reload, e.g. with its query)."""
+    target = f";url={escape(refresh_to)}" if refresh_to else ""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta http-equiv="refresh" content="{REFRESH}">'
+        f'<meta http-equiv="refresh" content="{REFRESH}{target}">'
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
         f"{_header(snapshot, zone)}<main>{body}</main></body></html>\n")
 
@@ -106,40 +139,104 @@ def _header(snapshot: Mapping[str, Any], zone: zoneinfo.ZoneInfo) -> str:
     errors = "".join(
         f"<li>{escape(e['source'])}"
         f"{' device ' + str(e['device_id']) if e['device_id'] is not None else ''}: "
-        f"{escape(e['message'])}</li>" for e in snapshot["errors"])
+        f"{escape(e['message'])}</li>" for e in snapshot["errors"][:MAX_ERRORS])
+    more = len(snapshot["errors"]) - MAX_ERRORS
+    if more > 0:
+        errors += f'<li class="more">and {more} more (<a href="/api/status">all</a>)</li>'
     return ('<header class="top"><h1><a href="/">printgw</a>'
             f"<small>{escape(snapshot['gateway']['name'])}</small></h1>"
             f'<ul class="facts">{"".join(facts)}</ul>'
-            f'{"<ul class=errors>" + errors + "</ul>" if errors else ""}</header>')
+            f'{"<ul class=errors id=errors>" + errors + "</ul>" if errors else ""}</header>')
 
 
-def render_fleet(snapshot: Mapping[str, Any], zone: zoneinfo.ZoneInfo) -> str:
-    """The fleet page of a `FleetView.snapshot()`."""
+def render_fleet(snapshot: Mapping[str, Any], zone: zoneinfo.ZoneInfo,
+                 page: FleetPage | None = None) -> str:
+    """The fleet page of a `FleetView.snapshot()`: the summary, the search and filter form, and
+    one compact row per device of `page` (default: the first page, problems first)."""
+    page = page or select(snapshot["devices"], FleetQuery())
     now = datetime.fromisoformat(snapshot["generated_at"])
-    head = "".join(f"<th>{escape(c)}</th>" for c in _COLUMNS)
-    rows = "".join(_fleet_row(d, now, zone) for d in snapshot["devices"])
+    q = page.query
+    head = "".join(sort_head(q, sort, label) if sort else f"<th>{escape(label)}</th>"
+                   for label, sort in _COLUMNS)
+    rows = "".join(_fleet_row(d, now, zone) for d in page.devices)
     if not rows:
-        rows = f'<tr><td colspan="{len(_COLUMNS)}">No devices found yet.</td></tr>'
-    table = (f'<table class="fleet" id="fleet"><thead><tr>{head}</tr></thead>'
-             f"<tbody>{rows}</tbody></table>")
-    return _document(f"printgw — {snapshot['gateway']['name']}", snapshot, zone, table)
+        empty = "No devices found yet." if not page.fleet else "No device matches."
+        rows = f'<tr><td colspan="{len(_COLUMNS)}">{empty}</td></tr>'
+    pager = render_pager(page)
+    body = (f"{render_summary(summarise(snapshot))}{render_form(page)}{pager}"
+            f'<table class="fleet" id="fleet"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{rows}</tbody></table>{pager}")
+    return _document(f"printgw — {snapshot['gateway']['name']}", snapshot, zone, body,
+                     refresh_to="/" + q.params())
 
 
 def _fleet_row(d: Mapping[str, Any], now: datetime, zone: zoneinfo.ZoneInfo) -> str:
+    """One line: state, name and model, address, the lowest supplies, alerts, last reading."""
+    flags = _refused_mark(d) + (_contract(d["contract"]) if d["contract"].get("supported")
+                                else "")
+    where = " · ".join(escape(part) for part in (d["address"], d["location"]) if part)
     cells = (
-        f'<a href="/devices/{d["id"]}">{escape(d["name"])}</a>{_identity(d)}',
-        _state(d),
-        _supplies(d["supplies"]),
-        _alerts(d["alerts"]),
-        _contract(d["contract"]) + _services(d["services"]),
-        _reading(d, now, zone),
-        _upload(d, now, zone),
+        _state_badge(d),
+        f'<a href="/devices/{d["id"]}">{escape(d["name"])}</a>{_row_model(d)}{flags}',
+        f'<span class="sub">{where}</span>',
+        _row_supplies(d["supplies"]),
+        _alert_count(d["alerts"]),
+        _time(d["read_at"], now, zone),
     )
     tds = "".join(f'<td data-label="{escape(label)}">{cell}</td>'
-                  for label, cell in zip(_COLUMNS, cells, strict=True))
+                  for (label, _sort), cell in zip(_COLUMNS, cells, strict=True))
     return (f'<tr class="device" id="device-{d["id"]}" data-device-id="{d["id"]}" '
             f'data-serial="{escape(d["serial"] or "")}" data-state="{escape(d["state"])}">'
             f"{tds}</tr>")
+
+
+def _row_model(d: Mapping[str, Any]) -> str:
+    """Model and serial after the name (each unless it is the name: a device without a host
+    name is named by its model)."""
+    parts = [part for part in (_model(d), d["serial"]) if part and part != d["name"]]
+    return f' <span class="sub">{escape(" · ".join(parts))}</span>' if parts else ""
+
+
+def _state_badge(d: Mapping[str, Any]) -> str:
+    """The state; its reasons, message and poll error as the tooltip."""
+    details = " · ".join(x for x in [*(d["reasons"] or ()), d["message"], d["poll_error"]] if x)
+    title = f' title="{escape(details)}"' if details else ""
+    return f'<span class="state state-{escape(d["state"])}"{title}>{escape(d["state"])}</span>'
+
+
+def _row_supplies(supplies: list[Mapping[str, Any]]) -> str:
+    """The `ROW_SUPPLIES` lowest supplies as small bars (all of them on the device page): those
+    used up first, lowest first; receptacles (a waste box fills) and levels unknown after."""
+    if not supplies:
+        return '<span class="sub">—</span>'
+    ordered = sorted(supplies, key=lambda s: (
+        s["level_percent"] is None or s.get("class") == "filled", s["level_percent"] or 0))
+    more = len(supplies) - ROW_SUPPLIES
+    rest = f'<li class="sub more">+{more}</li>' if more > 0 else ""
+    return (f'<ul class="supplies compact">'
+            f'{"".join(_small_supply(s) for s in ordered[:ROW_SUPPLIES])}{rest}</ul>')
+
+
+def _small_supply(s: Mapping[str, Any]) -> str:
+    """A fleet row's supply: a small bar and its number; name, level and forecast as the
+    tooltip (the device page has the full bar with its low threshold and the forecast)."""
+    level = s["level_percent"]
+    shown = (s["level_state"] or "unknown").replace("-", " ") if level is None else f"{level} %"
+    title = " · ".join(x for x in (s["description"] or s["kind"] or s["index"], shown,
+                                   forecast_words(s)) if x)
+    fill = "" if level is None else (
+        f'<span class="fill" data-family="{s["family"]}" '
+        f'style="width:{level}%;background-color:{BAR_COLOURS[s["family"]]}"></span>')
+    return (f'<li class="supply{" low" if s["low"] else ""}" data-index="{escape(s["index"])}" '
+            f'title="{escape(title)}"><span class="bar">{fill}</span>'
+            f'<span class="pct">{"?" if level is None else level}</span></li>')
+
+
+def _alert_count(alerts: list[Mapping[str, Any]]) -> str:
+    if not alerts:
+        return '<span class="sub">0</span>'
+    words = "; ".join(a["description"] or a["code"] or "alert" for a in alerts)
+    return f'<span class="alert alerts" title="{escape(words)}">{len(alerts)}</span>'
 
 
 def _model(d: Mapping[str, Any]) -> str:
@@ -149,14 +246,6 @@ def _model(d: Mapping[str, Any]) -> str:
         f"{maker} {model}".strip()
 
 
-def _identity(d: Mapping[str, Any]) -> str:
-    model = _model(d)
-    where = " · ".join(part for part in (d["address"], d["location"]) if part)
-    lines = [model, f"S/N {d['serial']}" if d["serial"] else "", where]
-    return "".join(f'<div class="sub">{escape(line)}</div>' for line in lines if line) + \
-        _refused(d)
-
-
 def _refused(d: Mapping[str, Any]) -> str:
     """The cloud refused to register the device: why (it is not asked again in a loop)."""
     refused = d.get("registration_refused")
@@ -164,6 +253,15 @@ def _refused(d: Mapping[str, Any]) -> str:
         return ""
     return (f'<div class="sub bad registration-refused" title="{escape(refused["at"] or "")}">'
             f"{escape(refused['reason'])}</div>")
+
+
+def _refused_mark(d: Mapping[str, Any]) -> str:
+    """A fleet row's short mark of a refused registration (the reason as its tooltip)."""
+    refused = d.get("registration_refused")
+    if not refused:
+        return ""
+    return (f' <span class="sub bad registration-refused" title="{escape(refused["reason"])}">'
+            "not registered</span>")
 
 
 def _state(d: Mapping[str, Any]) -> str:
@@ -222,19 +320,13 @@ def _contract(contract: Mapping[str, Any]) -> str:
     return f'<div class="contract">{text}</div>{message}'
 
 
-def _services(services: list[Mapping[str, Any]], *, detail: bool = False) -> str:
-    """Each service's state and FIG. 10's reason code; the reason in words as a tooltip on the
-    fleet page, below the service on the device page (`detail`)."""
-    items = []
-    for s in services:
-        reason_text = s.get("reason_text") or ""
-        title = "" if detail else \
-            f' title="{escape(reason_text or "decision: " + (s["decision"] or "none"))}"'
-        below = f'<div class="sub svc-detail">{escape(reason_text)}</div>' if detail else ""
-        items.append(f'<li class="svc svc-{escape(s["activation_state"] or "none")}"{title}>'
-                     f'{escape(s["service_id"])}: '
-                     f'{escape(s["activation_state"] or "no application")}'
-                     f'{_service_reason(s)}{below}</li>')
+def _services(services: list[Mapping[str, Any]]) -> str:
+    """Each service's state and FIG. 10's reason code, the reason in words below it."""
+    items = [f'<li class="svc svc-{escape(s["activation_state"] or "none")}">'
+             f'{escape(s["service_id"])}: {escape(s["activation_state"] or "no application")}'
+             f'{_service_reason(s)}'
+             f'<div class="sub svc-detail">{escape(s.get("reason_text") or "")}</div></li>'
+             for s in services]
     return f'<ul class="plain">{"".join(items)}</ul>' if items else ""
 
 
@@ -293,7 +385,7 @@ def render_device(snapshot: Mapping[str, Any], device: Mapping[str, Any],
     rows += "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in (
         ("State", _state(device)), ("Alerts", _alerts(device["alerts"])),
         ("Contract & services",
-         _contract(device["contract"]) + _services(device["services"], detail=True)),
+         _contract(device["contract"]) + _services(device["services"])),
         ("Last reading", _reading(device, now, zone)),
         ("Last upload", _upload(device, now, zone))))
     if device.get("registration_refused"):

@@ -1,13 +1,16 @@
-"""The local status page `printgw run` serves (`[status_page]`, 127.0.0.1:8631 by default).
+"""The local status page `printgw run` serves (`[status_page]`, 127.0.0.1:8639 by default).
 
 Plain server-rendered HTML (`gateway/local/page_html.py`), no JavaScript, readable on a phone (the
 fleet table becomes one card per device on a narrow screen), refreshed by the browser:
 
-- `/`: the fleet at a glance — the cloud link, the outbox and the device counts in the header;
-  per device its state, supply levels as bars (width the level, colour the supply's: cyan,
-  magenta, yellow, black or grey for the others; a tick at the low threshold and a `low` mark at
-  or below it), alerts, contract mode and support services, last reading and last upload;
-- `/devices/{id}`: one device, with its level history drawn as an inline SVG chart;
+- `/?q=…&state=…&model=…&site=…&low=1&alerts=1&sort=…&order=desc&page=…&per_page=…`: the fleet
+  for thousands (docs/status-page.md) — the cloud link and the outbox in the header; a summary of
+  the whole fleet (`page_summary`); a GET form for search and filters; one page of compact rows
+  (`fleet_query`: problems first by default), each its state, name and model, address, lowest
+  supplies as small bars, alert count and last reading, linking to its device page;
+- `/api/devices?…` (the same parameters): that page of devices as JSON, with the summary;
+- `/devices/{id}`: one device in full (supply bars with the low threshold and forecasts, alerts,
+  contract mode and support services, last upload), its level history as an inline SVG chart;
 - `/api/status`: the same data as JSON (`FleetView.snapshot()`; `printgw status --json` prints
   it); `/api/devices/{id}`: one device and its level history;
 
@@ -38,11 +41,13 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway.local.fleet_query import FleetPage, parse_query, select
 from gateway.local.live_view import FleetView, iso
-from gateway.local.metrics import FleetCollector, GatewayMetrics
+from gateway.local.metrics import GatewayMetrics, exposition
 from gateway.local.page_html import render_device, render_fleet
+from gateway.local.page_owner import clear_start_failure, data_dir_id, record_start_failure
+from gateway.local.page_summary import summarise
 from gateway.local.runtime import GatewayRuntime
 from gateway.local.sync_api import TOKEN_FILE, SyncNow, sync_handler, write_token
 from gateway.settings.schema import Config
@@ -56,7 +61,7 @@ MAX_DEVICE_ID = 2**63 - 1
 """The largest SQLite row id: a larger id in a URL names no device (and SQLite cannot take it)."""
 _HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+                               "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -79,7 +84,7 @@ class StatusPage:
         self.settings = runtime.config().status_page
         self.view = FleetView(store, runtime.config(), runtime)
         self.url: str | None = None
-        self._collector = FleetCollector(self.view)
+        metrics.read_store(self.view)
         self._runner: web.AppRunner | None = None
         self._loopback = True
         self._url_file = Path(store.path).parent / URL_FILE
@@ -91,6 +96,7 @@ class StatusPage:
         app.add_routes([web.get("/", self._fleet_page),
                         web.get(r"/devices/{device_id:\d+}", self._device_page),
                         web.get("/api/status", self._api_status),
+                        web.get("/api/devices", self._api_devices),
                         web.get(r"/api/devices/{device_id:\d+}", self._api_device),
                         web.get("/metrics", self._metrics)])
         if self.sync is not None:
@@ -110,7 +116,6 @@ class StatusPage:
         self.url = f"http://{_netloc(bound_host, bound_port)}/"
         self.view.page_url = self.url
         self.view.since = time.time()
-        self.metrics.registry.register(self._collector)
         local = self.url
         if ipaddress.ip_address(bound_host).is_unspecified:
             local = f"http://{_netloc('127.0.0.1', bound_port)}/"
@@ -123,7 +128,6 @@ class StatusPage:
     async def close(self) -> None:
         if self._runner is None:
             return
-        self.metrics.registry.unregister(self._collector)
         with contextlib.suppress(OSError):
             self._url_file.unlink()
         with contextlib.suppress(OSError):
@@ -148,9 +152,21 @@ class StatusPage:
         """Times are shown in the installation's time zone."""
         return zoneinfo.ZoneInfo(self.runtime.config().gateway.time_zone)
 
-    async def _fleet_page(self, _request: web.Request) -> web.Response:
+    async def _fleet_page(self, request: web.Request) -> web.Response:
         snapshot = self.view.snapshot()
-        return _html(render_fleet(snapshot, self._zone))
+        return _html(render_fleet(snapshot, self._zone, self._select(request, snapshot)))
+
+    async def _api_devices(self, request: web.Request) -> web.Response:
+        """The fleet page's rows as JSON: the same query parameters (`fleet_query`)."""
+        snapshot = self.view.snapshot()
+        document = {"generated_at": snapshot["generated_at"],
+                    "summary": summarise(snapshot).to_json(),
+                    **self._select(request, snapshot).to_json()}
+        return web.json_response(document, dumps=_dumps)
+
+    def _select(self, request: web.Request, snapshot: dict[str, Any]) -> FleetPage:
+        return select(snapshot["devices"], parse_query(request.query),
+                      self.runtime.config().gateway.sites)
 
     async def _device_page(self, request: web.Request) -> web.Response:
         device_id, device = self._device(request)
@@ -158,7 +174,10 @@ class StatusPage:
         return _html(render_device(snapshot, device, self.view.history(device_id), self._zone))
 
     async def _api_status(self, _request: web.Request) -> web.Response:
-        return web.json_response(self.view.snapshot(), dumps=_dumps)
+        document = self.view.snapshot()
+        # which gateway this is, for `printgw status` (gateway/local/page_owner.py)
+        document["gateway"]["data_dir_id"] = data_dir_id(self._url_file.parent)
+        return web.json_response(document, dumps=_dumps)
 
     async def _api_device(self, request: web.Request) -> web.Response:
         device_id, device = self._device(request)
@@ -175,9 +194,10 @@ class StatusPage:
             raise web.HTTPNotFound(text=f"no device {text[:40]}\n")
         return device_id, device
 
-    async def _metrics(self, _request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(self.metrics.registry),
-                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+    async def _metrics(self, request: web.Request) -> web.Response:
+        body, content_type = await exposition(self.metrics.registry,
+                                              request.headers.get("Accept", ""))
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 async def start_status_page(runtime: GatewayRuntime, store: Store, metrics: GatewayMetrics,
@@ -187,12 +207,15 @@ async def start_status_page(runtime: GatewayRuntime, store: Store, metrics: Gate
     if not runtime.config().status_page.enabled:
         return None
     page = StatusPage(runtime, store, metrics, sync)
+    data_dir = Path(store.path).parent
     try:
         await page.start()
     except StatusPageError as exc:
         log.error("status page: %s; the gateway runs without it (change [status_page] host or "
                   "port, or set enabled = false)", exc)
+        record_start_failure(data_dir, str(exc))  # for `printgw status`
         return None
+    clear_start_failure(data_dir)
     return page
 
 

@@ -12,7 +12,9 @@ password, and a CIDR must not have host bits (`gateway/settings/values.py`).  Wh
 cannot tell — whether the data directory is usable, whether the file shows its secrets to other
 users — is checked by `gateway/settings/checks.py`.
 
-Every key has a default, so a file written for an older printgw stays valid.  Without
+Every key has a default, so a file written for an older printgw stays valid — but for
+`gateway.region` with `[cloud] url`: a gateway sent to the wrong region must not start silently,
+so since issue 18 a file with a cloud names its region (`printgw check-config` says so).  Without
 `[cloud] url` the gateway keeps no cloud link (it discovers and polls, and uploads nothing).
 """
 
@@ -27,12 +29,17 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
+    ModelWrapValidatorHandler,
     SecretStr,
+    ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from gateway.settings.alerts import AlertSettings
 from gateway.settings.discovery import Credentials, DiscoverySettings, IppSettings, SnmpSettings
+from gateway.settings.metrics import MetricsSettings
 from gateway.settings.secrets import Secret, SecretFile, secret_text, take_from_file
 from gateway.settings.services import ServicesSettings
 from gateway.settings.sites import SiteRule, check_sites
@@ -56,7 +63,9 @@ class GatewaySettings(Section):
     name: str = Field(default_factory=host_name, min_length=1, max_length=128)
     """How the cloud operator sees this gateway (sent at enrolment); default: the host name."""
     region: str = "jp"
-    """Installation region sent to the cloud's global entry point (S0601), lower case."""
+    """Installation region sent to the cloud's global entry point (S0601), lower case; required
+    with `[cloud] url` (`Config._region_with_a_cloud`), the default only serves a gateway
+    without a cloud (its shipping destination)."""
     shipping_destination: ShippingDestination = "JP"
     """Market of the devices, sent at registration (S0603) where a device does not tell;
     default: the region's first part in upper case (`eu-west` → `EU`)."""
@@ -259,8 +268,9 @@ class StatusPageSettings(Section):
     host: HostName = "127.0.0.1"
     """The address (or host name) to listen on; `0.0.0.0` or a LAN address exposes the page to
     the network."""
-    port: int = Field(8631, ge=0, le=65535)
-    """The TCP port (0: any free port, logged at start)."""
+    port: int = Field(8639, ge=0, le=65535)
+    """The TCP port (0: any free port, logged at start).  Not 8631, the virtual fleet's control
+    API (`printgw-sim`): both run on one machine for a demo or a test."""
 
 
 class LoggingSettings(Section):
@@ -295,6 +305,40 @@ class EventSettings(Section):
         return sorted(set(values), reverse=True)
 
 
+def _given(section: Any, key: str) -> Any:
+    """`key` of a section as given: a table of the document, or a section built in code."""
+    if isinstance(section, dict):
+        return section.get(key)
+    if isinstance(section, Section) and key in section.model_fields_set:
+        return getattr(section, key)
+    return None
+
+
+def _region_missing(data: Any) -> InitErrorDetails | None:
+    """The error for a config with a cloud link and no `gateway.region`; None otherwise."""
+    if not isinstance(data, dict) or not _given(data.get("cloud"), "url") \
+            or _given(data.get("gateway"), "region") is not None:
+        return None
+    return InitErrorDetails(type=PydanticCustomError("missing", _REGION_REQUIRED),
+                            loc=("gateway", "region"), input=data.get("gateway") or {})
+
+
+_REGION_REQUIRED = (
+    "required with [cloud] url: the region the cloud serves this installation from, as the "
+    "cloud operator gives it, in lower case, e.g. region = \"jp\", \"us\" or \"eu-west\"")
+
+
+def _line_errors(exc: ValidationError) -> list[InitErrorDetails]:
+    """`exc`'s errors, each kept as it is (type, message, where, value)."""
+    return [InitErrorDetails(type=PydanticCustomError(e["type"], e["msg"].replace("{", "{{")
+                                                      .replace("}", "}}")),
+                             loc=e["loc"], input=e["input"]) for e in exc.errors()]
+
+
+def _with_errors(title: str, errors: list[InitErrorDetails]) -> ValidationError:
+    return ValidationError.from_exception_data(title, errors)
+
+
 class Config(Section):
     gateway: GatewaySettings = GatewaySettings()
     snmp: SnmpSettings = SnmpSettings()
@@ -307,6 +351,25 @@ class Config(Section):
     contract: ContractSettings = ContractSettings()
     status_page: StatusPageSettings = StatusPageSettings()
     logging: LoggingSettings = LoggingSettings()
+    alerts: AlertSettings = AlertSettings()
+    metrics: MetricsSettings = MetricsSettings()
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _region_with_a_cloud(cls, data: Any, handler: ModelWrapValidatorHandler[Config],
+                             ) -> Config:
+        """`gateway.region` is required with `[cloud] url` (the default "jp" would send a
+        gateway elsewhere silently), reported with every other mistake."""
+        missing = _region_missing(data)
+        try:
+            config = handler(data)
+        except ValidationError as exc:
+            if not missing:
+                raise
+            raise _with_errors(exc.title, [*_line_errors(exc), missing]) from None
+        if missing:
+            raise _with_errors(cls.__name__, [missing])
+        return config
 
     @model_validator(mode="after")
     def _v3_write_user(self) -> Config:

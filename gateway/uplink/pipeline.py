@@ -46,13 +46,17 @@ class UploadPipeline:
     """Turns each reading of a device into the status entries it must upload, in the outbox."""
 
     def __init__(self, events: Callable[[], EventSettings], poll: Callable[[], PollSettings],
-                 state: CloudState, outbox: Outbox, clock: Callable[[], float] = time.time) -> None:
+                 state: CloudState, outbox: Outbox, clock: Callable[[], float] = time.time,
+                 on_recorded: Callable[[Device, DeviceStatus], None] | None = None) -> None:
         self.events = events
         self.poll = poll
         self.state = state
         self.outbox = outbox
         self.clock = clock
         self.meters = MeterSnapshots(state.store, clock)
+        self.on_recorded = on_recorded
+        """Told of every reading, of a registered device or not, once it is committed (local
+        alerts: `gateway.alerts.source`)."""
         self.on_reading: Callable[[Device, DeviceStatus | None, DeviceStatus], None] | None = None
         """Told of each registered device's reading once it is committed, with the previous one
         (FIG. 10 again when the device's abilities changed: `gateway.uplink.rejudge`)."""
@@ -78,6 +82,8 @@ class UploadPipeline:
             with self.state.store.transaction() as db:
                 status.forecasts = supply_forecasts(db, device.id, status)
                 record_reading(db, device.id, status.to_json())
+            if self.on_recorded is not None:
+                self.on_recorded(device, status)
             return []
         stored = self.state.last_status(device.id)
         previous = None if stored is None else DeviceStatus.from_json(stored)
@@ -116,6 +122,8 @@ class UploadPipeline:
             record_reading(db, device.id, document)
         if self.on_reading is not None:
             self.on_reading(device, previous, status)
+        if self.on_recorded is not None:
+            self.on_recorded(device, status)
         return entries
 
     def meter_snapshot(self, device_id: int, printer_id: str, status: DeviceStatus,

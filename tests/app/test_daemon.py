@@ -29,6 +29,7 @@ import pytest
 from gateway.local import logs
 from gateway.settings.loading import load_config, parse_config
 from tests.support.command_helpers import cloud_command, issue
+from tests.support.notify_socket import notify_socket
 from tests.support.paths import REPO
 from tests.support.printgw_cli import printgw
 from tests.support.uplink_checks import (
@@ -88,22 +89,16 @@ async def a_reading_under_way(h: Harness) -> None:
     await h.wait_for(lambda: h.fleet.ipp.requests > seen, 15, "a reading started", step=0.01)
 
 
-@contextlib.contextmanager
-def notify_socket(path: Path) -> Iterator[socket.socket]:
-    """A datagram socket standing in for systemd's `$NOTIFY_SOCKET`."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(path))
-    sock.setblocking(False)
-    try:
-        yield sock
-    finally:
-        sock.close()
-
-
 async def notifications(sock: socket.socket, count: int, within: float = 15.0) -> list[str]:
+    """The next `count` state changes told to systemd (`STATUS=` lines skipped: they come at any
+    time; tests/app/test_sd_notify.py checks them)."""
     loop = asyncio.get_running_loop()
-    return [(await asyncio.wait_for(loop.sock_recv(sock, 4096), within)).decode()
-            for _ in range(count)]
+    received: list[str] = []
+    while len(received) < count:
+        message = (await asyncio.wait_for(loop.sock_recv(sock, 4096), within)).decode()
+        if not message.startswith("STATUS="):
+            received.append(message)
+    return received
 
 
 def within_jitter(value: float, nominal: float) -> bool:

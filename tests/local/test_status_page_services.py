@@ -67,10 +67,10 @@ def test_each_services_reason_is_in_the_document_the_pages_and_the_table(tmp_pat
     assert reasons["monitoring"][0] == "active"
 
     zone = zoneinfo.ZoneInfo("UTC")
-    html = unescape(render_fleet(snapshot, zone))
-    assert "contract-printing: inactive (missing-function:contract)" in text(html)
-    assert 'title="requires the contract function' in html  # the reason in words, on hover
+    assert "LEG-1" in unescape(render_fleet(snapshot, zone))  # the row; services: its page
     page = text(unescape(render_device(snapshot, shown, {}, zone)))
+    assert "contract-printing: inactive (missing-function:contract)" in page
+    assert "requires the contract function" in page  # the reason in words
     assert "toner-delivery: inactive (incompatible-cartridge)" in page
     assert "supports cartridge models TN-9; the device has TN-1" in page
 

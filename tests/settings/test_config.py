@@ -231,7 +231,8 @@ def test_every_new_key_is_read(tmp_path: Path, monkeypatch) -> None:
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8480", "http://localhost:8480/",
                                  "http://[::1]:8480", "http://127.3.4.5"])
 def test_plain_http_cloud_only_on_loopback(url: str) -> None:
-    assert parse_config({"cloud": {"url": url}}).cloud.url == url.rstrip("/")
+    assert parse_config({"gateway": {"region": "jp"},
+                         "cloud": {"url": url}}).cloud.url == url.rstrip("/")
 
 
 def test_every_new_mistake_is_named_with_its_key_and_fix(tmp_path: Path) -> None:
@@ -376,7 +377,7 @@ def test_glob_sets_are_read_as_fnmatch_reads_them(first: str, second: str, meet:
 ])
 def test_cloud_urls_are_checked(key: str, value: str, words: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        parse_config({"cloud": {key: value}})
+        parse_config({"gateway": {"region": "jp"}, "cloud": {key: value}})
     (problem,) = caught.value.problems
     assert problem.startswith(f"cloud.{key}: ") and words in problem
     if key == "proxy":
@@ -391,7 +392,8 @@ def test_check_config_command_accepts_the_example_and_names_every_mistake(tmp_pa
     assert ok.returncode == 0, ok.stderr
     assert "OK" in ok.stdout
     bad = tmp_path / "bad.toml"
-    bad.write_text('[cloud]\nurl = "http://cloud.example.com"\nbatch_size = 900\n'
+    bad.write_text('[gateway]\nregion = "jp"\n'
+                   '[cloud]\nurl = "http://cloud.example.com"\nbatch_size = 900\n'
                    '[poll]\nintervall = "5m"\n')
     result = printgw("check-config", str(bad))
     assert result.returncode == 2
@@ -473,6 +475,7 @@ enabled = false
                                           "add a [snmp.v3_users.opps] table"],
         "poll.colour": ["unknown key", "remove it, or use one of the known keys: interval"],
         "cloud.url": ["must be reached over https://", "(got 'http://cloud.example.com')"],
+        "gateway.region": ["required with [cloud] url", 'e.g. region = "jp", "us"'],
         "cloud.ca_file": [f"cannot read {tmp_path / 'company-ca.pem'}", "PEM certificate"],
         "cloud.enrolment_token_file": [f"the secret file {token} is readable by group or others",
                                        f"run: chmod 600 {token}"],

@@ -104,7 +104,7 @@ PASSWORD = "pw-s3cret-91"
 
 def test_a_cloud_url_with_credentials_is_refused_and_never_shown(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
-    path.write_text(f'[gateway]\ndata_dir = "{tmp_path / "data"}"\n'
+    path.write_text(f'[gateway]\ndata_dir = "{tmp_path / "data"}"\nregion = "jp"\n'
                     f'[cloud]\nurl = "https://operator:{PASSWORD}@api.printgw.example"\n')
     result = printgw("check-config", str(path))
     assert result.returncode == 2

@@ -106,8 +106,10 @@ async def test_contract_function_and_cartridge_swap_decide_activation(tmp_path: 
         assert (mono.state.serial, "toner-next", "active") in lines
         assert len(lines) == len(set(lines)), lines  # no repeats: the reasons changed once each
 
-        # The pages and `printgw status --json`.
-        async with aiohttp.ClientSession() as http, http.get(base) as response:
+        # The device's page (the fleet rows link to it) and `printgw status --json`.
+        [shown_device] = [d for d in document["devices"] if d["serial"] == legacy.state.serial]
+        async with aiohttp.ClientSession() as http, \
+                http.get(f"{base}devices/{shown_device['id']}") as response:
             html = unescape(await response.text())
         assert "(missing-function:contract)" in re.sub(r"<[^>]+>", "", html)
         rc, out, err = await run(*COMMAND, "status", "--config", str(h.config_path), "--json")
