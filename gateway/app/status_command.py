@@ -23,11 +23,11 @@ from typing import Any
 
 from rich.console import Console
 
+from gateway.app.command_config import CONFIG_ERROR, load_or_report
 from gateway.local.live_view import FleetView
 from gateway.local.page_owner import data_dir_id, start_failure
 from gateway.local.status_page import fetch_status, local_url
 from gateway.local.status_table import print_fleet
-from gateway.settings.loading import ConfigError, load_config
 from gateway.settings.schema import Config
 from gateway.store import DATABASE_NAME, Store, StoreError
 
@@ -48,11 +48,9 @@ def add_status_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def status_command(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(f"printgw: {exc}", file=sys.stderr)
-        return 2
+    config = load_or_report(args.config)
+    if config is None:
+        return CONFIG_ERROR
     url = local_url(config)
     snapshot, why = _ask_daemon(config, url, args.config)
     if snapshot is None:

@@ -15,9 +15,9 @@ import asyncio
 import sys
 from pathlib import Path
 
+from gateway.app.command_config import CONFIG_ERROR, load_or_report
 from gateway.local.status_page import local_url
 from gateway.local.sync_api import TOKEN_FILE, read_token, request_sync
-from gateway.settings.loading import ConfigError, load_config
 
 DEFAULT_CONFIG = Path("/etc/printgw/gateway.toml")
 WAIT_SECONDS = 600.0
@@ -42,11 +42,9 @@ def add_sync_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_sync(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(f"printgw: {exc}", file=sys.stderr)
-        return 2
+    config = load_or_report(args.config)
+    if config is None:
+        return CONFIG_ERROR
     url = local_url(config)
     if not config.status_page.enabled:
         print("printgw: the status page is disabled ([status_page] enabled = false): no daemon "
