@@ -292,6 +292,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX alert_queue_due ON alert_queue(output, next_attempt_at, seq);
     """,
+    # 13: FIG. 9 (`gateway/uplink/pipeline.py`): whether a queued upload already carries the
+    # application ID (`queued`), so a second reading before the cloud's answer does not carry it
+    # again, or the cloud refused it (`refused`: tried again after the next sync).
+    """
+    ALTER TABLE applications ADD COLUMN first_upload TEXT;
+    """,
 )
 
 

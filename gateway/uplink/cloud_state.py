@@ -64,6 +64,9 @@ class StoredApplication:
     """The last `ActivationResult` for this application (S0608, or FIG. 9 from an upload)."""
     notified_application_id: str | None
     """The application ID the cloud last confirmed as activated."""
+    first_upload: str | None
+    """FIG. 9: `queued` while a queued upload carries the application ID, `refused` when the
+    cloud refused that upload's activation (carried again after the next sync), else None."""
     updated_at: float
 
     @property
@@ -208,8 +211,10 @@ class CloudState:
                           db: sqlite3.Connection | None = None) -> None:
         """Replace the device's rows with the cloud's application information (S0606) and FIG.
         10's decisions (by service ID).  The last activation result is kept for a service whose
-        application ID did not change.  Should the cloud list a service twice, the first entry
-        with an application ID counts."""
+        application ID did not change, and so is the mark of the FIG. 9 upload carrying it
+        unless the cloud refused that upload's activation (then the next reading after this
+        sync carries it once more).  Should the cloud list a service twice, the first entry with an
+        application ID counts."""
         chosen: dict[str, Application] = {}
         for app in applications:
             service_id = app.service_id
@@ -220,7 +225,8 @@ class CloudState:
         with self._writing(db) as conn:
             kept = {row["service_id"]: row for row in conn.execute(
                 "SELECT service_id, application_id, activation_result, activated_at, "
-                "notified_application_id FROM applications WHERE device_id = ?", (device_id,))}
+                "notified_application_id, first_upload "
+                "FROM applications WHERE device_id = ?", (device_id,))}
             conn.execute("DELETE FROM applications WHERE device_id = ?", (device_id,))
             for service_id, app in chosen.items():
                 old = kept.get(service_id)
@@ -231,7 +237,8 @@ class CloudState:
                     "outline, contracted_on, state, compatible_models, data_types, "
                     "activation_by_first_upload, enabled, decision, decision_reason, "
                     "decision_detail, activation_result, activated_at, notified_application_id, "
-                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "first_upload, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (device_id, service_id, app.application_id, app.provider,
                      app.service_outline, app.application_date, app.activation_state,
                      json.dumps(list(app.compatible_cartridge_models)),
@@ -243,6 +250,7 @@ class CloudState:
                      old["activation_result"] if same else None,
                      app.activated_at,
                      old["notified_application_id"] if same else None,
+                     old["first_upload"] if same and old["first_upload"] != "refused" else None,
                      now))
 
     def applications(self, device_id: int) -> list[StoredApplication]:
@@ -263,22 +271,35 @@ class CloudState:
             activation_result=(ActivationResult.from_json(json.loads(row["activation_result"]))
                                if row["activation_result"] else None),
             notified_application_id=row["notified_application_id"],
+            first_upload=row["first_upload"],
             updated_at=row["updated_at"]) for row in rows]
+
+    def mark_carried(self, device_id: int, application_ids: Iterable[str], *,
+                     db: sqlite3.Connection | None = None) -> None:
+        """FIG. 9: a queued upload carries these application IDs; later readings do not."""
+        with self._writing(db) as conn:
+            conn.executemany(
+                "UPDATE applications SET first_upload = 'queued' "
+                "WHERE device_id = ? AND application_id = ?",
+                [(device_id, application_id) for application_id in application_ids])
 
     def record_activation(self, device_id: int, service_id: str, result: ActivationResult, *,
                           db: sqlite3.Connection | None = None) -> bool:
         """Keep an `ActivationResult` (S0608, or FIG. 9 from an upload) beside its application;
-        the activation state becomes the result's.  False when the device has no such service
-        (its applications changed meanwhile): nothing is stored."""
+        the activation state becomes the result's (and a queued FIG. 9 upload refused is marked
+        so).  False when the device has no such service (its applications changed meanwhile):
+        nothing is stored."""
         with self._writing(db) as conn:
             updated = conn.execute(
                 "UPDATE applications SET activation_result = ?, state = ?, "
                 "activated_at = ?, "
                 "notified_application_id = CASE ? WHEN 'activated' THEN ? "
                 "WHEN 'deactivated' THEN NULL ELSE notified_application_id END, "
+                "first_upload = CASE WHEN ? = 'refused' AND first_upload = 'queued' "
+                "THEN 'refused' ELSE first_upload END, "
                 "updated_at = ? WHERE device_id = ? AND service_id = ?",
                 (json.dumps(result.to_json()), result.activation_state,
-                 result.activated_at, result.result, result.application_id,
+                 result.activated_at, result.result, result.application_id, result.result,
                  self.clock(), device_id, service_id)).rowcount
         return updated > 0
 

@@ -62,12 +62,15 @@ class UploadPipeline:
         (FIG. 10 again when the device's abilities changed: `gateway.uplink.rejudge`)."""
 
     def first_upload_activations(self, device_id: int) -> tuple[list[str], list[str]]:
-        """(application IDs, their data types) a FIG. 9 upload should carry for the device."""
+        """(application IDs, their data types) a FIG. 9 upload should carry for the device:
+        those not active yet that no queued upload carries already (the cloud's answer to that
+        one decides)."""
         ids: list[str] = []
         types: list[str] = []
         for app in self.state.applications(device_id):
             if (app.activation_by_first_upload and app.decision_activate
-                    and app.application_id and app.activation_state != "active"):
+                    and app.application_id and app.activation_state != "active"
+                    and app.first_upload is None):
                 ids.append(app.application_id)
                 types += [t for t in app.data_types if t not in types]
         return ids, types
@@ -116,6 +119,8 @@ class UploadPipeline:
                 self.meters.mark(printer_id, snapshot[0], status.read_at.timestamp(),
                                  snapshot[1].entry_id, db=db)
             self.outbox.put(entries, device_id=device.id, db=db)
+            if any(entry.application_ids for entry in entries):
+                self.state.mark_carried(device.id, application_ids, db=db)
             self.state.set_last_status(device.id, baseline(previous, status).to_json(),
                                        status.read_at.timestamp(),
                                        periodic=periodic and bool(entries), db=db)

@@ -228,9 +228,22 @@ def test_a_fig9_first_upload_carries_the_application_ids_and_their_types(
     assert list(first.data) == ["supplies.level", "counters.total"]
     assert first.data["counters.total"] == {"total": 1200, "sources": {}}
 
-    clock.now += 60  # not yet activated: the next reading carries it again
+    clock.now += 60  # the queued upload carries it: the next reading (after a restart) does not
+    assert pipeline(store, clock).record(device, reading(clock, 40)) == []
+    assert [p.entry.application_ids for p in uploads.outbox.due()] == [("app-1",)]
+
+    # The cloud refused it; the next FIG. 7 sync (same application) lets one upload try again.
+    decisions = {"toner-delivery": decide_activation(app, enabled=True, installed_models=set())}
+    state.record_activation(device.id, "toner-delivery", ActivationResult(
+        service_id="toner-delivery", application_id="app-1", result="refused",
+        activation_state="inactive", reason=None))
+    state.save_applications(device.id, [app], decisions)
+    clock.now += 60
     [again] = uploads.record(device, reading(clock, 40))
     assert (again.event, again.application_ids) == ("periodic", ("app-1",))
+    clock.now += 60
+    state.save_applications(device.id, [app], decisions)  # not refused: still carried once
+    assert uploads.record(device, reading(clock, 40)) == []
 
     state.record_activation(device.id, "toner-delivery", ActivationResult(
         service_id="toner-delivery", application_id="app-1", result="activated",
