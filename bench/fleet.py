@@ -23,7 +23,11 @@ The virtual printers live on 127.1.0.0/16 (sweep), 127.2.0.0/22 (fleet poll), 12
 (simulator) and 127.2.16.1 (client CPU).  To see where a process spends its time:
 `py-spy record -o out.svg -- python bench/gateway_poll.py` (or `py-spy record --pid PID`).
 
-    python bench/fleet.py [--quick] [--only client-cpu,fleet-poll,sweep,uplink,simulator]
+`--scale` runs issue 20's targets instead (`bench/scale.py`: 1,000 to 10,000 printers, the
+baselines easysnmp, gufo_snmp used synchronously and Prometheus snmp_exporter; it also needs the
+Debian package prometheus-snmp-exporter and uses 127.60.0.0/14).
+
+    python bench/fleet.py [--quick] [--scale] [--only client-cpu,fleet-poll,sweep,uplink,simulator]
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,8 +50,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench import discovery as sweep_bench  # noqa: E402
 from bench import gateway_poll, poll  # noqa: E402
+from bench import scale as scale_bench  # noqa: E402
 from bench import simulator as sim_bench  # noqa: E402
 from bench import uplink as uplink_bench  # noqa: E402
+from bench.lines import Line, print_lines  # noqa: E402
 from protocols.snmp.client import SnmpClient  # noqa: E402
 from protocols.snmp.model import SnmpCredentials, SnmpError, SnmpTarget  # noqa: E402
 from simulator import ber  # noqa: E402
@@ -63,27 +68,17 @@ SCALE = {
 }
 
 
-@dataclass
-class Line:
-    target: str
-    ours: str
-    baseline: str
-    ratio: float
-    goal: str
-    met: bool
-
-
 def client_cpu(quick: bool) -> list[Line]:
     polls = SCALE[quick]["polls"]
     recording = SNMP_FIXTURES / "sharp.snmprec"
     with tempfile.TemporaryDirectory() as tmp, \
             poll.snmpd(recording, Path(tmp), "127.2.16.1") as (host, port):
         target = SnmpTarget(host, port, SnmpCredentials(community="public"))
-        vendor = poll.vendor_oids(target)
+        plan = poll.poll_plan(target)
         ours = poll.bench_printgw(target, polls, 5)
         mapped = poll.bench_printgw(target, polls, 5, mapping=True)
         old = poll.bench_printgw(target, max(1, polls // 10), 3, fast=False)
-        theirs = poll.bench_easysnmp(host, port, "public", vendor, polls, 5)
+        theirs = poll.bench_easysnmp(host, port, "public", plan, polls, 5)
     ratio = ours.cpu_ms / theirs.cpu_ms
     return [Line("client CPU / SNMP poll",
                  f"{ours.cpu_ms:.2f} ms ({mapped.cpu_ms:.2f} with mapping; pysnmp "
@@ -191,19 +186,32 @@ def simulator(quick: bool) -> list[Line]:
                  ">= 1,000/s", ours["polls_per_s"] >= 1000 and not ours["failed"])]
 
 
+def scale(quick: bool) -> list[Line]:
+    """Issue 20: the same gateway and fleet from 1,000 to 10,000 printers (`bench/scale.py`)."""
+    return scale_bench.run(scale_bench.QUICK_SIZES if quick else scale_bench.SIZES,
+                           cycles=2 if quick else 3, polls=SCALE[quick]["polls"])
+
+
 TARGETS: dict[str, Callable[[bool], list[Line]]] = {
     "client-cpu": client_cpu, "fleet-poll": fleet_poll, "sweep": sweep, "uplink": uplink,
-    "simulator": simulator}
+    "simulator": simulator, "scale": scale}
+EARLIER = [name for name in TARGETS if name != "scale"]
+"""The targets of issue 8 and after: what `python bench/fleet.py` runs without `--scale`."""
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
-                    help="200 printers, a /20 swept, 200 statuses: a few minutes")
-    ap.add_argument("--only", default=",".join(TARGETS),
+                    help="200 printers, a /20 swept, 200 statuses (with --scale: 1,000 and "
+                         "3,000 printers): a few minutes")
+    ap.add_argument("--scale", action="store_true",
+                    help="issue 20's fleet from 1,000 to 10,000 printers (bench/scale.py) "
+                         "instead of the earlier targets")
+    ap.add_argument("--only", default=None,
                     help=f"comma-separated targets among {', '.join(TARGETS)}")
     args = ap.parse_args()
-    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    chosen = ([name.strip() for name in args.only.split(",") if name.strip()] if args.only
+              else ["scale"] if args.scale else EARLIER)
     unknown = set(chosen) - set(TARGETS)
     if unknown:
         ap.error(f"unknown targets: {', '.join(sorted(unknown))}")
@@ -212,13 +220,9 @@ def main() -> int:
     for name in chosen:
         print(f"\n== {name}", flush=True)
         lines += TARGETS[name](args.quick)
-    print(f"\n== issue 8 targets{' (--quick)' if args.quick else ''}, "
-          f"{time.monotonic() - started:.0f} s")
-    print(f"{'target':<40}{'ours':<62}{'baseline':<34}{'ratio':>7}  {'goal':<22}result")
-    for line in lines:
-        print(f"{line.target:<40}{line.ours:<62}{line.baseline:<34}{line.ratio:>7.2f}  "
-              f"{line.goal:<22}{'pass' if line.met else 'MISSED'}")
-    return 0 if all(line.met for line in lines) else 1
+    title = (f"{'issue 20' if chosen == ['scale'] else 'fleet'} targets"
+             f"{' (--quick)' if args.quick else ''}, {time.monotonic() - started:.0f} s")
+    return 0 if print_lines(title, lines) else 1
 
 
 if __name__ == "__main__":

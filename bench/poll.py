@@ -7,15 +7,21 @@ clients' way.  `override` knows no IpAddress, TimeTicks or Counter64: IpAddress 
 as their 4 octets, TimeTicks as Gauge32 (same number), Counter64 objects are left out.
 `--agent snmpsim` serves the recording with snmpsim instead, types exact.
 
-The same requests (the system scalars, one GETBULK walk, max-repetitions 25, per subtree the
-gateway reads, the vendor objects) are done N times, sequentially, by:
+The same objects (the system scalars, every subtree `read_printer` walks for the recording's
+vendor, the vendor objects: `printer.reading_plan`) are read N times, sequentially, by:
 
-- printgw: `read_printer` on gufo_snmp (the gateway's path), without and with the mapping onto
-  `DeviceStatus`, and on pysnmp 7 only (`SnmpClient(fast=False)`, the path before issue 8);
-- easysnmp: the C net-snmp binding (pip package `easysnmp`, built against Debian `libsnmp-dev`);
+- printgw: `read_printer` on the fast path (the gateway's: shared socket, own codec, several
+  subtrees per GETBULK), without and with the mapping onto `DeviceStatus`, and on pysnmp 7 only
+  (`SnmpClient(fast=False)`, the path before issue 8);
+- gufo_snmp used synchronously: its blocking `SnmpSession` (`get_many`, one `getbulk` walk per
+  subtree, max-repetitions 25): its Rust codec and socket with no event loop, the floor of a
+  Python client;
+- easysnmp: the C net-snmp binding (pip package `easysnmp`, built against Debian `libsnmp-dev`),
+  one `bulkwalk` per subtree, max-repetitions 25;
 - net-snmp's CLI tools: `snmpget` + one `snmpbulkwalk` per subtree, as processes.
 
-Printed: client CPU ms per poll (median of the rounds) and polls/s, and the ratios to easysnmp.
+Printed: client CPU ms per poll (median of the rounds) and polls/s, the ratios to gufo_snmp used
+synchronously and to easysnmp, and the values each read (the baselines count absent objects).
 
     python bench/poll.py [--recording sharp] [--agent snmpd|snmpsim] [--polls 200] [--rounds 5]
 """
@@ -45,20 +51,21 @@ from gateway.device.snmp_mapping import apply_snmp
 from protocols.hosts import free_port
 from protocols.snmp.client import SnmpClient
 from protocols.snmp.model import SnmpCredentials, SnmpError, SnmpTarget
-from protocols.snmp.printer import (
-    CONTRACT_SUBTREES,
-    INTERFACE_SUBTREES,
-    PRINTER_SUBTREES,
-    SYSTEM_SCALARS,
-    read_printer,
-)
+from protocols.snmp.printer import SYSTEM_SCALARS, read_printer, reading_plan
 from tests.support.paths import SNMP_FIXTURES
 from tests.support.snmpsim_agent import snmpsim
 
-SUBTREES = PRINTER_SUBTREES + INTERFACE_SUBTREES + CONTRACT_SUBTREES
 OVERRIDE_TYPES = {"2": "integer", "6": "object_id", "65": "counter", "66": "uinteger",
                   "67": "uinteger"}
 """snmprec type tag → snmpd `override` type, for the tags that are not octets."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one poll reads: instance OIDs fetched (the system scalars first) and subtrees."""
+
+    scalars: list[str]
+    subtrees: tuple[str, ...]
 
 
 @dataclass
@@ -169,24 +176,48 @@ def bench_printgw(target: SnmpTarget, polls: int, rounds: int, fast: bool = True
     return asyncio.run(run())
 
 
-def vendor_oids(target: SnmpTarget) -> list[str]:
-    async def read() -> list[str]:
+def poll_plan(target: SnmpTarget) -> Plan:
+    """The objects `read_printer` reads from the target (its vendor's)."""
+    async def read() -> Plan:
         async with SnmpClient() as client:
-            return (await read_printer(client, target)).vendor.oids()
+            vendor = (await read_printer(client, target)).vendor
+        subtrees, scalars = reading_plan(vendor)
+        return Plan(list(scalars), subtrees)
     return asyncio.run(read())
 
 
-def bench_easysnmp(host: str, port: int, community: str, vendor: list[str], polls: int,
+def bench_gufo_sync(host: str, port: int, community: str, plan: Plan, polls: int,
+                    rounds: int) -> Figure:
+    """The same requests through gufo_snmp's blocking session: no event loop, no checks."""
+    from gufo.snmp.sync import SnmpSession
+
+    system, vendor = plan.scalars[:len(SYSTEM_SCALARS)], plan.scalars[len(SYSTEM_SCALARS):]
+    session = SnmpSession(host, port, community=community, timeout=2.0, max_repetitions=25)
+
+    def once() -> int:
+        values = len(session.get_many(system))
+        for root in plan.subtrees:
+            values += sum(1 for _ in session.getbulk(root, max_repetitions=25))
+        if vendor:
+            values += len(session.get_many(vendor))
+        return values
+
+    with session:
+        return _rounds(once, polls, rounds)
+
+
+def bench_easysnmp(host: str, port: int, community: str, plan: Plan, polls: int,
                    rounds: int) -> Figure:
     """The same requests through easysnmp (net-snmp's C library in this process)."""
     import easysnmp  # the bench extra: only here
 
+    system, vendor = plan.scalars[:len(SYSTEM_SCALARS)], plan.scalars[len(SYSTEM_SCALARS):]
     session = easysnmp.Session(hostname=host, remote_port=port, version=2, community=community,
                                use_numeric=True, timeout=2, retries=1)
 
     def once() -> int:
-        values = len(session.get(list(SYSTEM_SCALARS)))
-        for root in SUBTREES:
+        values = len(session.get(system))
+        for root in plan.subtrees:
             values += len(session.bulkwalk(root, max_repetitions=25))
         if vendor:
             values += len(session.get(vendor))
@@ -200,12 +231,13 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def bench_netsnmp(host: str, port: int, community: str, vendor: list[str], polls: int,
+def bench_netsnmp(host: str, port: int, community: str, plan: Plan, polls: int,
                   rounds: int) -> Figure:
     """The same requests through net-snmp's command-line tools, one process per request."""
     base = ["-v2c", "-c", community, "-t", "2", "-r", "1", "-On", f"{host}:{port}"]
+    vendor = plan.scalars[len(SYSTEM_SCALARS):]
     commands = [["snmpget", *base, *SYSTEM_SCALARS]]
-    commands += [["snmpbulkwalk", "-Cr25", *base, root] for root in SUBTREES]
+    commands += [["snmpbulkwalk", "-Cr25", *base, root] for root in plan.subtrees]
     if vendor:
         commands.append(["snmpget", *base, *vendor])
 
@@ -246,26 +278,30 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, \
             agent(args.agent, recording, Path(tmp), args.host) as (host, port, community):
         target = SnmpTarget(host, port, SnmpCredentials(community=community))
-        vendor = vendor_oids(target)
+        plan = poll_plan(target)
         rows = [
-            ("printgw read (gufo_snmp)", bench_printgw(target, args.polls, args.rounds)),
+            ("printgw read (fast path)", bench_printgw(target, args.polls, args.rounds)),
             ("printgw read + mapping", bench_printgw(target, args.polls, args.rounds,
                                                      mapping=True)),
             ("printgw read, pysnmp 7 only", bench_printgw(target, max(1, args.polls // 10),
                                                           args.rounds, fast=False)),
-            ("easysnmp (C net-snmp binding)", bench_easysnmp(host, port, community, vendor,
+            ("gufo_snmp used synchronously", bench_gufo_sync(host, port, community, plan,
                                                              args.polls, args.rounds)),
-            ("net-snmp CLI tools", bench_netsnmp(host, port, community, vendor,
+            ("easysnmp (C net-snmp binding)", bench_easysnmp(host, port, community, plan,
+                                                             args.polls, args.rounds)),
+            ("net-snmp CLI tools", bench_netsnmp(host, port, community, plan,
                                                  args.cli_polls, args.rounds)),
         ]
-    baseline = rows[3][1].cpu_ms
+    gufo, easy = rows[3][1].cpu_ms, rows[4][1].cpu_ms
     print(f"recording: {args.recording}, agent: {args.agent}, {args.rounds} rounds of "
           f"{args.polls} sequential polls ({max(1, args.polls // 10)} with pysnmp, "
-          f"{args.cli_polls} with the CLI tools)")
-    print(f"{'client':<32}{'CPU ms/poll':>12}{'polls/s':>10}{'/ easysnmp':>12}{'values':>8}")
+          f"{args.cli_polls} with the CLI tools); {len(plan.subtrees)} subtrees, "
+          f"{len(plan.scalars)} scalars")
+    print(f"{'client':<32}{'CPU ms/poll':>12}{'polls/s':>10}{'/ gufo sync':>12}"
+          f"{'/ easysnmp':>12}{'values':>8}")
     for name, figure in rows:
         print(f"{name:<32}{figure.cpu_ms:>12.2f}{figure.polls_per_s:>10.0f}"
-              f"{figure.cpu_ms / baseline:>12.2f}{figure.values:>8}")
+              f"{figure.cpu_ms / gufo:>12.2f}{figure.cpu_ms / easy:>12.2f}{figure.values:>8}")
     return 0
 
 

@@ -310,6 +310,8 @@ class Store:
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
+        self._batch = False
+        """A `batch()` is open: `transaction()` makes savepoints."""
         try:
             if self.path != ":memory:":
                 _create_private(Path(self.path))
@@ -349,14 +351,52 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception.  Inside `batch()`, a savepoint
+        of the batch's transaction instead: undone alone on an exception, committed with the
+        batch."""
+        if self._batch:
+            with self._savepoint():
+                yield self.conn
+            return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:  # a COMMIT that failed may leave it open
+                self.conn.execute("ROLLBACK")
+            raise
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[sqlite3.Connection]:
+        """One transaction, one commit (one fsync) for many: every `transaction()` inside it is
+        a savepoint of it.  Nothing of it is committed, or durable, before it ends; so it is
+        never held across an `await`: another task on this connection would see, and could
+        send, what is not committed yet.  A batch inside a batch is part of it."""
+        if self._batch:
+            yield self.conn
+            return
+        with self.transaction() as conn:
+            self._batch = True
+            try:
+                yield conn
+            finally:
+                self._batch = False
+
+    @contextlib.contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        self.conn.execute("SAVEPOINT part")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK TO part")
+            self.conn.execute("RELEASE part")
+            raise
+        self.conn.execute("RELEASE part")
 
     def close(self) -> None:
         self.conn.close()

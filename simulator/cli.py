@@ -34,7 +34,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--mix", default=None,
                     help="comma-separated profiles assigned round-robin "
                          "(default: color-mfp,mono-laser,inkjet,legacy-laser)")
-    ap.add_argument("--seed", type=int, default=0, help="seed for serials and levels")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="seed for levels; with each printer's address, for its "
+                         "serial, UUID and MAC")
     ap.add_argument("--community", default="public", help="SNMP read community")
     ap.add_argument("--write-community", default="private", help="SNMP write community")
     ap.add_argument("--v3-user", action="append", default=[], metavar="NAME:AUTHKEY:PRIVKEY",

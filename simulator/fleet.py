@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simulator import ber
+from simulator.identity import PrinterKey
 from simulator.ipp_server import IppServer
 from simulator.printer import VirtualPrinter
 from simulator.profiles import get_profile
@@ -36,6 +37,9 @@ class FleetConfig:
     contract_root: str = "1.3.6.1.4.1.32473.1"
     max_message_size: int = 65000
     ipp: bool = True
+    identity_first_ip: str | None = None
+    """The printers take their serial, UUID and MAC from the addresses from this one on instead
+    of their own (`simulator.identity`): the same printers moved elsewhere (DHCP)."""
 
 
 def in_private_netns() -> bool:
@@ -61,16 +65,17 @@ def in_private_netns() -> bool:
     return False
 
 
-def addresses(first_ip: str, count: int) -> list[str]:
+def addresses(first_ip: str, count: int, serve: bool = True) -> list[str]:
     """`count` addresses from `first_ip`, skipping .0 and .255 host octets.
 
-    Loopback (127.0.0.0/8) anywhere; other unicast addresses only inside a network namespace of
-    their own (see `in_private_netns`), so that virtual printers never appear on a real network.
+    To `serve` on: loopback (127.0.0.0/8) anywhere; other unicast addresses only inside a network
+    namespace of their own (see `in_private_netns`), so that virtual printers never appear on a
+    real network.  Addresses only named (`serve=False`: identities) may be any unicast ones.
     """
     ip = ipaddress.IPv4Address(first_ip)
     net = ipaddress.IPv4Network("127.0.0.0/8")
     loopback = ip in net
-    if not loopback and not in_private_netns():
+    if serve and not loopback and not in_private_netns():
         raise ValueError(f"printers on {first_ip}: only loopback addresses (127.0.0.0/8) here; "
                          "other addresses only inside a network namespace (ip netns exec NS ...)")
     out = []
@@ -109,9 +114,12 @@ class Fleet:
         self._by_key: dict[str, VirtualPrinter] = {}
         rng = random.Random(config.seed)
         profiles = [get_profile(p) for p in config.profiles]
-        for i, ip in enumerate(addresses(config.first_ip, config.count)):
+        ips = addresses(config.first_ip, config.count)
+        named = (addresses(config.identity_first_ip, config.count, serve=False)
+                 if config.identity_first_ip else ips)
+        for i, (ip, identity_ip) in enumerate(zip(ips, named, strict=True)):
             profile = profiles[i % len(profiles)]
-            state = profile.make_state(i + 1, rng)
+            state = profile.make_state(i + 1, rng, PrinterKey(config.seed, identity_ip))
             printer = VirtualPrinter(state, profile, ip, config.snmp_port, config.ipp_port,
                                      self.agent.config.contract_root,
                                      v3_enabled=bool(config.v3_users))

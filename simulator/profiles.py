@@ -10,7 +10,6 @@ and only where the recording has them, so the real device's quirks come along.
 from __future__ import annotations
 
 import random
-import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +19,9 @@ from protocols.recording import Manifest, RecordingFiles
 from protocols.snmp import oids
 from protocols.snmp.textual_conventions import PrtMarkerSuppliesTypeTC
 from simulator import ber
+from simulator.identity import PrinterKey
 from simulator.meters import PageMeters
-from simulator.state import CARTRIDGE_KINDS, CartridgeType, PrinterState, SupplyState, new_uuid
+from simulator.state import CARTRIDGE_KINDS, CartridgeType, PrinterState, SupplyState
 
 SUPPLY_TYPES = PrtMarkerSuppliesTypeTC
 SUPPLY_TYPE_CODES = {v: k for k, v in SUPPLY_TYPES.items()}
@@ -84,9 +84,13 @@ class Profile:
     ipp_answer: bytes | None = None
     """The recorded IPP Get-Printer-Attributes answer, served instead of the simulator's."""
 
-    def make_state(self, number: int, rng: random.Random) -> PrinterState:
-        """A fresh printer of this model; `rng` makes serials and levels reproducible."""
-        serial = self._serial(rng)
+    def make_state(self, number: int, rng: random.Random,
+                   key: PrinterKey | None = None) -> PrinterState:
+        """A fresh printer of this model: its serial, UUID and MAC from `key` (its address and
+        seed: `simulator.identity`; by default its number), its levels from `rng`."""
+        key = key or PrinterKey.numbered(number)
+        serial = key.serial_like(self.recorded_serial) if self.recorded_serial else key.serial(
+            self.serial_prefix)
         supplies = []
         colorants: dict[str, int] = {}
         for spec in self.supplies:
@@ -105,36 +109,18 @@ class Profile:
                 cartridge_id=f"{serial}-{i}-0000", new=False,
                 cartridge_type=spec.cartridge_type, contract_part=spec.contract_part,
             ))
-        mac = bytes([0x02, 0x50, 0x47]) + rng.getrandbits(24).to_bytes(3, "big")
         total = (self.recorded_life_count if self.recorded_life_count is not None
                  else rng.randint(1000, 90000))
         color_pages = total // 3 if self.color else 0
         return PrinterState(
             name=f"{self.key}-{number:04d}", serial=serial, manufacturer=self.manufacturer,
-            model=self.model, firmware=self.firmware, uuid=new_uuid(f"{serial}"),
-            mac=mac, supplies=supplies, color=self.color, has_contract_mib=self.contract_mib,
+            model=self.model, firmware=self.firmware, uuid=key.uuid,
+            mac=key.mac, supplies=supplies, color=self.color, has_contract_mib=self.contract_mib,
             total_pages=total, color_pages=color_pages, mono_pages=total - color_pages,
             meters=PageMeters.starting_at(total - color_pages, color_pages),
             sys_name=f"{self.key}-{number:04d}".lower(),
             hr_device_index=self.supplies[0].device_index if self.supplies else 1,
         )
-
-    def _serial(self, rng: random.Random) -> str:
-        """A serial shaped like the recorded one (same length and character classes) or SIMxxxx."""
-        if self.recorded_serial:
-            out = []
-            for ch in self.recorded_serial:
-                if ch.isdigit():
-                    out.append(rng.choice(string.digits))
-                elif ch.isalpha() and ch.isupper():
-                    out.append(rng.choice(string.ascii_uppercase))
-                elif ch.isalpha():
-                    out.append(rng.choice(string.ascii_lowercase))
-                else:
-                    out.append(ch)
-            return "".join(out)
-        return self.serial_prefix + "".join(rng.choice(string.digits + "ABCDEFGHJKLMNPRSTUVWXYZ")
-                                            for _ in range(9))
 
 
 def _toners(yield_pages: int, unit: int = 7, max_capacity: int | None = None,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import time
-import uuid as uuidlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -93,7 +92,8 @@ class SupplyState:
     def percent(self) -> int:
         if self.max_capacity <= 0:
             return 0
-        return round(self.level_int * 100 / self.max_capacity)
+        # half up, as printers show it (Python's round() would take 72.5 to 72)
+        return (self.level_int * 200 + self.max_capacity) // (2 * self.max_capacity)
 
     @property
     def empty(self) -> bool:
@@ -462,7 +462,3 @@ class PrinterState:
                         "code": a.code, "description": a.description}
                        for a in self.alerts()],
         }
-
-
-def new_uuid(seed_text: str) -> str:
-    return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, "printgw-sim:" + seed_text))

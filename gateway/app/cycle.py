@@ -1,5 +1,6 @@
 """One full cycle, what `printgw run --once` does: discover when due, read every device, register
-and synchronise it with the cloud, queue what the readings cause, deliver the outbox."""
+and synchronise it with the cloud, queue what the readings cause, deliver the outbox.  A device
+discovery read in this cycle is not read again: that reading is its poll."""
 
 from __future__ import annotations
 
@@ -41,15 +42,14 @@ class Cycle:
         or None: when due), queue, and deliver (or wake the sender)."""
         started = time.monotonic()
         report = CycleReport()
-        if self.discovery.due(time.time()):
-            await self.discovery.discover()
-        devices = [d for d in self.inventory.devices() if d.missing_since is None]
-        report.devices = len(devices)
+        queued = self.intake.queued
         # Without a cloud link nothing has to wait for the whole fleet: each reading is recorded
-        # as it arrives and dropped, so a cycle never holds every device's reading at once.
+        # as it arrives (committed in groups) and dropped, so a cycle never holds every device's
+        # reading at once.
         uplink = self.uplink
         answered: list[tuple[Device, DeviceStatus]] = []
         unreachable: set[int] = set()
+        discovered: set[int] = set()
 
         def take(device: Device, status: DeviceStatus | None) -> None:
             if status is None:
@@ -58,19 +58,32 @@ class Cycle:
             report.read += 1
             if uplink is None:
                 self.intake.latest[device.id] = status
-                report.queued += self.intake.record(device, status)
+                self.intake.submit(device, status)
             else:
                 answered.append((device, status))
 
-        await self.poller.read_each(devices, take)
+        async def take_discovered(readings: list[tuple[Device, DeviceStatus]]) -> None:
+            """Discovery's readings: the devices' polls of this cycle, not read again."""
+            for device, status in readings:
+                if device.id not in discovered:
+                    discovered.add(device.id)
+                    take(device, status)
+
+        if self.discovery.due(time.time()):
+            await self.discovery.discover(take_discovered)
+        devices = [d for d in self.inventory.devices() if d.missing_since is None]
+        report.devices = len(devices)
+        await self.poller.read_each((d for d in devices if d.id not in discovered), take)
+        self.intake.flush()
         report.unreachable = [d.id for d in devices if d.id in unreachable]
         order = {d.id: i for i, d in enumerate(devices)}
-        answered.sort(key=lambda reading: order[reading[0].id])
+        answered.sort(key=lambda reading: order.get(reading[0].id, len(order)))
         if uplink is not None and (uplink.connected or await uplink.connect()):
             report.synced = await uplink.sync(answered, sync)
         for device, status in answered:
             self.intake.latest[device.id] = status
-            report.queued += self.intake.record(device, status)
+        self.intake.record_many(answered)
+        report.queued = self.intake.queued - queued
         if uplink is not None:
             if deliver:
                 report.delivered = await uplink.deliver()

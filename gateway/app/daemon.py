@@ -98,7 +98,7 @@ class Gateway:
         if self.link is not None:  # a service became active: its data now, not at the schedule
             self.link.on_due = self.polling.read_now
         self.discovery = DiscoveryLoop(live, self.inventory, self.reader,
-                                       self.polling.devices_changed)
+                                       self.polling.devices_changed, self.polling.take)
         self.cycle_runner = Cycle(self.discovery, self.inventory, self.poller, self.intake,
                                   self.outbox, self.uplink)
         self.shutdown = Shutdown()
@@ -141,6 +141,7 @@ class Gateway:
         await self.close()
 
     async def close(self) -> None:
+        self.intake.flush()  # readings gathered for a group commit
         if self.uplink is not None:
             await self.uplink.close()
         await self.reader.close()

@@ -1,5 +1,6 @@
 """Discovery inside the daemon: a run at the start and again every `discovery.interval`, or at
-once after a reload that changed what or how to discover."""
+once after a reload that changed what or how to discover.  The reading that identified each
+device is its poll: handed on (`on_read`), not read again right away."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from collections.abc import Callable
 
 from gateway.device.reader import DeviceReader
-from gateway.fleet.discovery import Discovery
+from gateway.fleet.discovery import Discovery, ReadingsCallback
 from gateway.fleet.inventory import Inventory
 from gateway.settings.schema import Config
 from gateway.wake import first_of
@@ -19,12 +20,15 @@ log = logging.getLogger(__name__)
 
 class DiscoveryLoop:
     def __init__(self, config: Callable[[], Config], inventory: Inventory,
-                 reader: DeviceReader, on_found: Callable[[], None]) -> None:
+                 reader: DeviceReader, on_found: Callable[[], None],
+                 on_read: ReadingsCallback | None = None) -> None:
         self.config = config
         self.inventory = inventory
         self.reader = reader
         self.on_found = on_found
         """Called after each run: the devices to poll may have changed."""
+        self.on_read = on_read
+        """Takes the readings of the runs `run` makes in as the devices' polls."""
         self.last_run: float | None = None
         self._again = asyncio.Event()
 
@@ -37,8 +41,10 @@ class DiscoveryLoop:
             self.last_run = None
         self._again.set()
 
-    async def discover(self) -> None:
-        report = await Discovery(self.config(), self.inventory, self.reader).run()
+    async def discover(self, on_read: ReadingsCallback | None = None) -> None:
+        """One run; `on_read` takes its readings in as the devices' polls."""
+        report = await Discovery(self.config(), self.inventory, self.reader,
+                                 on_read=on_read).run()
         self.last_run = time.time()
         self.on_found()
         log.info("discovery: %d devices found in %.1f s (%d errors)", len(report.found),
@@ -49,7 +55,7 @@ class DiscoveryLoop:
             self._again.clear()
             if self.due(time.time()):
                 try:
-                    await self.discover()
+                    await self.discover(self.on_read)
                 except Exception:  # tried again at the next interval
                     log.exception("discovery failed")
                     self.last_run = time.time()

@@ -118,6 +118,30 @@ class PollLoop:
         except Exception:  # a bug in a reader: the device counts as not answering
             log.exception("device %s: reading failed", device.id)
             status = None
+        await self._take(device, status, started)
+
+    async def take(self, readings: list[tuple[Device, DeviceStatus]]) -> None:
+        """Discovery's readings taken in as the devices' polls, as `_read` takes its own, so
+        they are not read again right away: the next reading of each comes one interval later.
+        A device being read now keeps that reading.  All are marked before the first wait, so
+        the loop starts no reading of them meanwhile."""
+        if any(device.id not in self.devices for device, _ in readings):
+            self._refresh_devices(time.monotonic())  # new ones: tracked, then taken here
+        statuses = {device.id: status for device, status in readings}
+        taken = [self.devices[i] for i in statuses
+                 if i in self.devices and not self.schedule.slots[i].reading]
+        for device in taken:
+            self.schedule.slots[device.id].reading = True
+            self.poller.errors.pop(device.id, None)  # it answered discovery
+        pending = iter(taken)
+
+        async def worker() -> None:
+            for device in pending:
+                await self._take(device, statuses[device.id], time.monotonic())
+
+        await asyncio.gather(*(worker() for _ in range(self.config().poll.concurrency)))
+
+    async def _take(self, device: Device, status: DeviceStatus | None, started: float) -> None:
         slot = self.schedule.slots.get(device.id)
         before = None if slot is None else slot.outcome
         outcome, delay = self.schedule.record(device.id, status, time.monotonic())
@@ -131,9 +155,9 @@ class PollLoop:
         if outcome is not Outcome.ASLEEP or device.id not in self.intake.latest:
             self.intake.latest[device.id] = status
         try:
-            await self.intake.accept(device, status)
-        except Exception:  # the store refused it, say: the next reading is taken as usual
-            log.exception("device %s: the reading could not be recorded", device.id)
+            await self.intake.accept(device, status)  # committed with others, in a moment
+        except Exception:  # a bug, say: the next reading is taken as usual
+            log.exception("device %s: the reading could not be taken in", device.id)
 
     def _start_sync_round(self) -> None:
         """The FIG. 7 sync of every device when it is due and every device has been read (or
@@ -153,14 +177,18 @@ class PollLoop:
         """FIG. 7 for every device read (`returned` None), or for those that came back."""
         devices = self.devices if returned is None else {
             i: d for i, d in self.devices.items() if i in returned}
-        readings = self.intake.readings(devices)
+        synced = read = 0
         try:
-            synced = await link.sync_all(readings, full=returned is None)
+            for chunk in self.intake.readings(devices):  # decoded a chunk at a time
+                synced += await link.sync_all(chunk, full=False)
+                read += len(chunk)
+            if returned is None:
+                await link.sync_all([], full=True)  # the round is done: the next one is due later
         except Exception:  # not marked done: tried again at the next reading
             log.exception("cloud: the FIG. 7 sync failed")
             return
-        log.log(logging.INFO if readings else logging.DEBUG,
-                "cloud: %d of %d devices synchronised (FIG. 7%s)", synced, len(readings),
+        log.log(logging.INFO if read else logging.DEBUG,
+                "cloud: %d of %d devices synchronised (FIG. 7%s)", synced, read,
                 "" if returned is None else ": answering again")
 
 

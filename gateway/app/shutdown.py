@@ -2,8 +2,9 @@
 
 No reading starts any more; readings and an upload under way get `gateway.shutdown_grace` to
 finish, then they are cancelled.  That loses nothing: a reading is committed, with the entries it
-causes, in one transaction once it is complete, so a cancelled one leaves no trace and is simply
-taken again after the restart; an upload's entries leave the outbox only when the cloud's answer
+causes, in one transaction once it is complete (with the others gathered for its group commit,
+which the shutdown commits at once), so a cancelled one leaves no trace and is simply taken again
+after the restart; an upload's entries leave the outbox only when the cloud's answer
 has been read, so a cancelled upload is sent again (the same entries in the same order: the same
 batch and `Idempotency-Key`; the cloud deduplicates each entry ID in any case); a command is stored
 before it is applied and its acknowledgements before they are sent (`gateway/commands/relay.py`).
@@ -46,6 +47,7 @@ class Shutdown:
         if dropped:
             log.info("stopping: %d readings not finished in time, dropped (read again after "
                      "the restart)", len(dropped))
+        polling.intake.flush()  # the readings gathered for a group commit
         if polling.sync_task is not None:  # a FIG. 7 round not finished is done again
             await self.finish([polling.sync_task], deadline=0.0)
         if link_task is not None and uplink is not None:

@@ -39,9 +39,9 @@ async def sync_now(link: CloudLink | None, polling: PollLoop,
         raise SyncRefused(503, "the cloud link is not up" if link is not None
                           else "this gateway has no cloud link ([cloud] url)")
     devices = select(polling.devices, selectors)
-    latest = polling.intake.latest
-    readings = [(d, latest[d.id]) for d in devices if d.id in latest]
-    outcome = await link.sync_each(readings)
+    outcome: dict[int, bool | None] = {}
+    for chunk in polling.intake.readings({d.id: d for d in devices}):  # decoded a chunk at a time
+        outcome.update(await link.sync_each(chunk))
     log.info("cloud: FIG. 7 on request for %d device(s): %d synchronised", len(devices),
              sum(ok is True for ok in outcome.values()))
     return [_synced(link, device, outcome.get(device.id, "no-reading")) for device in devices]

@@ -24,6 +24,7 @@ from them.  The evidence, by where it is found:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 
@@ -65,10 +66,19 @@ def show_described_functions(status: DeviceStatus, source: str, text: str | None
     """The functions a description names (`_WORDS`), with `source` and the text as evidence."""
     if not text:
         return
+    for function, word in _described(text):
+        status.show_function(function, f"{source}: {word!r} in {text!r:.80}")
+
+
+@functools.lru_cache(maxsize=2048)
+def _described(text: str) -> tuple[tuple[str, str], ...]:
+    """(function, the word naming it) for each of `_WORDS` found in `text`, in their order: a
+    printer sends the same descriptions at every reading."""
+    found = []
     for pattern, functions in _WORDS:
         if match := pattern.search(text):
-            for function in functions:
-                status.show_function(function, f"{source}: {match.group(0)!r} in {text!r:.80}")
+            found += [(function, match.group(0)) for function in functions]
+    return tuple(found)
 
 
 def show_snmp_functions(status: DeviceStatus, types: Mapping[str, object],
@@ -117,9 +127,7 @@ def show_identity_functions(status: DeviceStatus) -> None:
 
 
 def _show_device_id_functions(status: DeviceStatus, text: str | None) -> None:
-    fields = parse_device_id(text or "")
-    classes = {c.strip().upper() for c in fields.get("CLS", "").split(",")}
-    commands = {c.strip().upper() for c in fields.get("CMD", "").split(",")}
+    classes, commands = _device_id_sets(text or "")
     if "PRINTER" in classes:
         status.show_function("print", "device-id:CLS:PRINTER")
     if "SCANNER" in classes:
@@ -130,6 +138,14 @@ def _show_device_id_functions(status: DeviceStatus, text: str | None) -> None:
         status.show_function("fax", f"device-id:CMD:{fax_commands[0]}")
     if label_commands := sorted(commands & LABEL_LANGUAGES):
         status.show_function("label", f"device-id:CMD:{label_commands[0]}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _device_id_sets(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The device ID's classes (`CLS`) and command sets (`CMD`), upper case."""
+    fields = parse_device_id(text)
+    return (frozenset(c.strip().upper() for c in fields.get("CLS", "").split(",")),
+            frozenset(c.strip().upper() for c in fields.get("CMD", "").split(",")))
 
 
 def _show_large_media(status: DeviceStatus, attribute: str, names: Iterable[str]) -> None:
@@ -150,6 +166,7 @@ def _show_label_media(status: DeviceStatus, names: list[str]) -> None:
         status.show_function("label", f"ipp:media-supported={label}")
 
 
+@functools.lru_cache(maxsize=4096)
 def media_size_mm(name: str) -> tuple[float, float] | None:
     """(short side, long side) in mm of a PWG 5101.1 self-describing media name, or None."""
     match = _MEDIA_SIZE.search(name)

@@ -10,6 +10,7 @@ lengths, control characters, a serial that is not text), page counters for plaus
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ from gateway.device.fields import (
 )
 from gateway.device.function_evidence import show_identity_functions, show_ipp_functions
 from gateway.device.model import Alert, DeviceStatus, LevelState, PrinterState, Supply, SupplyClass
-from gateway.device.supply_parts import apply_part, drop_mono_colours
+from gateway.device.supply_parts import apply_part, colour_from_description, drop_mono_colours
 from protocols import colors
 from protocols.device_id import (
     device_id_manufacturer,
@@ -334,9 +335,9 @@ def _supply(a: _Attributes, markers: _Markers, position: int) -> Supply:
         index=f"ipp.{position + 1}",
         description=description,
         kind=kind,
-        color=(colors.from_ipp_marker_color(_at(markers.colors, position))
+        color=(_marker_colour(_at(markers.colors, position))
                or colors.normalise_name(item.get("colorantname"))
-               or colors.from_description(description)),
+               or colour_from_description(description)),
         low_percent=_at(markers.lows, position),
         unit=item.get("unit") or None,
         supply_class=_SUPPLY_CLASSES.get(item.get("class", "").lower()),
@@ -352,6 +353,11 @@ def _supply(a: _Attributes, markers: _Markers, position: int) -> Supply:
     return supply
 
 
+_marker_colour = functools.lru_cache(maxsize=256)(colors.from_ipp_marker_color)
+"""`marker-colors` values are a handful of `#RRGGBB` strings across a fleet."""
+
+
+@functools.lru_cache(maxsize=256)
 def _kind(value: str | None) -> str | None:
     """A marker type or supply type as the Printer-MIB spells it; unknown spellings → `other`."""
     if not value:
@@ -412,7 +418,7 @@ def _fill_supply_colours(status: DeviceStatus, a: _Attributes) -> None:
     """SNMP found the supplies: give a colour to those without one, from the IPP marker with the
     same name, or else from the marker at the same position when the lists are as long."""
     names = [(name or "").lower() for name in a.texts("marker-names")]
-    marker_colors = [colors.from_ipp_marker_color(c) for c in a.texts("marker-colors")]
+    marker_colors = [_marker_colour(c) for c in a.texts("marker-colors")]
     same_length = len(names) == len(status.supplies) == len(marker_colors)
     for position, supply in enumerate(status.supplies):
         if supply.color is not None:

@@ -31,6 +31,7 @@ candidates against it (`better_model`), so IPP replaces only a worse name.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -74,24 +75,20 @@ class ModelCandidate:
 
     @property
     def rank(self) -> int:
-        best = (-1, 9)
-        for prefix, rank in SOURCE_RANKS:
-            if self.source.startswith(prefix) and len(prefix) > best[0]:
-                best = (len(prefix), rank)
-        return best[1]
+        return _rank(self.source)
 
     @property
     def codes(self) -> tuple[str, ...]:
         """The name's model codes: its words holding a digit (`M130nw`, `MFC-L2710DW`)."""
-        return tuple(word for word in self.name.split() if any(ch.isdigit() for ch in word))
+        return _codes(self.name)
 
     @property
     def generic(self) -> bool:
-        return not self.codes or bool(_GENERIC.search(self.name))
+        return _generic(self.name)
 
     @property
     def family(self) -> bool:
-        return any(_WILDCARD.match(code) or _RANGE.match(code) for code in self.codes)
+        return _family(self.name)
 
     def contains(self, other: ModelCandidate) -> bool:
         """Whether `other` names a model inside this family (`M408x`, `M129-M134`), or the same
@@ -100,6 +97,34 @@ class ModelCandidate:
                    for mine in self.codes for theirs in other.codes)
 
 
+# A printer names itself with the same texts at every reading, and a fleet has few models: what
+# is worked out of a name or a source is kept (bounded caches), not worked out again.
+
+@functools.lru_cache(maxsize=256)
+def _rank(source: str) -> int:
+    best = (-1, 9)
+    for prefix, rank in SOURCE_RANKS:
+        if source.startswith(prefix) and len(prefix) > best[0]:
+            best = (len(prefix), rank)
+    return best[1]
+
+
+@functools.lru_cache(maxsize=2048)
+def _codes(name: str) -> tuple[str, ...]:
+    return tuple(word for word in name.split() if any(ch.isdigit() for ch in word))
+
+
+@functools.lru_cache(maxsize=2048)
+def _generic(name: str) -> bool:
+    return not _codes(name) or bool(_GENERIC.search(name))
+
+
+@functools.lru_cache(maxsize=2048)
+def _family(name: str) -> bool:
+    return any(_WILDCARD.match(code) or _RANGE.match(code) for code in _codes(name))
+
+
+@functools.lru_cache(maxsize=4096)
 def _code_within(family: str, code: str) -> bool:
     family, code = family.upper(), code.upper()
     if (match := _WILDCARD.match(family)) is not None:
@@ -116,8 +141,15 @@ def clean_model(text: str | None, source: str) -> ModelCandidate | None:
     """A source's text as a model candidate, or None when it names no printer (a network card)."""
     if not text:
         return None
+    cleaned = _cleaned(text, source.startswith("snmp:sysDescr"))
+    return ModelCandidate(cleaned[0], source, cleaned[1]) if cleaned else None
+
+
+@functools.lru_cache(maxsize=2048)
+def _cleaned(text: str, sys_descr: bool) -> tuple[str, bool] | None:
+    """`clean_model`'s name and whether it was a series, or None."""
     text = " ".join(text.split())
-    if source.startswith("snmp:sysDescr"):
+    if sys_descr:
         if match := _HP_PID.search(text) or _ATTACHED_TO.search(text):
             text = match.group(1)
         elif _NIC.search(_TAIL_SEPARATORS.sub("", text)):
@@ -129,7 +161,7 @@ def clean_model(text: str | None, source: str) -> ModelCandidate | None:
     name = _without_repeated_prefix(name)
     if not name or _NIC.search(name):
         return None
-    return ModelCandidate(name, source, series)
+    return name, series
 
 
 def _without_repeated_prefix(name: str) -> str:

@@ -22,6 +22,7 @@ from gateway.device.ipp_mapping import apply_ipp
 from gateway.device.model import DeviceStatus
 from gateway.device.snmp_mapping import apply_snmp
 from protocols.ipp.client import get_printer_attributes
+from protocols.ipp.connections import IppConnections, PoolLimits
 from protocols.ipp.model import DEFAULT_MAX_RESPONSE_BYTES, IppError, IppReading
 from protocols.snmp.client import SnmpClient
 from protocols.snmp.model import SnmpError, SnmpTarget
@@ -62,17 +63,21 @@ class IppEndpoint:
 
 
 class DeviceReader:
-    """Reads devices; owns the SNMP engine (one per process) and shares an HTTP session.
+    """Reads devices; owns the SNMP engine (one per process) and the IPP connection pool
+    (`protocols.ipp.connections`, bounded by `ipp_limits`), unless given a `session` to use;
+    `close()` closes what it owns.
 
     `read_deadline`: seconds a reading may take when its caller gives no deadline.
     """
 
     def __init__(self, snmp_client: SnmpClient | None = None,
                  session: aiohttp.ClientSession | None = None,
-                 read_deadline: float = READ_DEADLINE) -> None:
+                 read_deadline: float = READ_DEADLINE,
+                 ipp_limits: PoolLimits | None = None) -> None:
         self._snmp = snmp_client
         self._own_snmp = snmp_client is None
         self._session = session
+        self.ipp_connections = IppConnections(ipp_limits)
         self.read_deadline = read_deadline
 
     @property
@@ -85,6 +90,7 @@ class DeviceReader:
         if self._own_snmp and self._snmp is not None:
             await self._snmp.aclose()
             self._snmp = None
+        await self.ipp_connections.close()
 
     async def __aenter__(self) -> DeviceReader:
         return self
@@ -144,7 +150,9 @@ class DeviceReader:
     async def _read_ipp(self, endpoint: IppEndpoint) -> IppReading | IppError:
         try:
             return await get_printer_attributes(endpoint.uri, verify_tls=endpoint.verify_tls,
-                                                timeout=endpoint.timeout, session=self._session,
+                                                timeout=endpoint.timeout,
+                                                session=self._session
+                                                or self.ipp_connections.session(),
                                                 max_response_bytes=endpoint.max_response_bytes)
         except IppError as exc:
             return exc

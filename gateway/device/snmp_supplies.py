@@ -10,7 +10,7 @@ import re
 from gateway.device.fields import supply_class_by_kind
 from gateway.device.model import DeviceStatus, Supply
 from gateway.device.snmp_values import SnmpFields, index_key
-from gateway.device.supply_parts import apply_part, drop_mono_colours
+from gateway.device.supply_parts import apply_part, colour_from_description, drop_mono_colours
 from protocols import colors
 from protocols.snmp import oids
 from protocols.snmp import textual_conventions as tc
@@ -22,6 +22,7 @@ _TRAILING_PART = re.compile(r"\s(?=[A-Z0-9-]*\d)([A-Z]{1,4}\d*-[A-Z0-9]+)$")
 """A model code ending the description: `Black Toner Cartridge TN-210`, `… CX54-B`."""
 
 
+@functools.lru_cache(maxsize=2048)
 def _split_description(text: str | None) -> tuple[str | None, str | None]:
     """Description and part number: `"Black Toner, PN 006R01509;SN4817…"` (Xerox),
     `"Black Cartridge HP CF217A"` (HP) or `"Black Toner Cartridge TN-210"` (a letter-led code
@@ -34,10 +35,6 @@ def _split_description(text: str | None) -> tuple[str | None, str | None]:
     if match := _HP_PART.search(text) or _TRAILING_PART.search(text):
         return text, match.group(1)
     return text, None
-
-
-_colour_from_description = functools.lru_cache(maxsize=1024)(colors.from_description)
-"""Some 150 patterns tried per description; a fleet has few distinct descriptions."""
 
 
 def apply_supplies(status: DeviceStatus, r: SnmpFields) -> None:
@@ -77,7 +74,7 @@ def apply_supplies(status: DeviceStatus, r: SnmpFields) -> None:
 
         supply.color = _colorant(r, index, colorant_indexes, colorant_values)
         if supply.color is None:
-            supply.color = _colour_from_description(description)
+            supply.color = colour_from_description(description)
         apply_part(supply)
         status.supplies.append(supply)
     drop_mono_colours(status.supplies)

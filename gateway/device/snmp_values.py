@@ -4,7 +4,7 @@ calls): what does not fit its MIB type is reported in `status.problems`, never r
 from __future__ import annotations
 
 import bisect
-import itertools
+import functools
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -69,14 +69,12 @@ class SnmpFields:
 
     def column(self, column_oid: str) -> dict[str, SnmpValue]:
         """`PrinterReading.column`, found by bisection: the mapping asks for some 30 columns."""
-        prefix = column_oid + "."
-        values = self.reading.values
-        rows: dict[str, SnmpValue] = {}
-        for oid in itertools.islice(self._oids, bisect.bisect_left(self._oids, prefix), None):
-            if not oid.startswith(prefix):
-                break
-            rows[oid[len(prefix):]] = values[oid]
-        return rows
+        # The column's OIDs sort from `column_oid + "."` to just before `column_oid + "/"`
+        # ("/" follows "." in ASCII).
+        oids_, values, start = self._oids, self.reading.values, len(column_oid) + 1
+        first = bisect.bisect_left(oids_, column_oid + ".")
+        end = bisect.bisect_left(oids_, column_oid + "/", first)
+        return {oid[start:]: values[oid] for oid in oids_[first:end]}
 
 
 def first_row(column: dict[str, SnmpValue]) -> SnmpValue:
@@ -85,6 +83,7 @@ def first_row(column: dict[str, SnmpValue]) -> SnmpValue:
     return column[min(column, key=index_key)]
 
 
+@functools.lru_cache(maxsize=4096)
 def index_key(index: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in index.split("."))

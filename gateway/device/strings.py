@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -52,9 +53,22 @@ def decode_checked(raw: bytes | str | None) -> tuple[str | None, tuple[str, ...]
     """`decode_text`, and what it had to throw away to get there beyond padding and framing (control
     characters around the text): text after a NUL byte (a NUL-terminated string followed by more
     than NUL or space padding), control characters inside the text.  The identity fields use
-    it: an altered serial is another identity (`gateway.device.fields.identity_text`)."""
+    it: an altered serial is another identity (`gateway.device.fields.identity_text`).
+
+    Printers send the same texts at every reading: short ones are decoded once (a cache of the
+    last `_CACHED_TEXTS`)."""
     if raw is None:
         return None, ()
+    if len(raw) <= _CACHED_LENGTH:
+        return _decode_cached(raw)
+    return _decode_checked(raw)
+
+
+_CACHED_LENGTH = 256
+_CACHED_TEXTS = 4096
+
+
+def _decode_checked(raw: bytes | str) -> tuple[str | None, tuple[str, ...]]:
     damage: list[str] = []
     text = _decode_bytes(raw) if isinstance(raw, bytes) else raw
     text, nul, tail = text.partition("\x00")  # NUL-terminated and NUL-padded strings
@@ -72,11 +86,16 @@ def decode_checked(raw: bytes | str | None) -> tuple[str | None, tuple[str, ...]
     return text or None, tuple(damage)
 
 
+_decode_cached = functools.lru_cache(maxsize=_CACHED_TEXTS)(_decode_checked)
+
+
 def without_invisible(text: str) -> tuple[str, bool]:
     """`text` without the characters no label shows: controls (C0, DEL, C1), format characters
     (zero-width, bidirectional overrides), surrogates, private use; a tab or line break inside
     becomes a space.  True when the text inside (its ends stripped) was changed."""
     text = text.strip()
+    if text.isprintable():  # nothing to remove (the common case): no control, format, private
+        return text, False  # use or surrogate character, and no white space but spaces
     kept = "".join(" " if ch.isspace() else ch for ch in text
                    if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE)
     return kept.strip(), kept != text

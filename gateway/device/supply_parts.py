@@ -11,9 +11,11 @@ Parts other than marking agents and drums have no colour (`COLOURLESS`).
 
 from __future__ import annotations
 
+import functools
 import re
 
 from gateway.device.model import Supply
+from protocols import colors
 
 PART_BY_KIND: dict[str, str] = {
     "toner": "toner", "tonerCartridge": "toner", "matteToner": "toner",
@@ -69,12 +71,23 @@ PAGE_UNITS = frozenset({"impressions", "sheets"})
 """`PrtMarkerSuppliesSupplyUnitTC` units whose level is a number of pages left."""
 
 
+colour_from_description = functools.lru_cache(maxsize=1024)(colors.from_description)
+"""`protocols.colors.from_description`, cached: some 150 patterns tried per description, and a
+fleet has few distinct descriptions."""
+
+
 def part_of(kind: str | None, description: str | None) -> str | None:
     """The part category of a supply from its Printer-MIB type, else its description."""
     if kind in PART_BY_KIND:
         return PART_BY_KIND[kind]
+    return _described_part(description) if description else None
+
+
+@functools.lru_cache(maxsize=2048)
+def _described_part(description: str) -> str | None:
+    """The first of `_PATTERNS` a description matches: a fleet has few distinct descriptions."""
     for part, pattern in _PATTERNS:
-        if description and pattern.search(description):
+        if pattern.search(description):
             return part
     return None
 

@@ -3,7 +3,8 @@
 The three sources (`gateway.fleet.sources`) give candidate addresses (with hints: which
 credentials answered the sweep, which IPP URI mDNS advertised).  Each candidate is then read once
 over SNMP and IPP by the same reader the poller uses, so the serial, printer-uuid and MAC it is
-recorded under are the ones later polls will see.  Each identification ends by `[poll]
+recorded under are the ones later polls will see; that reading is the device's poll (`on_read`:
+a cycle or the daemon takes it in), not followed by another.  Each identification ends by `[poll]
 read_deadline`, as a poll does: one device that answers endlessly cannot hold up the run.  The
 inventory merges what belongs to one device.
 """
@@ -14,6 +15,7 @@ import asyncio
 import ipaddress
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from gateway.device.model import DeviceStatus
@@ -29,14 +31,21 @@ from protocols.snmp.model import SnmpTarget
 log = logging.getLogger(__name__)
 
 IDENTIFY_CONCURRENCY = 32
+RECORD_BATCH = 500
+"""Sightings recorded per inventory transaction (one commit per batch, not per device), and
+readings held before they are handed on."""
+
+
+ReadingsCallback = Callable[[list[tuple[Device, DeviceStatus]]], Awaitable[None]]
+"""Given the readings that identified devices, a batch at a time: the devices' polls."""
 
 
 @dataclass
 class Found:
     device: Device
     sighting: Sighting
-    status: DeviceStatus | None
-    """None when the device advertised itself but answered neither SNMP nor IPP."""
+    answered: bool
+    """False when the device advertised itself but answered neither SNMP nor IPP."""
 
 
 @dataclass
@@ -58,11 +67,15 @@ class Discovery:
     """Runs discovery as configured and records what it finds in the inventory."""
 
     def __init__(self, config: Config, inventory: Inventory, reader: DeviceReader,
-                 progress: ProgressCallback | None = None) -> None:
+                 progress: ProgressCallback | None = None,
+                 on_read: ReadingsCallback | None = None) -> None:
         self.config = config
         self.inventory = inventory
         self.reader = reader
         self.progress = progress or (lambda phase, done, total: None)
+        self.on_read = on_read
+        """Takes the readings that identified devices in as their polls (the daemon, a cycle),
+        so they are not read again right away."""
 
     async def run(self) -> DiscoveryReport:
         report = DiscoveryReport()
@@ -96,24 +109,45 @@ class Discovery:
 
     async def _identify(self, candidates: list[Candidate], report: DiscoveryReport,
                         ) -> list[Found]:
+        """Read every candidate, `IDENTIFY_CONCURRENCY` at once.  What answered is recorded in
+        the inventory `RECORD_BATCH` sightings a transaction, and the batch's readings handed
+        to `on_read` at once: the run never holds more than a batch of readings."""
         found: list[Found] = []
+        batch: list[tuple[Candidate, DeviceStatus | None]] = []
+        pending = iter(candidates)
         done = 0
-        semaphore = asyncio.Semaphore(IDENTIFY_CONCURRENCY)
         self.progress("identify", 0, len(candidates))
 
-        async def identify(candidate: Candidate) -> None:
-            nonlocal done
-            async with semaphore:
-                status = await self._read(candidate)
-            done += 1
-            if status is None and candidate.hit is None and not candidate.services:
-                report.errors.append(f"{candidate.address}: no answer over SNMP or IPP")
-            else:  # it answered the sweep or advertised itself: a device, even unidentified
-                sighting = _sighting(candidate, status)
-                found.append(Found(self.inventory.record(sighting), sighting, status))
-            self.progress("identify", done, len(candidates))
+        async def record() -> None:
+            nonlocal batch
+            taken, batch = batch, []
+            if not taken:
+                return
+            sightings = [_sighting(candidate, status) for candidate, status in taken]
+            devices = self.inventory.record_all(sightings)
+            found.extend(Found(device, sighting, status is not None) for device, sighting, (
+                _, status) in zip(devices, sightings, taken, strict=True))
+            readings = [(device, status) for device, (_, status) in zip(devices, taken,
+                                                                        strict=True)
+                        if status is not None]
+            if readings and self.on_read is not None:
+                await self.on_read(readings)
 
-        await asyncio.gather(*(identify(c) for c in candidates))
+        async def worker() -> None:
+            nonlocal done
+            for candidate in pending:
+                status = await self._read(candidate)
+                done += 1
+                if status is None and candidate.hit is None and not candidate.services:
+                    report.errors.append(f"{candidate.address}: no answer over SNMP or IPP")
+                else:  # it answered the sweep or advertised itself: a device, even unidentified
+                    batch.append((candidate, status))
+                    if len(batch) >= RECORD_BATCH:
+                        await record()
+                self.progress("identify", done, len(candidates))
+
+        await asyncio.gather(*(worker() for _ in range(IDENTIFY_CONCURRENCY)))
+        await record()
         found.sort(key=lambda f: _address_order(f.sighting.address))
         return found
 

@@ -13,7 +13,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from gateway.store import Store
@@ -130,17 +130,33 @@ class Inventory:
 
     def record(self, sighting: Sighting, now: float | None = None) -> Device:
         """Merge one sighting into the inventory and return the device's record."""
-        now = time.time() if now is None else now
-        with self.store.transaction() as db:
-            device_id = self._resolve(db, sighting, now)
-            if device_id is None:
-                device_id = self._insert(db, sighting, now)
-            else:
-                self._update(db, device_id, sighting, now)
-            self._place_address(db, device_id, sighting.address, now)
-        return self.get(device_id)
+        return self.record_all([sighting], now)[0]
 
-    def _resolve(self, db: sqlite3.Connection, s: Sighting, now: float) -> int | None:
+    def record_all(self, sightings: Sequence[Sighting], now: float | None = None,
+                   ) -> list[Device]:
+        """Merge `sightings` in order, in one transaction (one commit for a whole discovery run
+        or batch, not one per device); the devices' records, in the same order."""
+        now = time.time() if now is None else now
+        ids = []
+        merged: dict[int, int] = {}  # a record a later sighting folded into another: old -> new
+        with self.store.transaction() as db:
+            for sighting in sightings:
+                device_id = self._resolve(db, sighting, now, merged)
+                if device_id is None:
+                    device_id = self._insert(db, sighting, now)
+                else:
+                    self._update(db, device_id, sighting, now)
+                self._place_address(db, device_id, sighting.address, now)
+                ids.append(device_id)
+        for i, device_id in enumerate(ids):
+            while device_id in merged:
+                device_id = merged[device_id]
+            ids[i] = device_id
+        by_id = {d.id: d for d in self._load(ids)}
+        return [by_id[i] for i in ids]
+
+    def _resolve(self, db: sqlite3.Connection, s: Sighting, now: float,
+                 merged: dict[int, int]) -> int | None:
         """The record this sighting belongs to; other records it proves to be the same device
         are merged into it, and keys that moved to another device are taken from the old one."""
         rows = {name: _find(db, name, s.key(name)) for name in KEYS}
@@ -163,6 +179,7 @@ class Inventory:
                               now)
                 else:
                     _merge(db, source=row, into=target, now=now)
+                    merged[row["id"]] = target["id"]
         return None if target is None else target["id"]
 
     def _insert(self, db: sqlite3.Connection, s: Sighting, now: float) -> int:
@@ -217,12 +234,13 @@ class Inventory:
     def end_run(self, started: float, device_ids: Iterable[int], now: float | None = None) -> None:
         """Close a discovery run: the devices it saw are no longer at addresses it did not see."""
         now = time.time() if now is None else now
+        seen = set(device_ids)
         with self.store.transaction() as db:
-            for device_id in set(device_ids):
-                stale = db.execute("SELECT address FROM device_addresses WHERE device_id = ? AND "
-                                   "current = 1 AND last_seen < ?", (device_id, started)).fetchall()
-                for row in stale:
-                    _leave_address(db, device_id, row["address"], now, "address-gone",
+            stale = db.execute("SELECT device_id, address FROM device_addresses WHERE "
+                               "current = 1 AND last_seen < ?", (started,)).fetchall()
+            for row in stale:
+                if row["device_id"] in seen:
+                    _leave_address(db, row["device_id"], row["address"], now, "address-gone",
                                    row["address"])
 
     def mark_missing(self, missing_after: float, now: float | None = None) -> list[Device]:
@@ -235,20 +253,34 @@ class Inventory:
                 db.execute("UPDATE devices SET missing_since = ? WHERE id = ?", (now, row["id"]))
                 _event(db, row["id"], now, "missing",
                        f"not seen for {now - row['last_seen']:.0f} s")
-        return [self.get(row["id"]) for row in rows]
+        return self._load([row["id"] for row in rows])
 
     # -- reading --------------------------------------------------------------------------------
 
     def get(self, device_id: int) -> Device:
-        row = self.store.conn.execute("SELECT * FROM devices WHERE id = ?",
-                                      (device_id,)).fetchone()
-        if row is None:
+        devices = self._load([device_id])
+        if not devices:
             raise KeyError(device_id)
-        return self._device(row)
+        return devices[0]
 
     def devices(self) -> list[Device]:
-        rows = self.store.conn.execute("SELECT * FROM devices ORDER BY id").fetchall()
-        return [self._device(row) for row in rows]
+        """Every device, by ID: two queries, whatever the size of the fleet."""
+        return self._devices(self.store.conn.execute("SELECT * FROM devices ORDER BY id"),
+                             self.store.conn.execute(_ADDRESSES + _RECENT_FIRST))
+
+    def _load(self, device_ids: Iterable[int]) -> list[Device]:
+        """The devices of `device_ids` that exist, by ID, read in chunks (SQLite's limit on
+        host parameters)."""
+        wanted = sorted(set(device_ids))
+        devices: list[Device] = []
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start:start + _CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            conn = self.store.conn
+            devices += self._devices(
+                conn.execute(f"SELECT * FROM devices WHERE id IN ({marks}) ORDER BY id", chunk),
+                conn.execute(f"{_ADDRESSES} AND device_id IN ({marks}){_RECENT_FIRST}", chunk))
+        return devices
 
     def find(self, **keys: str) -> Device | None:
         """The device with `serial=`, `uuid=` or `mac=` (the first key given that matches)."""
@@ -257,7 +289,7 @@ class Inventory:
                 raise ValueError(f"not an identity key: {name}")
             row = _find(self.store.conn, name, normalise_key(name, value))
             if row is not None:
-                return self._device(row)
+                return self.get(row["id"])
         return None
 
     def events(self, device_id: int | None = None) -> list[tuple[int, float, str, str]]:
@@ -270,15 +302,28 @@ class Inventory:
         rows = self.store.conn.execute(query + " ORDER BY id", args).fetchall()
         return [(r["device_id"], r["at"], r["kind"], r["detail"]) for r in rows]
 
-    def _device(self, row: sqlite3.Row) -> Device:
-        addresses = [r["address"] for r in self.store.conn.execute(
-            "SELECT address FROM device_addresses WHERE device_id = ? AND current = 1 "
-            "ORDER BY last_seen DESC", (row["id"],))]
-        addresses.sort(key=lambda a: ":" in a)  # IPv4 first, most recent first within each
-        values = {name: row[name] for name in row.keys()}  # noqa: SIM118 (sqlite3.Row)
-        for name in _LIST_COLUMNS:
-            values[name] = json.loads(values[name])
-        return Device(**values, addresses=addresses)
+    @staticmethod
+    def _devices(rows: Iterable[sqlite3.Row], addresses: Iterable[sqlite3.Row]) -> list[Device]:
+        """Device records from their rows and the rows of their current addresses
+        (`_ADDRESSES`, most recent first)."""
+        by_device: dict[int, list[str]] = {}
+        for r in addresses:
+            by_device.setdefault(r["device_id"], []).append(r["address"])
+        devices = []
+        for row in rows:
+            values = {name: row[name] for name in row.keys()}  # noqa: SIM118 (sqlite3.Row)
+            for name in _LIST_COLUMNS:
+                values[name] = json.loads(values[name])
+            found = by_device.get(row["id"], [])
+            found.sort(key=lambda a: ":" in a)  # IPv4 first, most recent first within each
+            devices.append(Device(**values, addresses=found))
+        return devices
+
+
+_ADDRESSES = "SELECT device_id, address FROM device_addresses WHERE current = 1"
+_RECENT_FIRST = " ORDER BY last_seen DESC"
+_CHUNK = 500
+"""Device IDs per query (SQLite allows 999 host parameters in older builds)."""
 
 
 def _find(db: sqlite3.Connection, name: str, value: str | None) -> sqlite3.Row | None:
@@ -289,10 +334,12 @@ def _find(db: sqlite3.Connection, name: str, value: str | None) -> sqlite3.Row |
 
 def _find_anonymous(db: sqlite3.Connection, address: str) -> int | None:
     """A device with no identity at all is known only by its address."""
+    # By the address first: the unique indexes of the keys would otherwise serve `IS NULL`, a
+    # scan of every device without that key (all of them, in a fleet without MACs).
     row = db.execute(
-        "SELECT d.id FROM devices d JOIN device_addresses a ON a.device_id = d.id "
-        "WHERE a.address = ? AND a.current = 1 AND d.serial IS NULL AND d.uuid IS NULL "
-        "AND d.mac IS NULL", (address,)).fetchone()
+        "SELECT d.id FROM device_addresses a CROSS JOIN devices d ON d.id = a.device_id "
+        "WHERE a.address = ? AND a.current = 1 AND +d.serial IS NULL AND +d.uuid IS NULL "
+        "AND +d.mac IS NULL", (address,)).fetchone()
     return None if row is None else int(row["id"])
 
 

@@ -74,9 +74,9 @@ def levels_known(status: DeviceStatus) -> bool:
     return any(supply.level_state != "unknown" for supply in status.supplies)
 
 
-@dataclass
+@dataclass(slots=True)
 class Slot:
-    """One device's place in the schedule."""
+    """One device's place in the schedule (slots: one per device, thousands of them)."""
 
     device_id: int
     due: float
@@ -103,6 +103,9 @@ class Schedule:
         self._heap: list[tuple[float, int]] = []
         """(due, device ID) of every due time set; an entry whose slot has moved on since (a
         new due time, being read, gone) is skipped when it comes up."""
+        self._unread = 0
+        """How many slots have no outcome yet: `first_pass_done` is asked at every turn of the
+        poll loop, so it counts rather than scans the fleet."""
 
     def _set_due(self, slot: Slot, due: float) -> None:
         slot.due = due
@@ -125,9 +128,10 @@ class Schedule:
         """The devices to read: new ones are due now, those no longer listed are dropped."""
         wanted = set(device_ids)
         for device_id in self.slots.keys() - wanted:
-            del self.slots[device_id]
+            self._unread -= self.slots.pop(device_id).outcome is None
         for device_id in wanted - self.slots.keys():
             self.slots[device_id] = slot = Slot(device_id, now)
+            self._unread += 1
             self._set_due(slot, now)
 
     def read_soon(self, device_id: int, now: float) -> None:
@@ -167,6 +171,7 @@ class Schedule:
         if slot is None:  # no longer tracked (missing since): nothing to schedule
             return 0.0
         slot.streak = slot.streak + 1 if outcome is slot.outcome else 1
+        self._unread -= slot.outcome is None
         slot.outcome = outcome
         slot.last_read = now
         slot.reading = False
@@ -200,4 +205,4 @@ class Schedule:
 
     def first_pass_done(self) -> bool:
         """Every device has been read (or tried) at least once."""
-        return all(slot.outcome is not None for slot in self.slots.values())
+        return self._unread == 0

@@ -46,6 +46,7 @@ from gateway.uplink.cloud_state import CloudState
 from gateway.uplink.data_types import available
 from gateway.uplink.destination import RETRY_MAX, RETRY_MIN, DestinationStore
 from gateway.uplink.enable_overrides import EnableOverrides
+from gateway.uplink.latest import LatestReadings
 from gateway.uplink.link_state import LinkState
 from gateway.uplink.meter_snapshots import MeterSnapshots
 from gateway.uplink.registering import registration_request
@@ -96,7 +97,9 @@ class CloudLink(ChangeStream):
         self._client: CloudClient | None = None
         self._connecting = asyncio.Lock()
         self._sync_slots = asyncio.Semaphore(SYNC_CONCURRENCY)
-        self._statuses: dict[int, DeviceStatus] = {}
+        self.statuses = LatestReadings()
+        """Each device's newest reading (FIG. 10 and the data types it can deliver go by it),
+        compact; the daemon's intake keeps its readings in this same one."""
         self._syncing: set[int] = set()
         """The devices being synchronised now (none is synchronised twice at once)."""
         self._pending_due = False
@@ -256,7 +259,7 @@ class CloudLink(ChangeStream):
 
     async def sync_device(self, device: Device, status: DeviceStatus) -> bool:
         """Register (if needed), then FIG. 7 for one device; False when a step failed."""
-        self._statuses[device.id] = status
+        self.statuses[device.id] = status
         try:
             printer_id = await self.register(device, status)
             if printer_id is None:
@@ -274,7 +277,7 @@ class CloudLink(ChangeStream):
         to be activated by its first upload (FIG. 9) has the device read at once."""
         info = await self.client.get_applications(printer_id)
         before = {a.service_id: a.decision_reason for a in self.state.applications(device.id)}
-        decisions = judge_services(device, self._statuses.get(device.id), info.applications,
+        decisions = judge_services(device, self.statuses.get(device.id), info.applications,
                                    self.services, EnableOverrides(self.state.store), before)
         self.state.save_applications(device.id, info.applications, decisions)
         notices = []
@@ -304,7 +307,7 @@ class CloudLink(ChangeStream):
         """S0609-S0611: the transmission data type table, and the report of what will be sent."""
         control = await self.client.get_control_information(printer_id)
         requested = list(control.requested_data_types)
-        status = self._statuses.get(device.id)
+        status = self.statuses.get(device.id)
         missing = available(status) if status is not None else {}
         unavailable = tuple(UnavailableDataType(t, reason) for t in requested
                             if (reason := missing.get(t)))
@@ -329,7 +332,7 @@ class CloudLink(ChangeStream):
         device_id = self.state.device_for_printer(printer_id)
         if device_id is None:
             return
-        status = self._statuses.get(device_id)
+        status = self.statuses.get(device_id)
         missing = available(status) if status is not None else {}
         apps = {app.service_id: app for app in self.state.applications(device_id)}
         for outcome in results:

@@ -19,13 +19,18 @@ is put on the reading (`gateway.fleet.readings.supply_forecasts`), so `supplies.
 projected from it like any data type. The entries and the reading
 they came from are committed together, so a crash can neither lose an event nor detect it twice; the
 status page's copy of the reading and its level history (`gateway.fleet.readings.record_reading`)
-are in the same transaction.
+are in the same transaction.  Readings that arrive together are committed together
+(`record_many`: one transaction, one fsync, each reading a savepoint of it; the daemon gathers them
+in `gateway.app.intake`), and the callbacks are told only after the commit.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from gateway.device.model import DeviceStatus
 from gateway.fleet.inventory import Device
@@ -40,6 +45,19 @@ from gateway.uplink.outbox import Outbox, new_entry
 from gateway.uplink.plausibility import withhold_implausible_counters
 from protocols.cloud.models import EventDetail, StatusEntry
 from protocols.cloud.times import rfc3339
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Recorded:
+    """One reading as committed, for the callbacks."""
+
+    device: Device
+    previous: DeviceStatus | None
+    status: DeviceStatus
+    entries: list[StatusEntry]
+    registered: bool
 
 
 class UploadPipeline:
@@ -79,19 +97,62 @@ class UploadPipeline:
         """Queue what the reading causes; returns the entries queued (none for an unregistered
         device: it is registered at the next sync, and its first upload is then periodic).
         Every reading, registered or not, is also kept for the status page
-        (`gateway.fleet.readings`)."""
-        printer_id = self.state.printer_id(device.id)
-        if printer_id is None:
-            with self.state.store.transaction() as db:
+        (`gateway.fleet.readings`).  Committed when this returns; raises what the store
+        raises (then nothing of the reading is kept)."""
+        recorded = self._record(device, status)
+        self._tell([recorded])
+        return recorded.entries
+
+    def record_many(self, readings: Sequence[tuple[Device, DeviceStatus]],
+                    ) -> list[list[StatusEntry] | None]:
+        """Each reading as `record` does, in order, all in ONE transaction: one commit, one
+        fsync for the lot.  Each reading is a savepoint of its own: one the store refuses (None
+        in the result, logged) leaves nothing behind and the others are kept.  Two readings of
+        a device in one call are compared in turn, as if recorded one after the other.
+        `on_reading` and `on_recorded` are told once every reading is committed.  Raises when
+        the commit fails: then none is kept."""
+        done: list[_Recorded | None] = []
+        store = self.state.store
+        with store.batch():
+            for device, status in readings:
+                try:
+                    done.append(self._record(device, status))
+                except Exception:
+                    log.exception("device %s: the reading could not be recorded", device.id)
+                    done.append(None)
+        recorded = [r for r in done if r is not None]
+        if recorded and (self.on_reading is not None or self.on_recorded is not None):
+            try:
+                with store.batch():  # what the callbacks write (local alerts): one commit too
+                    self._tell(recorded)
+            except Exception:
+                log.exception("after %d readings: telling what they show failed", len(recorded))
+        return [None if r is None else r.entries for r in done]
+
+    def _tell(self, recorded: Sequence[_Recorded]) -> None:
+        """`on_reading` (registered devices) and `on_recorded` (every one), once committed."""
+        for r in recorded:
+            if self.on_reading is not None and r.registered:
+                self.on_reading(r.device, r.previous, r.status)
+            if self.on_recorded is not None:
+                self.on_recorded(r.device, r.status)
+
+    def _record(self, device: Device, status: DeviceStatus) -> _Recorded:
+        """What `record` writes, in one transaction (a savepoint inside `Store.batch`)."""
+        with self.state.store.transaction() as db:
+            printer_id = self.state.printer_id(device.id)
+            if printer_id is None:
                 status.forecasts = supply_forecasts(db, device.id, status)
                 record_reading(db, device.id, status.to_json())
-            if self.on_recorded is not None:
-                self.on_recorded(device, status)
-            return []
+                return _Recorded(device, None, status, [], registered=False)
+            return self._record_registered(db, device, printer_id, status)
+
+    def _record_registered(self, db: sqlite3.Connection, device: Device, printer_id: str,
+                           status: DeviceStatus) -> _Recorded:
         stored = self.state.last_status(device.id)
         previous = None if stored is None else DeviceStatus.from_json(stored)
         withhold_implausible_counters(previous, status)
-        status.forecasts = supply_forecasts(self.state.store.conn, device.id, status)
+        status.forecasts = supply_forecasts(db, device.id, status)
         document = status.to_json()
         events = detect(previous, status, self.events(),
                         self.state.contract_threshold(device.id))
@@ -113,23 +174,18 @@ class UploadPipeline:
                 entries.append(new_entry(printer_id, read_at, "periodic", data,
                                          application_ids=application_ids or None))
         snapshot = self.meter_snapshot(device.id, printer_id, status, types)
-        with self.state.store.transaction() as db:
-            if snapshot is not None:
-                entries.append(snapshot[1])
-                self.meters.mark(printer_id, snapshot[0], status.read_at.timestamp(),
-                                 snapshot[1].entry_id, db=db)
-            self.outbox.put(entries, device_id=device.id, db=db)
-            if any(entry.application_ids for entry in entries):
-                self.state.mark_carried(device.id, application_ids, db=db)
-            self.state.set_last_status(device.id, baseline(previous, status).to_json(),
-                                       status.read_at.timestamp(),
-                                       periodic=periodic and bool(entries), db=db)
-            record_reading(db, device.id, document)
-        if self.on_reading is not None:
-            self.on_reading(device, previous, status)
-        if self.on_recorded is not None:
-            self.on_recorded(device, status)
-        return entries
+        if snapshot is not None:
+            entries.append(snapshot[1])
+            self.meters.mark(printer_id, snapshot[0], status.read_at.timestamp(),
+                             snapshot[1].entry_id, db=db)
+        self.outbox.put(entries, device_id=device.id, db=db)
+        if any(entry.application_ids for entry in entries):
+            self.state.mark_carried(device.id, application_ids, db=db)
+        self.state.set_last_status(device.id, baseline(previous, status).to_json(),
+                                   status.read_at.timestamp(),
+                                   periodic=periodic and bool(entries), db=db)
+        record_reading(db, device.id, document)
+        return _Recorded(device, previous, status, entries, registered=True)
 
     def meter_snapshot(self, device_id: int, printer_id: str, status: DeviceStatus,
                        types: list[str]) -> tuple[Period, StatusEntry] | None:

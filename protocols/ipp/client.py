@@ -24,12 +24,18 @@ A printer is untrusted input, so every read is bounded:
   its target.  A redirect to another path on the same host and port (or from `http` up to
   `https` on the same port) is followed, at most `MAX_REDIRECTS` times, and reported in
   `IppReading.problems` with the URI to configure instead.
+
+Reads share a session and its keep-alive connections when the caller passes one (the gateway's
+`protocols.ipp.connections.IppConnections`: bounded in sockets); without one a read makes its own
+and closes it.  A kept connection the printer closed just as it was reused, before any answer, is
+replaced once by a new one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -37,7 +43,10 @@ from pyipp.enums import IppStatus
 from yarl import URL
 
 from protocols.ipp.model import (
+    DECODED_PREFIXES,
+    DECODED_WHEN_SENT,
     DEFAULT_MAX_RESPONSE_BYTES,
+    GROUP_KEYWORDS,
     REQUESTED_ATTRIBUTES,
     IppProtocolError,
     IppReading,
@@ -137,6 +146,8 @@ class _Exchange:
     requested: tuple[str, ...] = REQUESTED_ATTRIBUTES
     body: bytes = b""
     """The body of the answer read."""
+    resent: bool = False
+    """The request was sent again after the connection closed before any answer."""
 
     def progress(self, timeout: float) -> str:
         if self.received is None:
@@ -168,11 +179,13 @@ async def _ask(session: aiohttp.ClientSession, exchange: _Exchange,
     if http_status != 200:
         raise IppProtocolError(f"{uri}: HTTP {http_status} to an {asked} request")
     try:
+        wanted = wanted_attributes(exchange.requested)
         if len(body) > _PARSE_INLINE:
             status, answered, attributes, problems = await asyncio.to_thread(
-                parse_response, body)
+                parse_response, body, wanted, DECODED_PREFIXES)
         else:
-            status, answered, attributes, problems = parse_response(body)
+            status, answered, attributes, problems = parse_response(body, wanted,
+                                                                    DECODED_PREFIXES)
     except IppProtocolError as exc:
         raise IppProtocolError(f"{uri}: {exc} (answer to {asked})") from exc
     if status == _STATUS_VERSION_NOT_SUPPORTED:
@@ -199,6 +212,14 @@ async def _post(session: aiohttp.ClientSession, exchange: _Exchange,
                 if response.status != 200:
                     return response.status, b""
                 return 200, await _body(response, exchange)
+        except aiohttp.ServerDisconnectedError as exc:
+            if exchange.received is not None or exchange.resent:
+                raise IppUnreachable(
+                    f"{exchange.uri}: connection failed: {_reason(exc)}") from exc
+            # A pooled keep-alive connection the printer closed as it was reused: ask once
+            # more, on a new connection (the request only reads).
+            exchange.resent = True
+            continue
         except aiohttp.ClientConnectorCertificateError as exc:
             raise IppTlsError(
                 f"{exchange.uri}: TLS certificate not trusted ({exc.certificate_error}); "
@@ -211,6 +232,15 @@ async def _post(session: aiohttp.ClientSession, exchange: _Exchange,
             raise IppUnreachable(f"{exchange.uri}: cannot connect: {_reason(exc)}") from exc
         except aiohttp.ClientError as exc:
             raise IppUnreachable(f"{exchange.uri}: connection failed: {_reason(exc)}") from exc
+
+
+@functools.lru_cache(maxsize=16)
+def wanted_attributes(requested: tuple[str, ...]) -> frozenset[str] | None:
+    """The attributes the parser decodes: those asked for and those read when sent (a printer
+    may send more); None, every one, when a group of attributes (`all`) is asked for."""
+    if GROUP_KEYWORDS.intersection(requested):
+        return None
+    return frozenset(requested) | DECODED_WHEN_SENT
 
 
 _HEADERS = {"Content-Type": "application/ipp", "Accept": "application/ipp",

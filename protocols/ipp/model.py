@@ -52,6 +52,18 @@ REQUESTED_ATTRIBUTES: tuple[str, ...] = (
 )
 """Asked for by name: some printers (and ippeveprinter) only send e.g. the serial when named."""
 
+DECODED_WHEN_SENT: frozenset[str] = frozenset({"media-size-supported", "media-ready"})
+"""Not asked for (their answers are large), but read when a printer sends them anyway (a printer
+that ignores `requested-attributes` and sends all): `gateway/device/function_evidence.py`."""
+DECODED_PREFIXES: tuple[str, ...] = ("printer-fax-",)
+"""Attributes read by the start of their name when sent: any `printer-fax-…` is fax evidence."""
+GROUP_KEYWORDS: frozenset[str] = frozenset({
+    "all", "printer-description", "printer-status", "job-template", "printer-defaults",
+    "job-description", "job-status", "document-description", "document-template",
+    "subscription-template", "subscription-description"})
+"""`requested-attributes` values that name a group of attributes (RFC 8011 §4.2.5.1 and its
+extensions), not one: a reading asking for one of them decodes every attribute."""
+
 MULTI_VALUED: frozenset[str] = frozenset({
     "printer-firmware-name",
     "printer-firmware-string-version",

@@ -8,8 +8,8 @@ attribute is reported as a problem and the rest of the answer is kept.
 from __future__ import annotations
 
 import codecs
+import functools
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -35,8 +35,9 @@ _TAG_END_COLLECTION = 0x37
 _TAG_TEXT = 0x41
 _TAG_NAME = 0x42
 _TAG_MEMBER_NAME = 0x4A
-_CHARSET_TEXT_TAGS = frozenset({_TAG_TEXT, _TAG_NAME, _TAG_TEXT_LANG, _TAG_NAME_LANG})
-_ASCII_TAGS = frozenset(range(0x44, 0x4A))  # keyword, uri, uriScheme, charset, language, mime
+_UTF8_TAGS = frozenset(range(0x44, 0x4B))
+"""keyword, uri, uriScheme, charset, naturalLanguage, mimeMediaType, memberAttrName: US-ASCII by
+RFC 8011, read as UTF-8."""
 _FIXED_SIZES = {_TAG_INTEGER: 4, _TAG_ENUM: 4, _TAG_BOOLEAN: 1, _TAG_DATE: 11,
                 _TAG_RESOLUTION: 9, _TAG_RANGE: 8}
 
@@ -54,16 +55,6 @@ class _BadValue(ValueError):
     """One value that cannot be decoded; its attribute is dropped, the rest of the body is kept."""
 
 
-@dataclass(slots=True)
-class _Field:
-    """One tag-length-value item of the body, framing checked, value not decoded yet."""
-
-    offset: int
-    tag: int
-    name: bytes
-    value: bytes
-
-
 @dataclass
 class _Attribute:
     name: str
@@ -79,7 +70,9 @@ class _Collection:
     member: str | None = None
 
 
-def parse_response(body: bytes) -> tuple[int, tuple[int, int], dict[str, Any], list[str]]:
+def parse_response(body: bytes, wanted: frozenset[str] | None = None,
+                   wanted_prefixes: tuple[str, ...] = (),
+                   ) -> tuple[int, tuple[int, int], dict[str, Any], list[str]]:
     """Decode an IPP response: `(status_code, version, printer attributes, problems)`.
 
     Tolerant: an attribute that cannot be decoded (bad length, undecodable text, broken
@@ -87,6 +80,13 @@ def parse_response(body: bytes) -> tuple[int, tuple[int, int], dict[str, Any], l
     before the cut.  Raises `IppProtocolError` only for a body that is not an IPP response at all.
     Bounded for hostile bodies: at most `MAX_ATTRIBUTES` printer attributes are kept and
     `MAX_PROBLEMS` problems listed (the others counted), each one line.
+
+    `wanted`: the printer attributes to decode (those asked for), and `wanted_prefixes` the
+    starts of further names to decode; every other attribute, and every group but the operation
+    and printer groups, is stepped over by its lengths without decoding its values (printers
+    answer with more than they are asked).  The framing of the whole body is still checked; a
+    value that cannot be decoded is a problem only in the attributes decoded.  None decodes
+    every attribute.
     """
     if len(body) < 9:
         raise IppProtocolError(f"not an IPP response: only {len(body)} bytes")
@@ -96,7 +96,7 @@ def parse_response(body: bytes) -> tuple[int, tuple[int, int], dict[str, Any], l
     status = struct.unpack_from(">H", body, 2)[0]
     if body[8] > _DELIMITER_MAX:
         raise IppProtocolError(f"not an IPP response: byte 8 is 0x{body[8]:02x}, not a group tag")
-    parser = _Parser(bytes(body))
+    parser = _Parser(bytes(body), wanted, wanted_prefixes)
     parser.run()
     return status, version, parser.printer, parser.problems
 
@@ -104,8 +104,12 @@ def parse_response(body: bytes) -> tuple[int, tuple[int, int], dict[str, Any], l
 class _Parser:
     """Walks the body's attribute groups and keeps the printer-attributes group."""
 
-    def __init__(self, body: bytes) -> None:
+    def __init__(self, body: bytes, wanted: frozenset[str] | None = None,
+                 wanted_prefixes: tuple[str, ...] = ()) -> None:
         self.body = body
+        self.wanted = None if wanted is None else _wanted_names(wanted)
+        """The printer attributes to decode, as the names' bytes; None: all."""
+        self.wanted_prefixes = tuple(prefix.encode("ascii") for prefix in wanted_prefixes)
         self.problems: list[str] = []
         self.unlisted = 0
         """Problems beyond `MAX_PROBLEMS`, only counted."""
@@ -133,79 +137,89 @@ class _Parser:
             self.problems.append(f"and {self.unlisted} more problems, not listed")
 
     def _run(self) -> None:
-        for item in self._fields():
-            if item.tag <= _DELIMITER_MAX:
+        """Walk the body's items (tag, name length, name, value length, value), checking that
+        each fits in the body; stops with a problem where one runs past the end."""
+        body, offset, size = self.body, 8, len(self.body)
+        skipping = False
+        while offset < size:
+            tag = body[offset]
+            if tag <= _DELIMITER_MAX:
                 self._close_attribute()
-                if item.tag == _TAG_END:
+                skipping = False
+                if tag == _TAG_END:
                     return
-                self.group = item.tag
-            else:
-                self._field(item)
+                self.group = tag
+                offset += 1
+                continue
+            name_start = offset + 3
+            if name_start > size:
+                break
+            name_end = name_start + (body[offset + 1] << 8 | body[offset + 2])
+            value_start = name_end + 2
+            if value_start > size:
+                break
+            value_end = value_start + (body[name_end] << 8 | body[name_end + 1])
+            if value_end > size:
+                break
+            if name_end != name_start:
+                if self.attribute is not None:
+                    self._close_attribute()
+                skipping = self._skipped(body[name_start:name_end])
+                if not skipping:
+                    self._field(offset, tag, body[name_start:name_end],
+                                body[value_start:value_end])
+            elif not skipping:
+                self._field(offset, tag, b"", body[value_start:value_end])
+            offset = value_end
+        if offset < size:
+            self.problem(f"body truncated: item at byte {offset} runs past the end "
+                         f"({size} bytes); rest lost")
+        else:
+            self.problem("body ends without end-of-attributes tag")
         if self.attribute is not None:
             # More of its values may have been cut off: a partial marker list would misalign.
             self.attribute.error = self.attribute.error or "the body ends inside it"
         self._close_attribute()
 
-    def _fields(self) -> Iterator[_Field]:
-        """The body's items; stops with a problem where the framing runs past the end."""
-        body, offset, size = self.body, 8, len(self.body)
-        while offset < size:
-            tag = body[offset]
-            if tag <= _DELIMITER_MAX:
-                yield _Field(offset, tag, b"", b"")
-                if tag == _TAG_END:
-                    return
-                offset += 1
-                continue
-            if offset + 3 > size:
-                break
-            name_end = offset + 3 + (body[offset + 1] << 8 | body[offset + 2])
-            if name_end + 2 > size:
-                break
-            value_end = name_end + 2 + (body[name_end] << 8 | body[name_end + 1])
-            if value_end > size:
-                break
-            yield _Field(offset, tag, body[offset + 3:name_end], body[name_end + 2:value_end])
-            offset = value_end
-        if offset < len(body):
-            self.problem(f"body truncated: item at byte {offset} runs past the end "
-                         f"({len(body)} bytes); rest lost")
-        else:
-            self.problem("body ends without end-of-attributes tag")
+    def _skipped(self, name: bytes) -> bool:
+        """Whether the attribute named `name` (in the current group) is stepped over."""
+        if self.wanted is None or self.group == _TAG_OPERATION:
+            return False
+        return self.group != _TAG_PRINTER or (
+            name not in self.wanted and not name.startswith(self.wanted_prefixes))
 
-    def _field(self, item: _Field) -> None:
-        if item.name:
+    def _field(self, offset: int, tag: int, raw_name: bytes, raw: bytes) -> None:
+        """One item (at byte `offset`) of an attribute decoded: its first value when it has a
+        name, else a further value or a collection's part."""
+        if raw_name:
             self._close_attribute()
             try:
-                name = item.name.decode("ascii")
+                name = raw_name.decode("ascii")
             except UnicodeDecodeError:
-                name = item.name.decode("ascii", "replace")
+                name = raw_name.decode("ascii", "replace")
                 self.attribute = _Attribute(name, error="attribute name is not ASCII")
                 return
             self.attribute = _Attribute(name)
         elif self.attribute is None:
-            self.problem(f"byte {item.offset}: value without an attribute name, skipped")
+            self.problem(f"byte {offset}: value without an attribute name, skipped")
             return
         if self.attribute.error is None:
             try:
-                self._value(item)
+                self._value(tag, raw)
             except _BadValue as exc:
-                self.attribute.error = f"byte {item.offset}: {exc}"
+                self.attribute.error = f"byte {offset}: {exc}"
 
-    def _value(self, item: _Field) -> None:
-        if item.tag == _TAG_BEGIN_COLLECTION:
+    def _value(self, tag: int, raw: bytes) -> None:
+        if tag == _TAG_BEGIN_COLLECTION:
             self.stack.append(_Collection())
-        elif item.tag == _TAG_MEMBER_NAME:
-            self._member_name(item)
-        elif item.tag == _TAG_END_COLLECTION:
+        elif tag == _TAG_MEMBER_NAME:
+            if not self.stack:
+                raise _BadValue("memberAttrName outside a collection")
+            self.stack[-1].member = _decode(tag, raw, self.charset)
+        elif tag == _TAG_END_COLLECTION:
             self._end_collection()
         else:
-            self._add(_decode(item.tag, item.value, self.charset))
-
-    def _member_name(self, item: _Field) -> None:
-        if not self.stack:
-            raise _BadValue("memberAttrName outside a collection")
-        self.stack[-1].member = _decode(item.tag, item.value, self.charset)
+            self._add(_decode(tag, raw, self.charset))
 
     def _end_collection(self) -> None:
         if not self.stack:
@@ -263,6 +277,11 @@ class _Parser:
             self.printer[attribute.name] = values[0] if len(values) == 1 else values
 
 
+@functools.lru_cache(maxsize=16)
+def _wanted_names(wanted: frozenset[str]) -> frozenset[bytes]:
+    return frozenset(name.encode("ascii", "replace") for name in wanted)
+
+
 def _shown(name: str) -> str:
     """A printer-sent name in a problem: as it is when short and printable, else its repr, cut
     to `_SHOWN` characters (a problem is one line)."""
@@ -281,14 +300,19 @@ def _append(members: dict[str, Any], name: str, value: Any) -> None:
 
 
 def _decode(tag: int, raw: bytes, charset: str) -> Any:
-    """One value by its tag (RFC 8010 §3.9); raises `_BadValue`."""
+    """One value by its tag (RFC 8010 §3.9); raises `_BadValue`.  The most frequent syntaxes
+    (keyword, uri, text, integer, enum) are tested first."""
+    if tag in _UTF8_TAGS:
+        return _text(raw, "utf-8")
+    if tag in (_TAG_TEXT, _TAG_NAME):
+        return _text(raw, charset)
     expected = _FIXED_SIZES.get(tag)
     if expected is not None and len(raw) != expected:
         raise _BadValue(f"value tag 0x{tag:02x} needs {expected} bytes, got {len(raw)}")
+    if tag in (_TAG_INTEGER, _TAG_ENUM):
+        return int.from_bytes(raw, "big", signed=True)
     if tag <= _OUT_OF_BAND_MAX:
         return None
-    if tag in (_TAG_INTEGER, _TAG_ENUM):
-        return struct.unpack(">i", raw)[0]
     if tag == _TAG_BOOLEAN:
         if raw[0] > 1:
             raise _BadValue(f"boolean value {raw[0]}")
@@ -301,10 +325,6 @@ def _decode(tag: int, raw: bytes, charset: str) -> Any:
         return struct.unpack(">ii", raw)
     if tag in (_TAG_TEXT_LANG, _TAG_NAME_LANG):
         return _text(_without_language(raw), charset)
-    if tag in _CHARSET_TEXT_TAGS:
-        return _text(raw, charset)
-    if tag in _ASCII_TAGS or tag == _TAG_MEMBER_NAME:
-        return _text(raw, "utf-8")
     if tag == _TAG_OCTET_STRING:
         return _octets(raw)
     return raw

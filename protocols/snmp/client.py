@@ -1,13 +1,14 @@
 """An asyncio SNMP client: GET of scalars, GETBULK walks of subtrees, SET.
 
-v1/v2c reads to an address go through gufo_snmp (`protocols.snmp.gufo_backend`: Rust codec,
-~30x less CPU than pysnmp); SNMPv3, SETs, host names, and every answer gufo_snmp cannot vouch for
-(it does not show error-status) go through pysnmp 7.  One `SnmpClient` owns one pysnmp engine,
-shared by every target (a new engine per request costs hundreds of milliseconds), made the first
-time it is needed: pysnmp's high-level API costs ~20 MB of memory to import, so a gateway whose
-devices all answer v2c never loads it.  Values come back as plain Python values (`int`, `bytes`,
-`str` for OIDs and IP addresses), keyed by numeric OID strings; no MIB lookups happen on the hot
-path.
+v1/v2c reads to an address go through the fast path: one shared UDP socket per address family
+(`protocols.snmp.udp_reader`), the message codec of `protocols.snmp.ber_codec`, and walks of
+several subtrees in one GETBULK (`protocols.snmp.bulk_walk`, `walk_each`): ~30x less CPU than
+pysnmp.  SNMPv3, SETs, host names, and every answer the codec cannot decode go through pysnmp 7.
+One `SnmpClient` owns one pysnmp engine, shared by every target (a new engine per request costs
+hundreds of milliseconds), made the first time it is needed: pysnmp's high-level API costs ~20 MB
+of memory to import, so a gateway whose devices all answer v2c never loads it.  Values come back
+as plain Python values (`int`, `bytes`, `str` for OIDs and IP addresses), keyed by numeric OID
+strings; no MIB lookups happen on the hot path.
 
 Every walk is bounded, on both paths: by a number of values (what the caller expects of the
 table, or twice what the same agent's table had at its last complete walk, whichever is more,
@@ -21,14 +22,14 @@ import asyncio
 import functools
 import importlib
 import socket
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pysnmp.proto import errind, rfc1902, rfc1905
 
-from protocols.snmp import gufo_backend
+from protocols.snmp.ber_codec import GET, Malformed, Marker, Unsure
+from protocols.snmp.bulk_walk import BulkWalk, Subtree
 from protocols.snmp.model import (
     AUTH_PROTOCOLS,
     NO_SUCH_NAME,
@@ -45,7 +46,9 @@ from protocols.snmp.model import (
     oid_tuple,
     walk_stopped,
 )
+from protocols.snmp.udp_reader import Answer, NoAnswer, UdpReader
 from protocols.snmp.values import is_absent, to_python
+from protocols.snmp.walk_memory import WalkMemory
 
 if TYPE_CHECKING:
     from pysnmp.hlapi.v3arch.asyncio import (
@@ -62,8 +65,6 @@ MAX_WALK_ROWS = 10_000
 largest tables (supplies, alerts, devices) hold a few hundred."""
 DEFAULT_WALK_ROWS = 2_000
 """Values a walk may read when its caller expects no particular size."""
-HISTORY_KEPT = 65_536
-"""Subtrees (agent, context, root) whose last complete size is remembered, at most."""
 
 
 def _hlapi() -> ModuleType:
@@ -109,10 +110,11 @@ class SnmpClient:
         self._transports: dict[tuple[str, int, float, int], UdpTransportTarget] = {}
         self._domains: dict[tuple[str, int], tuple[int, ...]] = {}
         """pysnmp's transport domain of each agent (address, port): one socket each."""
-        self._fast = gufo_backend.GufoReader() if fast else None
+        self._fast = UdpReader() if fast else None
         self.max_repetitions = max_repetitions
-        self._sizes: OrderedDict[tuple[str, int, str, str], int] = OrderedDict()
-        """Values each subtree had at its last complete walk, by (host, port, context, root)."""
+        self.memory = WalkMemory()
+        """Each agent's subtree sizes at their last complete walks (`walk_limit`, the rows
+        asked for)."""
 
     @property
     def pysnmp_loaded(self) -> bool:
@@ -124,8 +126,12 @@ class SnmpClient:
             self._engine = _hlapi().SnmpEngine()
         return self._engine
 
-    def _fast_for(self, target: SnmpTarget) -> gufo_backend.GufoReader | None:
-        return self._fast if self._fast is not None and self._fast.handles(target) else None
+    def _fast_for(self, target: SnmpTarget) -> UdpReader | None:
+        """The fast path for v1/v2c to an address (pysnmp resolves host names)."""
+        fast = self._fast
+        if fast is None or target.credentials.version == 3 or fast.address(target.host) is None:
+            return None
+        return fast
 
     def close(self) -> None:
         if self._fast is not None:
@@ -239,15 +245,18 @@ class SnmpClient:
         fast = self._fast_for(target)
         if fast is not None:
             try:
-                return 0, 0, await fast.get(target, wanted)
-            except gufo_backend.AgentError as exc:
-                return exc.status, exc.index, {}
-            except gufo_backend.NoAnswer:
+                answer: Answer = await fast.request(target, GET, 0, 0, wanted)
+            except NoAnswer:
                 raise _no_response(target) from None
-            except gufo_backend.Malformed as exc:
+            except Malformed as exc:
                 raise SnmpError(f"{target.host}:{target.port}: {exc}") from None
-            except gufo_backend.Unsure:
-                pass  # pysnmp decodes what gufo_snmp does not
+            except Unsure:
+                pass  # pysnmp decodes what the codec does not
+            else:
+                if answer.status:
+                    return answer.status, answer.index, {}
+                return 0, 0, {oid: value for oid, value in answer.varbinds  # type: ignore[misc]
+                              if not isinstance(value, Marker)}
         status, index, var_binds = await self._call("get_cmd", target, variables=wanted)
         return status, index, {str(name): to_python(value) for name, value in var_binds
                                if not is_absent(value)}
@@ -256,12 +265,7 @@ class SnmpClient:
         """The most values a walk of `root` may read: `expected` (else `DEFAULT_WALK_ROWS`), or
         twice the subtree's size at its last complete walk if more (a table may grow), at most
         `MAX_WALK_ROWS`."""
-        last = self._sizes.get(self._size_key(target, root), 0)
-        return min(MAX_WALK_ROWS, max(expected or DEFAULT_WALK_ROWS, 2 * last))
-
-    @staticmethod
-    def _size_key(target: SnmpTarget, root: str) -> tuple[str, int, str, str]:
-        return target.host, target.port, target.credentials.context, root.strip(".")
+        return _walk_limit(expected, self.memory.rows(target, root.strip(".")))
 
     async def walk(self, target: SnmpTarget, root: str, expected: int | None = None,
                    deadline: float | None = None) -> dict[str, SnmpValue]:
@@ -273,44 +277,55 @@ class SnmpClient:
         or when the walk is not over by `deadline` (the event loop's clock); `SnmpTimeout` when
         the agent stops answering, `SnmpError` for an error status.
         """
-        result: dict[str, SnmpValue] = {}
-        max_rows = self.walk_limit(target, root, expected)
+        expectations = {root.strip("."): expected} if expected is not None else {}
+        outcome = (await self.walk_each(target, [root], deadline, expectations))[root.strip(".")]
+        if isinstance(outcome, SnmpError):
+            raise outcome
+        return outcome
+
+    async def walk_each(self, target: SnmpTarget, roots: Iterable[str],
+                        deadline: float | None = None,
+                        expected: Mapping[str, int | None] | None = None,
+                        ) -> dict[str, dict[str, SnmpValue] | SnmpError]:
+        """Walk several subtrees of one agent together (several per GETBULK where the agent
+        allows: `protocols.snmp.bulk_walk`); each root's values, or why its walk failed (as
+        `walk` raises it), by root without a leading dot.  `expected` holds the values each
+        root may be expected to have."""
+        expected = expected or {}
+        roots = [root.strip(".") for root in roots]
+        subtrees = {root: Subtree(root, _walk_limit(expected.get(root), size), size)
+                    for root, size in zip(roots, self.memory.sizes(target, roots), strict=True)}
+        walking = list(subtrees.values())
+        fast = self._fast_for(target)
         try:
             async with asyncio.timeout_at(deadline):
-                await self._walk(target, root, result, max_rows)
+                if fast is not None:
+                    await BulkWalk(fast, self.memory, target, self.max_repetitions).run(walking)
+                slow = [s for s in walking if s.resume or not s.done]
+                if slow:
+                    await asyncio.gather(*(self._pysnmp_walk(target, s) for s in slow))
         except TimeoutError:
-            raise walk_stopped(target, root, "time", result) from None
-        key = self._size_key(target, root)
-        self._sizes[key] = len(result)
-        self._sizes.move_to_end(key)
-        if len(self._sizes) > HISTORY_KEPT:
-            self._sizes.popitem(last=False)
-        return result
+            for subtree in walking:
+                if not subtree.done or subtree.resume:
+                    subtree.fail(walk_stopped(target, subtree.root, "time", subtree.values))
+        self.memory.remember(target, [(s.root, s.read) for s in walking if s.failure is None])
+        return {root: subtree.failure or subtree.values for root, subtree in subtrees.items()}
 
-    async def _walk(self, target: SnmpTarget, root: str, result: dict[str, SnmpValue],
-                    max_rows: int) -> None:
-        """The walk into `result`: gufo_snmp first where it can, then pysnmp."""
-        root_tuple = oid_tuple(root)
-        current = root_tuple
+    async def _pysnmp_walk(self, target: SnmpTarget, subtree: Subtree) -> None:
+        """Walk `subtree` with pysnmp from where it is; its end or failure go into it."""
+        try:
+            await self._walk(target, subtree)
+        except SnmpError as exc:
+            subtree.fail(exc)
+        else:
+            subtree.done, subtree.resume = True, False
+
+    async def _walk(self, target: SnmpTarget, subtree: Subtree) -> None:
+        """The pysnmp walk, from `subtree.cursor` on."""
+        root, root_tuple, result = subtree.root, subtree.root_tuple, subtree.values
+        current = oid_tuple(subtree.cursor)
         repetitions = self.max_repetitions
-        fast = self._fast_for(target)
-        if fast is not None:
-            try:
-                resume = await fast.walk(target, root, root_tuple, repetitions, result, max_rows)
-            except gufo_backend.AgentError as exc:
-                raise SnmpError(f"{target.host}:{target.port}: walk of {root} failed: "
-                                f"{error_status_name(exc.status)}") from None
-            except gufo_backend.NoAnswer:
-                raise _no_response(target) from None
-            except gufo_backend.Malformed as exc:
-                raise SnmpError(f"{target.host}:{target.port}: {exc}") from None
-            if resume is None:
-                return
-            current = resume  # pysnmp goes on where gufo_snmp could not
         prefix_len = len(root_tuple)
-        walked = len(result)
-        """Values read, absent ones too (they count towards the limit: an endless run of them
-        must end as well)."""
         while True:
             oid = oid_text(current)
             if target.credentials.version == 1:
@@ -337,23 +352,21 @@ class SnmpClient:
                     raise walk_stopped(target, root, "loop", result,
                                        went_back=(oid_text(name_tuple), oid_text(current)))
                 current = name_tuple
-                if walked >= max_rows:
+                if subtree.read >= subtree.max_rows:
                     raise walk_stopped(target, root, "rows", result)
-                walked += 1
+                subtree.read += 1
                 if not is_absent(value):
                     result[oid_text(name_tuple)] = to_python(value)
 
     async def walk_many(self, target: SnmpTarget, roots: Iterable[str],
                         deadline: float | None = None) -> dict[str, SnmpValue]:
-        """Walk several subtrees concurrently and merge the results; a walk that looped gives
-        the values it read, any other failure raises."""
-        results = await asyncio.gather(*(self.walk(target, root, deadline=deadline)
-                                         for root in roots), return_exceptions=True)
+        """Walk several subtrees together and merge the results; a walk that looped gives the
+        values it read, any other failure raises."""
         merged: dict[str, SnmpValue] = {}
-        for part in results:
+        for part in (await self.walk_each(target, roots, deadline)).values():
             if isinstance(part, WalkStopped) and part.usable:
                 merged.update(part.values)
-            elif isinstance(part, BaseException):
+            elif isinstance(part, SnmpError):
                 raise part
             else:
                 merged.update(part)
@@ -375,6 +388,10 @@ class SnmpClient:
             name = values[index - 1][0] if 0 < index <= len(values) else "?"
             raise SnmpError(f"{target.host}:{target.port}: SET of {name} refused: "
                             f"{error_status_name(status)}")
+
+
+def _walk_limit(expected: int | None, last: int | None) -> int:
+    return min(MAX_WALK_ROWS, max(expected or DEFAULT_WALK_ROWS, 2 * (last or 0)))
 
 
 def _no_response(target: SnmpTarget) -> SnmpTimeout:

@@ -90,18 +90,14 @@ class PrinterReading:
 
 async def _walk_into(client: SnmpClient, target: SnmpTarget, roots: tuple[str, ...],
                      reading: PrinterReading, deadline: float | None) -> None:
-    results = await asyncio.gather(
-        *(client.walk(target, root, EXPECTED_ROWS.get(root), deadline) for root in roots),
-        return_exceptions=True)
-    for root, result in zip(roots, results, strict=True):
+    results = await client.walk_each(target, roots, deadline, EXPECTED_ROWS)
+    for root, result in results.items():
         if isinstance(result, WalkStopped):
             reading.problems.append(str(result))
             if result.usable:
                 reading.values.update(result.values)
         elif isinstance(result, SnmpError):
             reading.problems.append(f"walk {root}: {result}")
-        elif isinstance(result, BaseException):
-            raise result
         else:
             reading.values.update(result)
 
@@ -123,10 +119,10 @@ async def read_printer(client: SnmpClient, target: SnmpTarget,
     reading.meters = counters_for(reading.vendor.name)
 
     vendor_oids = _vendor_oids(reading.vendor)
-    tasks = [_walk_into(client, target, PRINTER_SUBTREES + INTERFACE_SUBTREES
-                        + CONTRACT_SUBTREES + COUNTER_SUBTREES, reading, deadline)]
-    if reading.meters is not None and reading.meters.columns():
-        tasks.append(_walk_into(client, target, reading.meters.columns(), reading, deadline))
+    subtrees = PRINTER_SUBTREES + INTERFACE_SUBTREES + CONTRACT_SUBTREES + COUNTER_SUBTREES
+    if reading.meters is not None:
+        subtrees += reading.meters.columns()
+    tasks = [_walk_into(client, target, subtrees, reading, deadline)]
     if vendor_oids:
         tasks.append(_get_into(client, target, vendor_oids, reading))
     await asyncio.gather(*tasks)

@@ -15,9 +15,8 @@ other OIDs as OBJECT IDENTIFIER (6).  The reader reads back exactly the values i
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from protocols.device_id import device_id_serial, parse_device_id
@@ -81,16 +80,18 @@ class RecordingClient(SnmpClient):
         self._keep(target, values)
         return values
 
-    async def walk(self, target: SnmpTarget, root: str, expected: int | None = None,
-                   deadline: float | None = None) -> dict[str, SnmpValue]:
-        try:
-            values = await super().walk(target, root, expected, deadline)
-        except WalkStopped as stopped:
-            if stopped.usable:  # a cut table is not used by the reader: not recorded either
-                self._keep(target, stopped.values)
-            raise
-        self._keep(target, values)
-        return values
+    async def walk_each(self, target: SnmpTarget, roots: Iterable[str],
+                        deadline: float | None = None,
+                        expected: Mapping[str, int | None] | None = None,
+                        ) -> dict[str, dict[str, SnmpValue] | SnmpError]:
+        outcomes = await super().walk_each(target, roots, deadline, expected)
+        for outcome in outcomes.values():
+            if isinstance(outcome, WalkStopped):
+                if outcome.usable:  # a cut table is not used by the reader: not recorded either
+                    self._keep(target, outcome.values)
+            elif not isinstance(outcome, SnmpError):
+                self._keep(target, outcome)
+        return outcomes
 
 
 async def record_snmp(client: RecordingClient, target: SnmpTarget,
@@ -119,15 +120,11 @@ async def _read_all(client: SnmpClient, target: SnmpTarget, subtrees: tuple[str,
                     scalars: tuple[str, ...], deadline: float | None,
                     recording: SnmpRecording) -> None:
     await client.get(target, list(scalars))  # proves the context answers
-    results = await asyncio.gather(
-        *(client.walk(target, root, EXPECTED_ROWS.get(root), deadline) for root in subtrees),
-        return_exceptions=True)
-    for root, result in zip(subtrees, results, strict=True):
+    results = await client.walk_each(target, subtrees, deadline, EXPECTED_ROWS)
+    for root, result in results.items():
         if isinstance(result, SnmpError):
             recording.problems.append(f"context {target.credentials.context!r}: walk {root}: "
                                       f"{result}")
-        elif isinstance(result, BaseException):
-            raise result
 
 
 # -- snmprec ---------------------------------------------------------------------------------------

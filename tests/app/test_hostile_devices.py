@@ -81,7 +81,7 @@ async def test_one_endless_device_does_not_stop_the_others(tmp_path: Path) -> No
 
 async def test_printgw_poll_of_a_device_answering_garbage() -> None:
     """`printgw poll` of an agent whose Printer-MIB answers are malformed datagrams: no library
-    traceback (gufo_snmp's decoder panics on some), each failed walk one line, within its time;
+    traceback, each failed walk one line, within its time;
     and one whose every table never ends returns within the default read deadline."""
     for behaviour in (Behaviour(malformed=True), Behaviour(endless=PRT_ALERT_ENTRY)):
         async with hostile_agent("127.0.148.70", behaviour=behaviour) as agent:

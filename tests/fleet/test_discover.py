@@ -70,8 +70,8 @@ async def test_a_printer_that_changes_address_stays_one_record(tmp_path: Path) -
                                  str(fleet.config.ipp_port), *common)
         serial = fleet.printers[0].state.serial
     assert (first["serial"], first["addresses"]) == (serial, ["127.0.51.3"])
-    # DHCP gives the same printer (same seed: same serial and MAC) another address
-    async with running_fleet("127.0.51.9", 1, seed=7) as fleet:
+    # DHCP gives the same printer (same seed and identity: same serial and MAC) another address
+    async with running_fleet("127.0.51.9", 1, seed=7, identity_first_ip="127.0.51.3") as fleet:
         [second] = await discover("--subnet", "127.0.51.0/28", "--port",
                                   str(fleet.config.snmp_port), "--ipp-port",
                                   str(fleet.config.ipp_port), *common)
@@ -198,8 +198,8 @@ async def test_discovery_across_two_network_namespaces(tmp_path: Path) -> None:
             "--ipp-port", "8631", "--timeout", "0.5", "--data-dir", str(tmp_path), limit=90)
         devices = json.loads(out)
         await net.stop(sim)
-    expected = Fleet(FleetConfig(count=3, first_ip="127.0.55.1", seed=11,
-                                 profiles=["color-mfp", "mono-laser"])).printers
+    expected = Fleet(FleetConfig(count=3, first_ip="127.0.55.1", identity_first_ip=ips[1],
+                                 seed=11, profiles=["color-mfp", "mono-laser"])).printers
     by_serial = {d["serial"]: d for d in devices}
     assert len(by_serial) == 4, (devices, err)
     for printer, ip in zip(expected, ips[1:], strict=True):

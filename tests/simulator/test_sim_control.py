@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator
 
 import aiohttp
 
@@ -14,27 +11,7 @@ from protocols.hosts import free_port
 from protocols.snmp import contract_mib as cm
 from simulator.control_api import start_control_api
 from simulator.fleet import addresses
-from tests.support.sim_helpers import SNMP_ENV, run, running_fleet
-
-
-@contextlib.asynccontextmanager
-async def sim_process(first_ip: str, count: int, *extra: str) -> AsyncIterator[dict]:
-    ips = addresses(first_ip, count)
-    ports = {"snmp": free_port(*ips, udp=True), "ipp": free_port(*ips, udp=True),
-             "control": free_port(udp=True)}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "simulator", "--count", str(count), "--first-ip", first_ip,
-        "--snmp-port", str(ports["snmp"]), "--ipp-port", str(ports["ipp"]),
-        "--control-port", str(ports["control"]), "--seed", "42", *extra,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=SNMP_ENV)
-    try:
-        assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), 20)
-        assert b"printgw-sim:" in line, (line, await proc.stderr.read())  # type: ignore[union-attr]
-        yield {**ports, "api": f"http://127.0.0.1:{ports['control']}"}
-    finally:
-        proc.terminate()
-        await asyncio.wait_for(proc.wait(), 10)
+from tests.support.sim_helpers import run, running_fleet, sim_process
 
 
 async def test_control_api_drives_the_fleet_and_net_snmp_sees_it() -> None:

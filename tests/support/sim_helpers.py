@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 from collections.abc import AsyncIterator
 
 from protocols.hosts import free_port
@@ -74,3 +75,27 @@ def _parse(out: str) -> dict[str, str]:
         oid, _, value = line.partition(" ")
         values[oid.lstrip(".")] = value.strip().strip('"')
     return values
+
+
+@contextlib.asynccontextmanager
+async def sim_process(first_ip: str, count: int, *extra: str, seed: int = 42,
+                      ports: dict[str, int] | None = None) -> AsyncIterator[dict]:
+    """`printgw-sim` as a process until the block ends: {"snmp", "ipp", "control" ports, "api"
+    URL}; `ports` (those three) to start it again where it was, else of the kernel's choosing."""
+    from simulator.fleet import addresses
+    ips = addresses(first_ip, count)
+    ports = ports or {"snmp": free_port(*ips, udp=True), "ipp": free_port(*ips, udp=True),
+                      "control": free_port(udp=True)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "simulator", "--count", str(count), "--first-ip", first_ip,
+        "--snmp-port", str(ports["snmp"]), "--ipp-port", str(ports["ipp"]),
+        "--control-port", str(ports["control"]), "--seed", str(seed), *extra,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=SNMP_ENV)
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 20)
+        assert b"printgw-sim:" in line, (line, await proc.stderr.read())  # type: ignore[union-attr]
+        yield {**ports, "api": f"http://127.0.0.1:{ports['control']}"}
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 10)

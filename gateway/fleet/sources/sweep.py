@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.fleet.sources.candidate import Candidate, Candidates
-from gateway.settings.discovery import Credentials, Subnet
+from gateway.settings.discovery import Subnet
 from gateway.settings.schema import Config
 from protocols.snmp.client import SnmpClient
 from protocols.snmp.model import SnmpCredentials
@@ -55,12 +55,17 @@ class SnmpSweep:
 
     async def probe_unswept(self, candidates: Candidates) -> None:
         """Which SNMP credentials, if any, answer at addresses found by mDNS or the static list."""
-        by_scope: dict[int, tuple[Credentials | None, list[str]]] = {}
+        # One probe per set of credentials, not per scope: every static host is a scope of its
+        # own, and thousands of them mostly share the same credentials.
+        scopes: dict[int, tuple[SnmpCredentials, ...]] = {}
+        by_credentials: dict[tuple[SnmpCredentials, ...], list[str]] = {}
         for c in candidates.values():  # SNMP is read over IPv4 only
             if c.hit is None and not c.ipp_only and ":" not in c.address:
-                by_scope.setdefault(id(c.scope), (c.scope, []))[1].append(c.address)
-        for scope, addresses in by_scope.values():
-            hits = await self._sweep(addresses, self.config.credentials(scope), "SNMP probe")
+                if id(c.scope) not in scopes:
+                    scopes[id(c.scope)] = tuple(self.config.credentials(c.scope))
+                by_credentials.setdefault(scopes[id(c.scope)], []).append(c.address)
+        for credentials, addresses in by_credentials.items():
+            hits = await self._sweep(addresses, list(credentials), "SNMP probe")
             for hit in hits:
                 candidates[hit.address].hit = hit  # keyed by address: never an ipp_only one
 

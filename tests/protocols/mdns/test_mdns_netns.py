@@ -64,11 +64,11 @@ def _names(events: list[dict[str, Any]], kind: str) -> list[str]:
 
 async def test_simulator_fleet_seen_from_the_gateway_namespace() -> None:
     require_netns()
-    # The same fleet, in this process, for the expected values (nothing is started).
-    expected = Fleet(FleetConfig(count=3, first_ip="127.0.40.1", profiles=PROFILES,
-                                 seed=SEED)).printers
     async with netns_pair() as net:
         ips = await net.add_printer_addresses(3)
+        # The same fleet, in this process, for the expected values (nothing is started).
+        expected = Fleet(FleetConfig(count=3, first_ip="127.0.40.1", profiles=PROFILES,
+                                     seed=SEED, identity_first_ip=ips[0])).printers
         _rc, out, _err = await net.run(net.printers, sys.executable, "-c", "from simulator.fleet "
                                        f"import addresses; print(addresses('{net.host(254)}', 3))")
         assert out.strip() == repr([net.host(254), f"10.213.{net.octet + 1}.1",

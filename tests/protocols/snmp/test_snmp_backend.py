@@ -1,4 +1,4 @@
-"""The gufo_snmp read path (`protocols/snmp/gufo_backend.py`) behind `SnmpClient`: the same
+"""The fast read path (`udp_reader`, `ber_codec`, `bulk_walk`) behind `SnmpClient`: the same
 readings as pysnmp, and every behaviour pysnmp had (error statuses, v1 noSuchName, tooBig, the
 non-increasing OID guard, retries, timeouts), against snmpsim and a scripted agent on loopback.
 
@@ -16,8 +16,8 @@ import pytest
 
 from protocols.hosts import free_port
 from protocols.snmp import oids
+from protocols.snmp.ber_codec import NotAnswer, decode_header
 from protocols.snmp.client import SnmpClient
-from protocols.snmp.gufo_backend import GufoReader, response_header
 from protocols.snmp.model import (
     SnmpCredentials,
     SnmpError,
@@ -26,121 +26,28 @@ from protocols.snmp.model import (
     WalkStopped,
 )
 from protocols.snmp.printer import PrinterReading, read_printer
+from protocols.snmp.udp_reader import MAX_IN_FLIGHT
+from protocols.snmp.walk_memory import WalkMemory
 from simulator import ber
 from tests.support.paths import SNMP_FIXTURES
+from tests.support.scripted_snmp import Agent, StartAgent, agents, column, target
 from tests.support.snmpsim_agent import snmpsim
 
 RECORDINGS = sorted(SNMP_FIXTURES.glob("*.snmprec"))
 HOSTS = (f"127.0.{105 + n // 250}.{n % 250 + 1}" for n in itertools.count(10))
 
-Oid = ber.Oid
-Script = Callable[[ber.Message, int], list[tuple[float, bytes]] | None]
-"""(request, its number from 1) → answers as (delay, datagram), or None for the usual answer."""
-
 SUPPLIES = ber.parse_oid(oids.prtMarkerSuppliesLevel)
-
-
-def column(root: Oid, rows: int, tail: bool = True) -> dict[Oid, bytes]:
-    """A table column of `rows` rows; with `tail`, followed by an object of the next column,
-    so that the column does not end the MIB (the walk then ends with the answer that shows it
-    left the column, not with one more request that finds the end of the MIB)."""
-    values = {(*root, 1, i): ber.enc_int(10 * i) for i in range(1, rows + 1)}
-    if tail:
-        values[(*root[:-1], root[-1] + 1, 1, 1)] = ber.enc_int(0)
-    return values
-
-
-class Agent(asyncio.DatagramProtocol):
-    """An SNMPv1/v2c agent over a MIB of encoded values, which a test can make misbehave."""
-
-    def __init__(self, mib: dict[Oid, bytes], script: Script | None = None) -> None:
-        self.mib = mib
-        self.script = script
-        self.requests: list[ber.Message] = []
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        request = ber.decode_message(data)
-        self.requests.append(request)
-        answers = self.script(request, len(self.requests)) if self.script else None
-        for delay, datagram in answers if answers is not None else [(0.0, self.answer(request))]:
-            asyncio.get_running_loop().call_later(delay, self._send, datagram, addr)
-
-    def _send(self, datagram: bytes, addr: tuple[str, int]) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.sendto(datagram, addr)
-
-    def answer(self, request: ber.Message, status: int = 0, index: int = 0,
-               varbinds: list[bytes] | None = None) -> bytes:
-        """The answer RFC 3416 (v2c) or RFC 1157 (v1) gives, unless told otherwise."""
-        if varbinds is None and not status:
-            status, index, varbinds = self._lookup(request)
-        if varbinds is None:  # an error: the request's variables come back
-            varbinds = [ber.varbind(ber.enc_oid(oid), ber.tlv(tag, body))
-                        for oid, tag, body in request.varbinds]
-        return ber.encode_response(request.version, request.community, request.request_id,
-                                   status, index, varbinds)
-
-    def _lookup(self, request: ber.Message) -> tuple[int, int, list[bytes] | None]:
-        v1 = request.version == 0
-        names = sorted(self.mib)
-        found: list[bytes] = []
-        if request.pdu_type == ber.GET:
-            for position, (oid, _, _) in enumerate(request.varbinds, 1):
-                if oid in self.mib:
-                    found.append(ber.varbind(ber.enc_oid(oid), self.mib[oid]))
-                elif v1:
-                    return 2, position, None  # noSuchName
-                else:
-                    found.append(ber.varbind(ber.enc_oid(oid), ber.tlv(ber.NO_SUCH_OBJECT, b"")))
-            return 0, 0, found
-        rows = request.error_index if request.pdu_type == ber.GETBULK else 1
-        oid = request.varbinds[0][0]
-        for _ in range(rows):
-            later = [name for name in names if name > oid]
-            if not later:
-                if v1:
-                    return 2, 1, None
-                found.append(ber.varbind(ber.enc_oid(oid), ber.tlv(ber.END_OF_MIB_VIEW, b"")))
-                break
-            oid = later[0]
-            found.append(ber.varbind(ber.enc_oid(oid), self.mib[oid]))
-        return 0, 0, found
-
-
-StartAgent = Callable[..., Awaitable[tuple[Agent, str, int]]]
-"""(MIB, script=None) → the agent, its address and port."""
 
 
 @pytest.fixture
 async def agent_at() -> AsyncIterator[StartAgent]:
-    transports = []
-
-    async def start(mib: dict[Oid, bytes], script: Script | None = None) -> tuple[Agent, str,
-                                                                                    int]:
-        host = next(HOSTS)
-        port = free_port(host, tcp=False, udp=True)
-        transport, agent = await asyncio.get_running_loop().create_datagram_endpoint(
-            lambda: Agent(mib, script), local_addr=(host, port))
-        transports.append(transport)
-        return agent, host, port
-
-    yield start
-    for transport in transports:
-        transport.close()
-
-
-def target(host: str, port: int, version: int = 2, timeout: float = 1.0,
-           retries: int = 1) -> SnmpTarget:
-    return SnmpTarget(host, port, SnmpCredentials(version=version), timeout, retries)
+    async with agents(HOSTS) as start:
+        yield start
 
 
 async def both(call: Callable[[SnmpClient], Awaitable[Any]]) -> tuple[Any, Any, SnmpClient]:
-    """The result (or the exception) of `call` with the gufo_snmp client and with pysnmp only;
-    the gufo_snmp client is closed but returned, to ask whether it needed pysnmp."""
+    """The result (or the exception) of `call` with the fast path and with pysnmp only; the fast
+    client is closed but returned, to ask whether it needed pysnmp."""
     outcomes = []
     fast = SnmpClient()
     for client in (fast, SnmpClient(fast=False)):
@@ -200,7 +107,7 @@ def test_a_client_outlives_its_event_loop(recordings_agent: tuple[str, int]) -> 
     assert first.values == second.values and len(first.values) == 212
 
 
-# -- what gufo_snmp does not show: error statuses --------------------------------------------
+# -- error statuses -------------------------------------------------------------
 
 
 async def test_v1_no_such_name_drops_the_missing_oid(agent_at: StartAgent) -> None:
@@ -210,7 +117,7 @@ async def test_v1_no_such_name_drops_the_missing_oid(agent_at: StartAgent) -> No
     fast, slow, client = await both(lambda c: c.get(target(host, port, version=1), wanted))
     assert fast == slow == {"1.3.6.1.2.1.1.1.0": b"descr", "1.3.6.1.2.1.1.5.0": b"name"}
     assert not client.pysnmp_loaded
-    assert [len(r.varbinds) for r in agent.requests] == [3, 2, 3, 2]  # gufo_snmp, then pysnmp
+    assert [len(r.varbinds) for r in agent.requests] == [3, 2, 3, 2]  # fast path, then pysnmp
 
 
 async def test_v2c_get_of_absent_objects_is_empty_without_pysnmp(agent_at: StartAgent) -> None:
@@ -231,8 +138,8 @@ async def test_error_status_fails_the_walk_as_with_pysnmp(agent_at: StartAgent) 
 
 
 async def test_too_big_is_asked_again_with_fewer_rows(agent_at: StartAgent) -> None:
-    """tooBig (which RFC 3416 agents should not send for GETBULK): pysnmp halves max-repetitions
-    until the answer fits, and the walk is complete."""
+    """tooBig (which RFC 3416 agents should not send for GETBULK): max-repetitions is halved
+    until the answer fits, and the walk is complete, on both paths."""
     agent, host, port = await agent_at(column(SUPPLIES, 20))
 
     def too_big(request: ber.Message, _: int) -> list[tuple[float, bytes]] | None:
@@ -244,7 +151,7 @@ async def test_too_big_is_asked_again_with_fewer_rows(agent_at: StartAgent) -> N
     fast, slow, client = await both(
         lambda c: c.walk(target(host, port), oids.prtMarkerSuppliesLevel))
     assert fast == slow and len(fast) == 20
-    assert client.pysnmp_loaded
+    assert not client.pysnmp_loaded
 
 
 async def test_the_end_of_the_mib_view_ends_the_walk(agent_at: StartAgent) -> None:
@@ -293,8 +200,8 @@ async def test_values_of_every_type_as_with_pysnmp(agent_at: StartAgent) -> None
     assert not client.pysnmp_loaded
 
 
-async def test_an_answer_gufo_cannot_decode_is_read_by_pysnmp(agent_at: StartAgent) -> None:
-    """NsapAddress (an SNMPv1 type gufo_snmp does not know): the request goes again through
+async def test_an_answer_the_codec_cannot_decode_is_read_by_pysnmp(agent_at: StartAgent) -> None:
+    """NsapAddress (an SNMPv1 type the codec does not know): the request goes again through
     pysnmp, which does."""
     oid = (1, 3, 6, 1, 2, 1, 1, 5, 0)
     agent, host, port = await agent_at({oid: ber.enc_octets(b"name")})
@@ -310,7 +217,7 @@ async def test_an_answer_gufo_cannot_decode_is_read_by_pysnmp(agent_at: StartAge
         await client.aclose()
 
 
-# -- what gufo_snmp does not do: retries, one request per socket ------------------------------
+# -- retries, late and duplicate answers, requests in flight per agent -----------------------
 
 
 async def test_a_lost_answer_is_asked_for_again(agent_at: StartAgent) -> None:
@@ -362,8 +269,8 @@ async def test_duplicate_answers_are_dropped(agent_at: StartAgent) -> None:
         await client.aclose()
 
 
-async def test_one_request_at_a_time_per_agent(agent_at: StartAgent) -> None:
-    """Concurrent walks of one agent (as `read_printer` does) are queued, never cut short."""
+async def test_few_requests_at_a_time_per_agent(agent_at: StartAgent) -> None:
+    """Concurrent walks of one agent are queued beyond `MAX_IN_FLIGHT`, never cut short."""
     mib = {**column(SUPPLIES, 40), **column(ber.parse_oid(oids.prtMarkerSuppliesMaxCapacity), 40)}
     agent, host, port = await agent_at(mib)
     pending = 0
@@ -389,7 +296,7 @@ async def test_one_request_at_a_time_per_agent(agent_at: StartAgent) -> None:
             client.walk(printer, oids.prtMarkerSuppliesMaxCapacity),
             client.walk(printer, oids.prtMarkerSuppliesLevel))
         assert [len(r) for r in results] == [40, 40, 40]
-        assert max(overlaps) == 0
+        assert max(overlaps) == MAX_IN_FLIGHT - 1
     finally:
         await client.aclose()
 
@@ -423,11 +330,11 @@ async def test_no_answer_is_a_timeout_after_the_retries() -> None:
         await client.aclose()
 
 
-async def test_least_recently_used_sockets_are_closed(agent_at: StartAgent) -> None:
-    """Beyond `max_sessions` agents, idle sockets are closed when another agent is asked; one in
-    use (a walk between two of its requests, or queued) never is."""
+async def test_walk_memory_is_bounded(agent_at: StartAgent) -> None:
+    """Beyond `agents_kept` agents, the least recently walked are forgotten: their next walk asks
+    for the default rows, and reads them all."""
     client = SnmpClient()
-    client._fast = GufoReader(max_sessions=2)
+    client.memory = WalkMemory(agents_kept=2)
     printers = []
     for _ in range(4):
         _, host, port = await agent_at(column(SUPPLIES, 60))
@@ -437,15 +344,17 @@ async def test_least_recently_used_sockets_are_closed(agent_at: StartAgent) -> N
             results = await asyncio.gather(*(client.walk(printer, oids.prtMarkerSuppliesLevel)
                                              for printer in printers for _ in range(2)))
             assert [len(r) for r in results] == [60] * 8
-        _, host, port = await agent_at(column(SUPPLIES, 60))  # a new agent, all others idle
-        assert len(await client.walk(target(host, port), oids.prtMarkerSuppliesLevel)) == 60
-        assert len(client._fast._sessions) == 2
+        for printer in printers:  # in turn: the last two are remembered
+            assert len(await client.walk(printer, oids.prtMarkerSuppliesLevel)) == 60
+        assert len(client.memory) == 2
+        assert client.memory.rows(printers[0], oids.prtMarkerSuppliesLevel) is None
+        assert client.memory.rows(printers[-1], oids.prtMarkerSuppliesLevel) == 60
     finally:
         await client.aclose()
 
 
 async def test_host_names_go_through_pysnmp(agent_at: StartAgent) -> None:
-    """gufo_snmp takes addresses only; pysnmp resolves names."""
+    """The fast path takes addresses only; pysnmp resolves names."""
     transport, agent = await asyncio.get_running_loop().create_datagram_endpoint(
         lambda: Agent(column(SUPPLIES, 2)), local_addr=("127.0.0.1", 0))
     try:
@@ -458,7 +367,7 @@ async def test_host_names_go_through_pysnmp(agent_at: StartAgent) -> None:
         transport.close()
 
 
-# -- the answer's header, read before gufo_snmp reads the answer ------------------------------
+# -- the answer's header, read first to find its request ----------------------------------
 
 
 @pytest.mark.parametrize(("request_id", "status", "index", "community", "rows"), [
@@ -471,7 +380,7 @@ def test_response_header(request_id: int, status: int, index: int, community: by
     varbinds = [ber.varbind(ber.enc_oid((*SUPPLIES, 1, i)), ber.enc_octets(b"x" * 50))
                 for i in range(rows)]
     message = ber.encode_response(1, community, request_id, status, index, varbinds)
-    assert response_header(message[:512]) == (request_id, status, index)
+    assert decode_header(message)[:4] == (1, request_id, status, index)
 
 
 @pytest.mark.parametrize("data", [
@@ -481,4 +390,5 @@ def test_response_header(request_id: int, status: int, index: int, community: by
             + ber.tlv(ber.GET, ber.enc_int(1) + ber.enc_int(0) + ber.enc_int(0))),  # a request
 ])
 def test_what_is_not_an_answer_has_no_header(data: bytes) -> None:
-    assert response_header(data) is None
+    with pytest.raises(NotAnswer):
+        decode_header(data)
