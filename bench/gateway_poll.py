@@ -9,7 +9,7 @@ and the fleet's CPU per device, and the gateway process's peak RSS (VmHWM) next 
 before the first cycle (interpreter, imports, inventory).
 
 Baseline: the same gateway with pysnmp as the SNMP client (`SnmpClient(fast=False)`, the path
-before issue 8).  `--snmp-only` reads no IPP (the poller's IPP endpoint taken away, as a gateway
+before issue 8).  `--snmp-only` reads no IPP (`[ipp] enabled = false`, as a gateway
 of SNMP-only printers).  `gateway_process` runs the gateway against fleets started elsewhere
 (`bench/scale.py`: several `printgw-sim` processes) and samples its open file descriptors.
 
@@ -57,13 +57,12 @@ async def _gateway_cycles(addresses: list[str], snmp_port: int, cycles: int,
     with tempfile.TemporaryDirectory(prefix="printgw-bench-gateway-") as tmp:
         config = Config.model_validate({
             "gateway": {"data_dir": tmp}, "snmp": {"port": snmp_port},
-            "ipp": {"port": snmp_port + 1}, "discovery": {"mdns": False},
+            "ipp": {"port": snmp_port + 1, "enabled": not snmp_only},  # off: SNMP alone
+            "discovery": {"mdns": False},
             "status_page": {"enabled": False}})
         async with Gateway(config) as gateway:
             if backend == "pysnmp":
                 gateway.reader = gateway.poller.reader = DeviceReader(SnmpClient(fast=False))
-            if snmp_only:  # no IPP endpoint: the reader reads SNMP alone
-                gateway.poller._ipp = lambda device, address: None  # type: ignore[method-assign]
             for ip in addresses:
                 gateway.inventory.record(Sighting(
                     address=ip, sources=frozenset({"snmp-sweep"}),

@@ -56,8 +56,7 @@ class Cycle:
                 unreachable.add(device.id)
                 return
             report.read += 1
-            if uplink is None:
-                self.intake.latest[device.id] = status
+            if uplink is None:  # nothing will sync it: not kept beyond its commit
                 self.intake.submit(device, status)
             else:
                 answered.append((device, status))

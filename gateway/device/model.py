@@ -9,6 +9,7 @@ stored by an older version may lack fields added since: they take their defaults
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -242,6 +243,12 @@ class DeviceStatus:
             "forecasts": [f.to_json() for f in self.forecasts],
         }
 
+    def copy(self) -> DeviceStatus:
+        """A deep copy, equal to this reading and sharing nothing mutable with it: through its
+        document, several times faster than `copy.deepcopy` (which walks every value with its
+        memo)."""
+        return DeviceStatus.from_json(self.to_json())
+
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> DeviceStatus:
         """The reading `to_json()` wrote (`read_at` and `host` are required)."""
@@ -269,8 +276,14 @@ _Section = TypeVar("_Section")
 
 def _build(cls: type[_Section], values: Mapping[str, Any]) -> _Section:
     """`cls` from those of `values` that are its fields; missing fields keep their defaults."""
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    names = _field_names(cls)
     return cls(**{name: value for name, value in values.items() if name in names})
+
+
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    """The names of a dataclass's fields (asked at every section of every reading decoded)."""
+    return frozenset(f.name for f in fields(cls))
 
 
 _SECTION_NAMES: dict[type, str] = {

@@ -19,8 +19,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from gateway.device.model import DeviceStatus
-from gateway.device.reader import DeviceReader, DeviceUnreachable, IppEndpoint
+from gateway.device.reader import DeviceReader, DeviceUnreachable
 from gateway.fleet.inventory import Device, Inventory, Sighting
+from gateway.fleet.poller import default_ipp_uri, ipp_endpoint
 from gateway.fleet.sources.candidate import Candidate, Candidates
 from gateway.fleet.sources.mdns import add_service, browse_services, service_hints
 from gateway.fleet.sources.static import add_static_hosts
@@ -159,9 +160,10 @@ class Discovery:
         ipp = self.config.ipp
         if candidate.ipp_uri is None:
             candidate.ipp_source = "guess"
-            candidate.ipp_uri = IppEndpoint.for_host(candidate.address, ipp.port, ipp.path).uri
-        endpoint = IppEndpoint(candidate.ipp_uri, ipp.verify_tls, ipp.timeout,
-                               ipp.max_response_bytes)
+            candidate.ipp_uri = default_ipp_uri(ipp, candidate.address)
+        endpoint = ipp_endpoint(ipp, candidate.ipp_uri)
+        if snmp is None and endpoint is None:  # IPP off and no SNMP answer: nothing to read
+            return None
         deadline = self.reader.deadline(self.config.poll.read_deadline)
         try:
             return await self.reader.read(candidate.address, snmp, endpoint, deadline)

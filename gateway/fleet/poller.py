@@ -24,6 +24,19 @@ from protocols.snmp.model import SnmpTarget
 log = logging.getLogger(__name__)
 
 
+def default_ipp_uri(ipp: IppSettings, address: str) -> str:
+    """The URI tried on a device whose IPP URI no one announced (`[ipp] port` and `path`)."""
+    return IppEndpoint.for_host(address, ipp.port, ipp.path).uri
+
+
+def ipp_endpoint(ipp: IppSettings, uri: str) -> IppEndpoint | None:
+    """The IPP endpoint read at `uri` with `[ipp]`'s bounds; None when `[ipp] enabled` is
+    false (SNMP only)."""
+    if not ipp.enabled:
+        return None
+    return IppEndpoint(uri, ipp.verify_tls, ipp.timeout, ipp.max_response_bytes)
+
+
 class PollMetrics(Protocol):
     """What the poller counts (the daemon's `GatewayMetrics`)."""
 
@@ -55,10 +68,9 @@ class Poller:
         self._concurrency = concurrency
         self._semaphore = asyncio.Semaphore(concurrency)
 
-    def _ipp(self, device: Device, address: str) -> IppEndpoint:
+    def _ipp(self, device: Device, address: str) -> IppEndpoint | None:
         ipp = self.ipp()
-        uri = device.ipp_uri or IppEndpoint.for_host(address, ipp.port, ipp.path).uri
-        return IppEndpoint(uri, ipp.verify_tls, ipp.timeout, ipp.max_response_bytes)
+        return ipp_endpoint(ipp, device.ipp_uri or default_ipp_uri(ipp, address))
 
     async def read(self, device: Device) -> DeviceStatus | None:
         """One reading of `device` at its current address, or None when it does not answer."""
@@ -82,6 +94,9 @@ class Poller:
     async def _read(self, device: Device, address: str) -> tuple[DeviceStatus | None, str | None]:
         """(the reading, None) or (None, why there is none)."""
         targets: list[SnmpTarget | None] = list(self.credentials.read_targets(device, address))
+        ipp = self._ipp(device, address)
+        if not targets and ipp is None:
+            return None, "no SNMP credentials to try and IPP is off ([ipp] enabled = false)"
         error = "no answer"
         seconds = self.read_deadline()
         deadline = self.reader.deadline(seconds)
@@ -91,8 +106,7 @@ class Poller:
                          f"{seconds:g} s)")
                 break
             try:
-                status = await self.reader.read(address, target, self._ipp(device, address),
-                                                 deadline)
+                status = await self.reader.read(address, target, ipp, deadline)
             except DeviceUnreachable as exc:
                 log.info("device %s at %s: %s", device.id, address, exc)
                 error = str(exc)

@@ -12,6 +12,8 @@ shows them (`gateway.local.live_view` reads them):
   projected): each supply's forecast from its history and this reading (`gateway.fleet.forecast`).
   Each history point also keeps the device's total page counter (store migration 10), so the
   30 days kept are both the level history and the counter history the forecast needs.
+- `new_levels(db, device_id, status)`: the levels of a reading its history keeps; the pipeline
+  asks it once and hands it to both of the above.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from gateway.device.supply_forecast import SupplyForecast
 from gateway.fleet.forecast import CounterPoint, LevelPoint, forecast
 from gateway.store import Store
 
+_SUMMARY_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+"""`json.dumps` with these options would make an encoder for every reading."""
 HISTORY_STEP = 3600.0
 HISTORY_DAYS = 30
 
@@ -60,9 +64,11 @@ def summarise(status: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def record_reading(db: sqlite3.Connection, device_id: int, status: Mapping[str, Any]) -> None:
+def record_reading(db: sqlite3.Connection, device_id: int, status: Mapping[str, Any],
+                   kept: Mapping[str, int] | None = None) -> None:
     """Keep `status` (a `DeviceStatus.to_json()` document) as the device's newest reading and
-    add its levels to the history; in the caller's transaction `db`."""
+    add its levels to the history; in the caller's transaction `db`.  `kept`: the reading's
+    `new_levels`, when the caller has them already (nothing written to the history since)."""
     read_at = datetime.fromisoformat(status["read_at"]).timestamp()
     summary = summarise(status)
     db.execute(
@@ -70,17 +76,28 @@ def record_reading(db: sqlite3.Connection, device_id: int, status: Mapping[str, 
         "VALUES (?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET read_at = excluded.read_at, "
         "printer_state = excluded.printer_state, summary = excluded.summary",
         (device_id, read_at, summary["state"]["printer_state"],
-         json.dumps(summary, separators=(",", ":"), ensure_ascii=False)))
+         _SUMMARY_JSON.encode(summary)))
     levels = {s["index"]: s["level_percent"] for s in summary["supplies"]
               if s["level_percent"] is not None}
     pages = (status.get("counters") or {}).get("total")
-    points = [(device_id, read_at, index, level, pages)
-              for index, level in _new_levels(db, device_id, read_at, levels).items()]
+    if kept is None:
+        kept = _new_levels(db, device_id, read_at, levels)
+    points = [(device_id, read_at, index, level, pages) for index, level in kept.items()]
     if points:
         db.executemany("INSERT OR REPLACE INTO level_history (device_id, read_at, supply_index, "
                        "level_percent, page_total) VALUES (?, ?, ?, ?, ?)", points)
         db.execute("DELETE FROM level_history WHERE device_id = ? AND read_at < ?",
                    (device_id, read_at - HISTORY_DAYS * 86400))
+
+
+def new_levels(db: sqlite3.Connection, device_id: int, status: DeviceStatus) -> dict[str, int]:
+    """The levels of this reading its history keeps (`record_reading`), before they are written:
+    what `supply_forecasts` and `record_reading` both need, asked of the store once."""
+    return _new_levels(db, device_id, status.read_at.timestamp(), _known_levels(status))
+
+
+def _known_levels(status: DeviceStatus) -> dict[str, int]:
+    return {s.index: s.level_percent for s in status.supplies if s.level_percent is not None}
 
 
 def _new_levels(db: sqlite3.Connection, device_id: int, read_at: float,
@@ -108,8 +125,8 @@ def record_uploads(store: Store, delivered: Mapping[int, str],
                        [(now, read_at, device_id) for device_id, read_at in delivered.items()])
 
 
-def supply_forecasts(db: sqlite3.Connection, device_id: int,
-                     status: DeviceStatus) -> list[SupplyForecast]:
+def supply_forecasts(db: sqlite3.Connection, device_id: int, status: DeviceStatus,
+                     kept: Mapping[str, int] | None = None) -> list[SupplyForecast]:
     """Each supply's forecast at this reading: its history (in `db`, before this reading's points
     are written) followed by this reading's level and page counter.  Of a run of points with
     the same level only the first and the last are kept: the hourly points of an unchanged
@@ -117,10 +134,12 @@ def supply_forecasts(db: sqlite3.Connection, device_id: int,
 
     A reading that adds no history point (no level changed within `HISTORY_STEP`) keeps the
     device's last forecasts: they are computed again at least once a `HISTORY_STEP`, and at
-    every change of a level."""
+    every change of a level.  `kept`: the reading's `new_levels`, when the caller has them."""
     now = status.read_at.timestamp()
-    known = {s.index: s.level_percent for s in status.supplies if s.level_percent is not None}
-    if known and not _new_levels(db, device_id, now, known):
+    known = _known_levels(status)
+    if kept is None and known:
+        kept = _new_levels(db, device_id, now, known)
+    if known and not kept:
         kept = _last_forecasts(db, device_id, {s.index for s in status.supplies})
         if kept is not None:
             return kept
@@ -153,10 +172,11 @@ def supply_forecasts(db: sqlite3.Connection, device_id: int,
 
 def _last_forecasts(db: sqlite3.Connection, device_id: int,
                     supplies: set[str]) -> list[SupplyForecast] | None:
-    """The forecasts of the device's newest reading, if they are of these supplies."""
-    row = db.execute("SELECT summary FROM device_readings WHERE device_id = ?",
-                     (device_id,)).fetchone()
-    forecasts = json.loads(row[0]).get("forecasts") if row is not None else None
+    """The forecasts of the device's newest reading, if they are of these supplies (only they
+    are decoded, not the whole summary)."""
+    row = db.execute("SELECT json_extract(summary, '$.forecasts') FROM device_readings "
+                     "WHERE device_id = ?", (device_id,)).fetchone()
+    forecasts = json.loads(row[0]) if row is not None and row[0] is not None else None
     if not forecasts or {f["index"] for f in forecasts} != supplies:
         return None
     return [SupplyForecast.from_json(f) for f in forecasts]

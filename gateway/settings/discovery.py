@@ -90,6 +90,8 @@ class SnmpSettings(Section):
 
 
 class IppSettings(Section):
+    enabled: bool = True
+    """False: printers are read over SNMP only (printers without IPP, or IPP not allowed)."""
     port: int = Field(631, ge=1, le=65535)
     path: str = "/ipp/print"
     """Resource path tried on devices found without mDNS (mDNS names its own path)."""

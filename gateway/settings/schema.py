@@ -23,6 +23,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import ssl
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -398,11 +399,20 @@ class Config(Section):
         result += [self.snmp.v3_users[name].credentials(name) for name in users]
         return result
 
+    @cached_property
+    def _static_by_host(self) -> dict[str, Credentials]:
+        """The static entries by host, the first of each (a lookup per device read: a site of
+        10,000 static hosts must not scan them all for each)."""
+        by_host: dict[str, Credentials] = {}
+        for host in self.discovery.static:
+            by_host.setdefault(host.host, host)
+        return by_host
+
     def scope_for(self, address: str) -> Credentials | None:
         """The static entry or subnet an address belongs to (static first), if any."""
-        for host in self.discovery.static:
-            if host.host == address:
-                return host
+        host = self._static_by_host.get(address)
+        if host is not None:
+            return host
         ip = ipaddress.ip_address(address)
         for subnet in self.discovery.subnets:
             if ip in subnet.cidr:

@@ -92,7 +92,7 @@ def baseline(previous: DeviceStatus | None, current: DeviceStatus) -> DeviceStat
     state when it is unknown.  Not a reading to upload: a memory for `detect`."""
     if previous is None:
         return current
-    memory = copy.deepcopy(current)
+    memory = current.copy()
     if _answered(previous) - _answered(current):
         memory.supplies = copy.deepcopy(previous.supplies)
         memory.contract = copy.deepcopy(previous.contract)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from gateway.device.model import DeviceStatus
 from gateway.fleet.inventory import Device
-from gateway.fleet.readings import record_reading, supply_forecasts
+from gateway.fleet.readings import new_levels, record_reading, supply_forecasts
 from gateway.settings.schema import EventSettings, PollSettings
 from gateway.uplink.cloud_state import CloudState
 from gateway.uplink.data_types import project
@@ -142,8 +142,9 @@ class UploadPipeline:
         with self.state.store.transaction() as db:
             printer_id = self.state.printer_id(device.id)
             if printer_id is None:
-                status.forecasts = supply_forecasts(db, device.id, status)
-                record_reading(db, device.id, status.to_json())
+                kept = new_levels(db, device.id, status)
+                status.forecasts = supply_forecasts(db, device.id, status, kept)
+                record_reading(db, device.id, status.to_json(), kept)
                 return _Recorded(device, None, status, [], registered=False)
             return self._record_registered(db, device, printer_id, status)
 
@@ -152,7 +153,8 @@ class UploadPipeline:
         stored = self.state.last_status(device.id)
         previous = None if stored is None else DeviceStatus.from_json(stored)
         withhold_implausible_counters(previous, status)
-        status.forecasts = supply_forecasts(db, device.id, status)
+        kept = new_levels(db, device.id, status)
+        status.forecasts = supply_forecasts(db, device.id, status, kept)
         document = status.to_json()
         events = detect(previous, status, self.events(),
                         self.state.contract_threshold(device.id))
@@ -184,7 +186,7 @@ class UploadPipeline:
         self.state.set_last_status(device.id, baseline(previous, status).to_json(),
                                    status.read_at.timestamp(),
                                    periodic=periodic and bool(entries), db=db)
-        record_reading(db, device.id, document)
+        record_reading(db, device.id, document, kept)
         return _Recorded(device, previous, status, entries, registered=True)
 
     def meter_snapshot(self, device_id: int, printer_id: str, status: DeviceStatus,

@@ -22,6 +22,7 @@ batch's subtrees to pysnmp (`Subtree.resume`), from where they are.
 from __future__ import annotations
 
 import asyncio
+import operator
 from dataclasses import dataclass, field
 
 from protocols.snmp.ber_codec import ABSENT, END_OF_MIB, GETBULK, GETNEXT, Malformed, Unsure, Value
@@ -36,13 +37,18 @@ from protocols.snmp.model import (
     oid_tuple,
     walk_stopped,
 )
-from protocols.snmp.udp_reader import NoAnswer, UdpReader
+from protocols.snmp.udp_reader import MAX_IN_FLIGHT, NoAnswer, UdpReader
 from protocols.snmp.walk_memory import WalkMemory
 
 _HEADS_KEPT = 16_384
 _heads: dict[str, tuple[int, ...]] = {}
 """OIDs but their last number (a table column's, mostly) as numbers: the same few hundred at
 every poll of a fleet; started again when full."""
+_ROWS_KEPT = 16_384
+_rows: dict[str, tuple[str, int]] = {}
+"""Answered OIDs split as (all but the last number, the last number): a fleet answers the same
+OIDs at every poll (the codec hands out the same strings), so a row costs a look-up rather than
+a split and an `int`; started again when full."""
 
 
 def _numbers(oid: str) -> tuple[int, ...]:
@@ -52,6 +58,17 @@ def _numbers(oid: str) -> tuple[int, ...]:
         if len(_heads) >= _HEADS_KEPT:
             _heads.clear()
         found = _heads[oid] = oid_tuple(oid)
+    return found
+
+
+def _split(oid: str) -> tuple[str, int]:
+    """(all but the last number, the last number) of an answered OID, through `_rows`."""
+    found = _rows.get(oid)
+    if found is None:
+        head, _, tail = oid.rpartition(".")
+        if len(_rows) >= _ROWS_KEPT:
+            _rows.clear()
+        found = _rows[oid] = (head, int(tail))
     return found
 
 
@@ -109,14 +126,17 @@ class Subtree:
             self.values.popitem()
 
 
+_FIRST = operator.itemgetter(0)
+_ROOT = operator.attrgetter("root_tuple")
+
+
 def _plan(subtrees: list[Subtree], most: int, cap: int,
           one: bool) -> list[tuple[list[Subtree], int]]:
     """The requests of one round: (subtrees, rows each) grouped by the rows they want."""
     batches: list[tuple[list[Subtree], int]] = []
     batch: list[Subtree] = []
     rows = 0
-    for want, subtree in sorted(((s.want(most, cap), s) for s in subtrees),
-                                key=lambda pair: pair[0]):
+    for want, subtree in sorted([(s.want(most, cap), s) for s in subtrees], key=_FIRST):
         wanted = max(rows, want)
         if batch and (one or wanted * (len(batch) + 1) > MAX_VARBINDS):
             batches.append((batch, rows))
@@ -125,7 +145,7 @@ def _plan(subtrees: list[Subtree], most: int, cap: int,
         rows = wanted
     if batch:
         batches.append((batch, rows))
-    return [(sorted(b, key=lambda s: s.root_tuple), r) for b, r in batches]
+    return [(sorted(b, key=_ROOT), r) for b, r in batches]
 
 
 class BulkWalk:
@@ -150,8 +170,19 @@ class BulkWalk:
             if len(plan) == 1:
                 await self._exchange(*plan[0])
             else:
-                await asyncio.gather(*(self._exchange(batch, rows) for batch, rows in plan))
+                await self._exchange_all(plan)
             walking = [s for s in walking if not s.done]
+
+    async def _exchange_all(self, plan: list[tuple[list[Subtree], int]]) -> None:
+        """The requests of one round, by as many workers as the reader lets be in flight to one
+        agent (`MAX_IN_FLIGHT`): a task per request would only wait for its turn there."""
+        batches = iter(plan)
+
+        async def worker() -> None:
+            for batch, rows in batches:
+                await self._exchange(batch, rows)
+
+        await asyncio.gather(*(worker() for _ in range(min(MAX_IN_FLIGHT, len(plan)))))
 
     async def _exchange(self, batch: list[Subtree], rows: int) -> None:
         """One request for `batch` (again with fewer rows after tooBig) and its answer."""
@@ -224,19 +255,20 @@ class BulkWalk:
         prefix, values, limit = subtree.prefix, subtree.values, subtree.max_rows
         head, last, read = subtree.head, subtree.last, subtree.read
         cursor, head_tuple = subtree.cursor, subtree.head_tuple
+        rows = _rows
         try:
             for oid, value in varbinds:
-                if value is END_OF_MIB or not oid.startswith(prefix):
-                    if value is not END_OF_MIB and column and oid_tuple(oid) < subtree.root_tuple:
-                        return False
-                    subtree.done = True
-                    beyond.append(oid)
-                    return True
-                name_head, _, tail = oid.rpartition(".")
-                number = int(tail)
-                if name_head == head:
+                name_head, number = rows.get(oid) or _split(oid)
+                if name_head == head and value is not END_OF_MIB:  # the column goes on
                     increasing = number > last
                 else:
+                    if value is END_OF_MIB or not oid.startswith(prefix):
+                        if (value is not END_OF_MIB and column
+                                and _numbers(oid) < subtree.root_tuple):
+                            return False
+                        subtree.done = True
+                        beyond.append(oid)
+                        return True
                     numbers = _numbers(name_head)
                     increasing = ((*numbers, number) > (*head_tuple, last) if head
                                   else (*numbers, number) > subtree.root_tuple)
@@ -271,9 +303,9 @@ class BulkWalk:
             for oid in beyond:
                 if not oid.startswith(subtree.prefix) or oid in subtree.values:
                     continue
-                started = started or oid_tuple(state[1])  # type: ignore[arg-type]
-                found = oid_tuple(oid)
-                if found > started and (subtree.done or found < oid_tuple(subtree.cursor)):
+                started = started or _numbers(state[1])  # type: ignore[arg-type]
+                found = _numbers(oid)
+                if found > started and (subtree.done or found < _numbers(subtree.cursor)):
                     return True
         return False
 

@@ -170,3 +170,18 @@ async def test_a_device_whose_discovery_reading_failed_is_polled(tmp_path: Path)
             finally:
                 stop.set()
                 await daemon
+
+
+async def test_with_ipp_off_printers_are_read_over_snmp_only(tmp_path: Path) -> None:
+    """`[ipp] enabled = false`: discovery and the poll ask no printer over IPP, and the readings
+    come from SNMP."""
+    async with running_fleet("127.0.155.21", 2, seed=156) as fleet:
+        requests = Requests(fleet)
+        values = settings(fleet, tmp_path / "data")
+        values["ipp"]["enabled"] = False
+        config = write_config(tmp_path / "snmp-only.toml", values)
+        _rc, out, _err = await run(*COMMAND, "run", "--once", "--config", str(config),
+                                   limit=60, check=True)
+        assert "2/2 devices read" in out, out
+        assert not requests.ipp, requests.ipp
+        assert set(requests.snmp) == {p.ip for p in fleet.printers}

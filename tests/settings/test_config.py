@@ -574,3 +574,18 @@ def test_changed_keys_name_what_a_reload_changes_without_values() -> None:
     assert changed_keys(old, new) == ["snmp.communities", "discovery.static", "poll.interval",
                                       "status_page.port"]
     assert changed_keys(new, new) == []
+
+
+def test_the_scope_of_an_address_is_its_static_entry_then_its_subnet() -> None:
+    """Static entries first (the first of a host given twice), then the subnet; looked up, not
+    scanned, however many static hosts a site lists."""
+    static = [{"host": f"10.1.{n // 250}.{n % 250 + 1}"} for n in range(10_000)]
+    static.append({"host": "10.1.0.1", "communities": ["second"]})
+    config = Config.model_validate({"discovery": {
+        "static": static, "subnets": [{"cidr": "10.2.0.0/24", "communities": ["lab"]}]}})
+    first = config.scope_for("10.1.0.1")
+    assert first is not None and first.communities is None
+    assert config.scope_for("10.1.39.250") is config.discovery.static[9_999]
+    subnet = config.scope_for("10.2.0.7")
+    assert subnet is not None and subnet.communities is not None
+    assert config.scope_for("10.3.0.1") is None
