@@ -2,8 +2,9 @@
 
 Counted in this process as things happen (reset at a restart, as Prometheus counters may be):
 
-- `printgw_poll_duration_seconds{result}` histogram: one device reading, `answered` or
-  `unreachable` (time waiting for the concurrency limit excluded);
+- `printgw_poll_duration_seconds{result}` histogram: one reading by the poller, `answered` or
+  `unreachable` (time waiting for the concurrency limit excluded; a discovery run's reading of
+  a device counts as its poll but is not timed here);
 - `printgw_poll_errors_total{reason}`: readings that got nothing (`unreachable`, `no-address`);
 - `printgw_uploads_total{result}`: status entries the outbox sender settled or failed to deliver
   (`accepted`, `duplicate`, `rejected`, `failed`).
