@@ -17,17 +17,21 @@ from cloud.change_api import SOCKETS, close_push_channels, poll_changes, push_ch
 from cloud.changes import ChangeStream
 from cloud.contract_store import ENGINE, ContractEngine, ContractSettings, run_engine, wakes
 from cloud.db import Database, EnrolmentToken
+from cloud.health import add_health
 from cloud.idempotency import IdempotencyKeys
+from cloud.jobs import run_due
 from cloud.notice_api import get_contract_cartridge, get_contract_usage, list_member_notices
 from cloud.notice_tables import MemberNotice, WebhookAttempt
 from cloud.problems import problem_middleware
 from cloud.providers import ProviderSender, register_changes
 from cloud.state import CLOUD, Cloud, Settings
 from cloud.statuses import upload_statuses
+from cloud.wake_bus import WakeBus
 from cloud.webhooks import WebhookSender, endpoint
 
-HOUSEKEEPING_INTERVAL = 3600.0
-"""Seconds between prunings of expired changes, idempotency keys and enrolment replays."""
+HOUSEKEEPING_JOB = "housekeeping"
+"""The `cloud.jobs` timer of `prune`, run once per `Settings.housekeeping_seconds` across
+workers."""
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +96,17 @@ PROVIDERS = web.AppKey("provider_deliveries", ProviderSender)
 
 def create_app(database_url: str, settings: Settings,
                contracts: ContractSettings | None = None) -> web.Application:
-    """The application; its database schema is created when it starts, then the contract
-    processes resume (`cloud.contract_store`).
+    """The application; when it starts its database schema is made, or checked and migrated
+    only with `Settings.upgrade_schema` (`cloud.migrate`), then the contract processes resume
+    (`cloud.contract_store`).
 
     Serve it with `auto_decompress=False` (as `CloudServer` does): the cloud decompresses gzip
     bodies itself, with its own size limit.
     """
     db = Database(database_url)
-    state = Cloud(settings=settings, db=db, changes=ChangeStream(db),
-                  keys=IdempotencyKeys(db, settings.idempotency_retention))
+    wake_bus = WakeBus(db)
+    state = Cloud(settings=settings, db=db, changes=ChangeStream(db, wake_bus),
+                  keys=IdempotencyKeys(db, settings.idempotency_retention), wakes=wake_bus)
     app = web.Application(middlewares=[problem_middleware])
     app[CLOUD] = state
     app[SOCKETS] = set()
@@ -108,17 +114,20 @@ def create_app(database_url: str, settings: Settings,
     endpoint(contracts.order_webhook, settings.webhook_secret)  # refused unsigned off loopback
     app[ENGINE] = ContractEngine(db, state.changes, contracts, settings.webhook_secret)
     app[NOTICES] = WebhookSender(db, MemberNotice,
-                                 endpoint(settings.member_webhook, settings.webhook_secret))
-    app[PROVIDERS] = ProviderSender(db, settings.webhook_secret)
+                                 endpoint(settings.member_webhook, settings.webhook_secret),
+                                 wakes=wake_bus)
+    app[PROVIDERS] = ProviderSender(db, settings.webhook_secret, wake_bus)
     register_changes(db, state.changes)
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_wake_bus)
     app.cleanup_ctx.append(_housekeeping)
     app.cleanup_ctx.append(run_engine)
     app.cleanup_ctx.append(_member_notices)
     app.cleanup_ctx.append(_provider_deliveries)
     app.on_shutdown.append(close_push_channels)
+    add_health(app)  # issue 21: /healthz, /readyz, /metrics; last (it marks the app started)
     return app
 
 
@@ -141,10 +150,19 @@ async def prune(state: Cloud, now: datetime | None = None) -> None:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     db = app[CLOUD].db
     try:
-        await db.create_schema()
+        await db.create_schema(upgrade=app[CLOUD].settings.upgrade_schema)
         yield
     finally:
         await db.close()
+
+
+async def _wake_bus(app: web.Application) -> AsyncIterator[None]:
+    wake_bus = app[CLOUD].wakes
+    await wake_bus.start()
+    try:
+        yield
+    finally:
+        await wake_bus.close()
 
 
 async def _member_notices(app: web.Application) -> AsyncIterator[None]:
@@ -170,12 +188,16 @@ async def _running(sender: WebhookSender) -> AsyncIterator[None]:
 
 async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
     async def run() -> None:
+        state = app[CLOUD]
+        interval = state.settings.housekeeping_seconds
         while True:
             try:
-                await prune(app[CLOUD])
-            except Exception:
-                log.exception("housekeeping failed; trying again in an hour")
-            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+                pause = await run_due(state.db, HOUSEKEEPING_JOB, interval,
+                                      lambda: prune(state))
+            except Exception:  # the database: `run_due` logs the failures of `prune` itself
+                log.exception("housekeeping: the jobs table could not be read; again in a minute")
+                pause = min(interval, 60.0)
+            await asyncio.sleep(pause)
 
     task = asyncio.create_task(run())
     yield

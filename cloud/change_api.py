@@ -11,7 +11,7 @@ import logging
 
 from aiohttp import WSCloseCode, web
 
-from cloud import times
+from cloud import metrics, times
 from cloud.changes import ChangeStream, CursorExpired, cursor_of
 from cloud.handlers import Call, Caller, Reply, operation
 from cloud.problems import Problem, malformed
@@ -51,7 +51,8 @@ async def push_channel(call: Call) -> web.StreamResponse:
         await ws.send_json({"type": "hello", "cursor": cursor_of(start) if cursor or start
                             else None, "heartbeat_seconds": state.settings.heartbeat_seconds,
                             "server_time": rfc3339(times.now())})
-        await _serve(ws, state.changes, gateway.id, start)
+        with metrics.push_connection():
+            await _serve(ws, state.changes, gateway.id, start)
     finally:
         sockets.discard(ws)
     return ws
@@ -123,7 +124,7 @@ async def poll_changes(call: Call) -> Reply:
         remaining = deadline - loop.time()
         if changes or remaining <= 0 or hub.closed:
             break
-        with contextlib.suppress(TimeoutError):
+        with contextlib.suppress(TimeoutError), metrics.long_poll_waiting():
             async with asyncio.timeout(remaining):
                 await hub.wait(gateway_id, seen)
     page = [message for _, message in changes[:limit]]

@@ -11,9 +11,10 @@ The stream carries what the gateway cannot know by itself: the operator's edits 
 and services, and commands.  What the gateway did (activation notices, S0611 reports, FIG. 9
 activations) only moves the printer's revision; the gateway already has the answer.
 
-New changes wake the push channels and long polls of their gateway through `ChangeHub`, an
-in-process notification fired after the commit.  One server process per database is assumed:
-with several, the wake-up would have to go through the database (PostgreSQL LISTEN/NOTIFY).
+New changes wake the push channels and long polls of their gateway in every worker process: the
+writing transaction signals the topic `changes` with the gateway id on the `cloud.wake_bus`
+(PostgreSQL NOTIFY, delivered at commit; in-process on SQLite), and each worker's `ChangeHub`
+wakes its waiters of that gateway (all of them when the bus says anything may have changed).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud import times
-from cloud.db import Change, Database, Gateway, after_commit
+from cloud.db import Change, Database, Gateway
 from cloud.problems import Problem, malformed
+from cloud.wake_bus import WakeBus
 from protocols.cloud.times import rfc3339
 
 _CURSOR = re.compile(r"^c_([0-9a-f]{16})$")
@@ -47,16 +49,25 @@ class ChangeHub:
 
     def __init__(self) -> None:
         self._generation: dict[str, int] = {}
+        self._everyone = 0
+        """Added to every gateway's generation: moved by `notify_all`."""
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self.closed = False
 
     def generation(self, gateway_id: str) -> int:
-        return self._generation.get(gateway_id, 0)
+        return self._everyone + self._generation.get(gateway_id, 0)
 
     def notify(self, gateway_id: str) -> None:
-        self._generation[gateway_id] = self.generation(gateway_id) + 1
+        self._generation[gateway_id] = self._generation.get(gateway_id, 0) + 1
         for waiter in self._waiters.get(gateway_id, ()):
             waiter.set()
+
+    def notify_all(self) -> None:
+        """Wake every waiter of every gateway (their streams may have grown unseen)."""
+        self._everyone += 1
+        for waiters in self._waiters.values():
+            for waiter in waiters:
+                waiter.set()
 
     async def wait(self, gateway_id: str, seen: int) -> None:
         """Until the gateway's generation moves past `seen`, or shutdown."""
@@ -80,9 +91,19 @@ class ChangeHub:
 
 
 class ChangeStream:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, wakes: WakeBus | None = None) -> None:
+        """`wakes`: the application's bus; without one, a bus of its own (wake-ups in this
+        process only, enough for SQLite)."""
         self.db = db
         self.hub = ChangeHub()
+        self.wakes = wakes or WakeBus(db)
+        self.wakes.on("changes", self._woken)
+
+    def _woken(self, gateway_id: str | None) -> None:
+        if gateway_id is None:
+            self.hub.notify_all()
+        else:
+            self.hub.notify(gateway_id)
 
     async def emit(self, session: AsyncSession, gateway_id: str, message: dict[str, Any]) -> None:
         """Append `message` (a push message without `cursor`) to the gateway's stream."""
@@ -92,7 +113,7 @@ class ChangeStream:
             .execution_options(synchronize_session=False))).scalar_one()
         session.add(Change(gateway_id=gateway_id, seq=seq,
                            occurred_at=times.parse(message["occurred_at"]), message=message))
-        after_commit(session, lambda: self.hub.notify(gateway_id))
+        await self.wakes.signal(session, "changes", gateway_id)
 
     async def start(self, gateway_id: str, cursor: str | None) -> int:
         """The sequence number to continue after: the cursor's, or the start of the retained
@@ -126,17 +147,25 @@ class ChangeStream:
         return [(row.seq, _with_cursor(row.message, row.seq)) for row in rows]
 
     async def prune(self, cutoff: datetime) -> None:
-        """Forget the changes that occurred before `cutoff`."""
-        async with self.db.write() as session:
+        """Forget the changes that occurred before `cutoff`: one short transaction per gateway,
+        in gateway order, each locking only that gateway's row (so that it cannot deadlock
+        with a writer emitting to several gateways)."""
+        async with self.db.read() as session:
             tops = (await session.execute(
                 select(Change.gateway_id, func.max(Change.seq))
-                .where(Change.occurred_at < cutoff).group_by(Change.gateway_id))).all()
-            for gateway_id, top in tops:
-                await session.execute(delete(Change).where(
-                    Change.gateway_id == gateway_id, Change.seq <= top))
-                await session.execute(
-                    update(Gateway).where(Gateway.id == gateway_id, Gateway.pruned_through < top)
-                    .values(pruned_through=top))
+                .where(Change.occurred_at < cutoff).group_by(Change.gateway_id)
+                .order_by(Change.gateway_id))).all()
+        for gateway_id, top in tops:
+            await self.db.transact(lambda session, gateway_id=gateway_id, top=top:
+                                   _prune_gateway(session, gateway_id, top))
+
+
+async def _prune_gateway(session: AsyncSession, gateway_id: str, top: int) -> None:
+    await session.execute(
+        update(Gateway).where(Gateway.id == gateway_id, Gateway.pruned_through < top)
+        .values(pruned_through=top))
+    await session.execute(delete(Change).where(
+        Change.gateway_id == gateway_id, Change.seq <= top))
 
 
 def _with_cursor(message: dict[str, Any], seq: int) -> dict[str, Any]:

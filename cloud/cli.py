@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 from yarl import URL
 
-from cloud import operator_cli
+from cloud import db_cli, operator_cli, workers
 from cloud.db import DEFAULT_URL
 from cloud.server import CloudServer
 from cloud.webhooks import endpoint, read_secret
@@ -117,10 +117,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                        metavar="SECONDS",
                        help="S206: the old printer's dated termination notice comes this long "
                             "before its withdrawal (default 259200: three days)")
+    # Timers of the background work (`cloud.jobs`), shortened by tests; not for operators.
+    serve.add_argument("--housekeeping-seconds", type=_seconds, default=3600.0,
+                       help=argparse.SUPPRESS)
+    serve.add_argument("--contract-poll-seconds", type=_seconds, default=5.0,
+                       help=argparse.SUPPRESS)
     serve.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate (chain)")
     serve.add_argument("--tls-key", type=Path, default=None, help="PEM private key")
+    serve.add_argument("--workers", type=_positive, default=1, metavar="N",
+                       help="worker processes serving the port (default 1: this process "
+                            "alone); above 1 needs PostgreSQL (docs/cloud-scale-out.md)")
+    serve.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--upgrade-database", action="store_true",
+                       help="migrate an older database's schema at start (back it up first); "
+                            "without it such a database is refused (printgw-cloud db upgrade)")
     serve.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     operator_cli.add_commands(commands, TOKENS_HELP)
+    db_cli.add_commands(commands)
     args = ap.parse_args(argv)
     if args.command != "serve":
         return args
@@ -172,29 +185,43 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with CloudServer(database_url=args.database, host=args.host, port=args.port,
-                           operator_tokens=args.operator_tokens,
-                           regions=dict(args.region) if args.region else None,
-                           public_url=args.public_url, ssl_context=context,
-                           order_webhook=args.order_webhook,
-                           member_webhook=args.member_webhook,
-                           webhook_secret=args.webhook_secret,
-                           contract_threshold_percent=args.contract_threshold,
-                           contract_max_attempts=args.contract_max_attempts,
-                           contract_stall_after_seconds=args.contract_stall_after,
-                           contract_notice_lead_seconds=args.contract_notice_lead) as server:
-        print(f"printgw-cloud listening on {server.url}", flush=True)
+    sock = workers.inherited_socket(args.listen_fd)
+    server = CloudServer(database_url=args.database, host=args.host, port=args.port,
+                         operator_tokens=args.operator_tokens,
+                         regions=dict(args.region) if args.region else None,
+                         public_url=args.public_url, ssl_context=context,
+                         order_webhook=args.order_webhook,
+                         member_webhook=args.member_webhook,
+                         webhook_secret=args.webhook_secret,
+                         contract_threshold_percent=args.contract_threshold,
+                         contract_max_attempts=args.contract_max_attempts,
+                         contract_stall_after_seconds=args.contract_stall_after,
+                         contract_notice_lead_seconds=args.contract_notice_lead,
+                         contract_poll_seconds=args.contract_poll_seconds,
+                         housekeeping_seconds=args.housekeeping_seconds, sock=sock,
+                         upgrade_schema=args.upgrade_database)
+    if sock is not None:
+        workers.become_worker(server.app, stop)
+    async with server:
+        print(f"{workers.LISTENING}{server.url}", flush=True)
         await stop.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.command == "db":
+        return db_cli.run(args)
     if args.command != "serve":
         return operator_cli.run(args, operator_tokens)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        if args.workers > 1 and args.listen_fd is None:
+            return asyncio.run(workers.supervise(args, sys.argv[1:] if argv is None else argv))
         asyncio.run(serve(args))
+    except workers.WorkersRefused as exc:
+        print(f"printgw-cloud: {exc}", file=sys.stderr)
+        return 2
     except (OSError, ValueError, SQLAlchemyError) as exc:
         print(f"printgw-cloud: {exc}", file=sys.stderr)
         return 1

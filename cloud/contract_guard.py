@@ -150,7 +150,12 @@ async def check_command(session: AsyncSession, printer: Printer, kind: str,
     """Raise `contract-conflict` (409) when issuing this command to `printer` could let two
     printers of one contract contract-print at once, when it would start billing on a printer
     of a contract that is not confirmed, or when it is an operator's command (`process_id`
-    None) other than a withdrawal or prohibition for a printer an unfinished process owns."""
+    None) other than a withdrawal or prohibition for a printer an unfinished process owns.
+
+    The printer's row is locked first: a printer joins a contract (`check_joining`, a new
+    process) only under that lock too, so on PostgreSQL each sees the other's committed
+    command or process rather than both passing at once."""
+    await _lock(session, printer)
     own = await _unfinished(session, [printer.id])
     if process_id is not None and all(p.id != process_id for p in own):
         # The issuing process, before its row names this printer (the printer just joined).
@@ -195,20 +200,30 @@ async def check_command(session: AsyncSession, printer: Printer, kind: str,
                 f"{other.id} of the same contract may be contract-printing ({why}).")
 
 
+async def _lock(session: AsyncSession, printer: Printer) -> None:
+    """Lock the printer's row and read it again (what its device reported may have changed
+    since the caller loaded it)."""
+    await session.execute(select(Printer).where(Printer.seq == printer.seq).with_for_update()
+                          .execution_options(populate_existing=True))
+
+
 async def _locked(session: AsyncSession, printer: Printer, ids: set[str]) -> list[Printer]:
     """The printers `ids`, their rows and the command's printer's locked (in one order, so that
     two checks on the printers of one contract run one after the other on PostgreSQL)."""
     if not ids:
         return []
     rows = (await session.execute(select(Printer).where(Printer.id.in_(ids | {printer.id}))
-                                  .order_by(Printer.seq).with_for_update())).scalars().all()
+                                  .order_by(Printer.seq).with_for_update()
+                                  .execution_options(populate_existing=True))).scalars().all()
     return [p for p in rows if p.id != printer.id]
 
 
 async def check_joining(session: AsyncSession, printer: Printer) -> None:
     """Raise `contract-conflict` when `printer`, about to join a contract (a first contract or
     the new printer of a change), may already be in a contract mode: the process starts it
-    from non-contract, and with a change the old printer may still print."""
+    from non-contract, and with a change the old printer may still print.  Under the
+    printer's row lock, as `check_command`."""
+    await _lock(session, printer)
     why = (await evidence(session, printer)).contract_mode()
     if why is not None:
         raise conflict(f"Printer {printer.id} may already be in a contract mode ({why}): "

@@ -9,9 +9,12 @@ Events come from the member API (requests, answers, the new printer's name) dire
 the gateway indirectly: `ContractEngine` reconciles every unfinished process with what is in the
 database — the final state of the command it waits for, the status entries of its printers that
 arrived since it last looked (their data and their event: `cloud.contract_readings`) — when the
-gateway acknowledges a command or uploads statuses (`wakes`), every `poll_seconds`, and once at
-start (resuming what a restart interrupted).  A printer joining a process (the request, or named
-later after S111) is fed its latest reading at once (`latest_readings`).
+gateway acknowledges a command or uploads statuses (`wakes`: in the worker that handled that call,
+once it committed), every `poll_seconds` in one worker at a time (a `cloud.jobs` timer, also
+resuming at start what a restart interrupted).  Reconciles of one process in several workers at
+once are safe: each locks the process row and sees what the one before it stored.  A printer
+joining a process (the request, or named later after S111) is fed its latest reading at once
+(`latest_readings`).
 """
 
 from __future__ import annotations
@@ -45,14 +48,16 @@ from cloud.db import (
     PrinterContract,
     Proposal,
     Status,
-    after_commit,
 )
+from cloud.jobs import run_due
 from cloud.member_notices import notify_member
 from cloud.orders import OrderSender
 from cloud.problems import Handler, not_found
+from cloud.webhooks import wake_after_commit
 from protocols.cloud.times import rfc3339
 
 FINAL = ("done", "refused", "failed", "expired")
+RECONCILE_JOB = "contract-reconcile"
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +95,7 @@ class ContractEngine:
                  webhook_secret: bytes | None = None) -> None:
         """`webhook_secret`: the key the cartridge orders are signed with (the server's)."""
         self.db, self.changes, self.settings = db, changes, settings
-        self.orders = OrderSender(db, settings.order_webhook, webhook_secret)
+        self.orders = OrderSender(db, settings.order_webhook, webhook_secret, changes.wakes)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -164,7 +169,7 @@ class ContractEngine:
                     printer_id=action.printer_id, created_at=now, state="pending", attempts=0,
                     next_attempt_at=now,
                     payload=await self._order_payload(session, process, action, now)))
-                after_commit(session, self.orders.wake)
+                await wake_after_commit(session, CartridgeOrder)
             elif isinstance(action, Describe):
                 await self._describe(session, action)
             else:
@@ -210,6 +215,13 @@ class ContractEngine:
             if row is None or row.outcome is not None:
                 return
             process = Process.from_json(row.state)
+            if not self.db.sqlite:
+                # Its printers' rows, which an upload holds until it commits: status sequence
+                # numbers are taken in insert order, not commit order, so without the lock a
+                # status of a concurrent upload could commit below the `status_seq` read here
+                # (SQLite's single writer commits in order).
+                await session.execute(select(Printer.seq).where(
+                    Printer.id.in_(process.printers)).order_by(Printer.seq).with_for_update())
             now = times.now()
             actions: list[Action] = []
             statuses = (await session.execute(
@@ -242,16 +254,24 @@ class ContractEngine:
             await self.reconcile(process_id)
 
     async def run(self) -> None:
+        """Reconcile after each `wake()` here, and every `poll_seconds` in one worker at a time
+        (the job `RECONCILE_JOB`, `cloud.jobs`; at start too when it is due)."""
+        poll = self.settings.poll_seconds
         while True:
+            woken = self._wake.is_set()
             self._wake.clear()
+            pause = poll
             try:
-                await self.reconcile_all()
+                if woken:
+                    await self.reconcile_all()
+                else:
+                    pause = await run_due(self.db, RECONCILE_JOB, poll, self.reconcile_all)
             except Exception:
                 log.exception("contract processes: reconciliation failed")
             # Not asyncio.wait_for: on 3.11 it drops a cancellation that arrives in the same
             # turn of the event loop as the wake-up, and the loop would never stop.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.poll_seconds):
+                async with asyncio.timeout(pause):
                     await self._wake.wait()
 
 
@@ -283,7 +303,10 @@ def new_id() -> str:
 
 def wakes(handler: Handler) -> Handler:
     """`handler`, and a wake-up of the contract engine after each success (a command
-    acknowledged, statuses uploaded): its transaction has committed when it returns."""
+    acknowledged, statuses uploaded): its transaction has committed when it returns.  Only this
+    worker's engine: it sees the commit like any other, and waking every worker's (the wake-up
+    bus) would only repeat the reconciliation in each; the others' timer catches up on the
+    wake-ups a killed worker missed."""
     async def wrapped(request: web.Request) -> web.StreamResponse:
         response = await handler(request)
         if response.status < 300:

@@ -182,11 +182,13 @@ async def announce_contract(session: AsyncSession, changes: ChangeStream,
     """After a contract record or process changed: for each printer whose `ContractDemand`
     moved since it was last announced (a contract appeared, a process started or ended, the
     contract was withdrawn, its threshold changed), next revision and `control-info-changed`,
-    so that its gateway starts or stops sending within one change-stream round trip."""
+    so that its gateway starts or stops sending within one change-stream round trip.  The
+    printers' rows are locked and read again first (their revision is read, then written)."""
     ids = list(dict.fromkeys(printer_ids))
+    printers = (await session.execute(
+        select(Printer).where(Printer.id.in_(ids)).order_by(Printer.seq).with_for_update()
+        .execution_options(populate_existing=True))).scalars().all()
     demands = await contract_demands(session, ids)
-    printers = (await session.execute(select(Printer).where(Printer.id.in_(ids))
-                                      .order_by(Printer.seq))).scalars()
     for printer in printers:
         demand = demands[printer.id]
         announced = demand.announced() if demand else None

@@ -1,14 +1,16 @@
 """The reference cloud's tables (SQLAlchemy 2 declarative models) and its database access.
 
 One URL picks the backend: `sqlite+aiosqlite:///path/cloud.db` (default) or
-`postgresql+asyncpg://user:password@host/db`.  The schema is created at start
-(`metadata.create_all`), so both work from an empty database; nothing here is backend-specific
-SQL.  Times are stored as naive UTC and come back aware.
+`postgresql+asyncpg://user:password@host/db`.  The schema is made and migrated by Alembic
+(`cloud.migrate`, `cloud/migrations`: a model change needs a migration), so both work from an
+empty database; nothing here is backend-specific SQL.  Times are stored as naive UTC and come
+back aware.
 
 Concurrency: SQLite has one writer, so write transactions are serialised by an in-process lock
 (readers go on, WAL); on PostgreSQL they run concurrently and the callers rely on unique
-constraints and row locks.  One server process per database is assumed (the change stream's
-wake-ups are in-process, see `cloud.changes`).
+constraints and row locks.  Several server processes (`printgw-cloud serve --workers N`,
+`cloud.workers`) share one PostgreSQL database: what must reach the other processes after a commit
+goes through `cloud.wake_bus` (LISTEN/NOTIFY); SQLite stays with one process.
 """
 
 from __future__ import annotations
@@ -34,10 +36,13 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from cloud import db_retry
+from cloud.migrate import SchemaState, prepare_schema
 
 T = TypeVar("T")
 
@@ -369,9 +374,11 @@ class Database:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer = asyncio.Lock()
 
-    async def create_schema(self) -> None:
+    async def create_schema(self, upgrade: bool = False) -> SchemaState:
+        """The schema at this code's newest revision (`cloud.migrate.prepare_schema`): made
+        in an empty database; `SchemaOutdated` for an older one unless `upgrade`."""
         async with self.engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all)
+            return await connection.run_sync(prepare_schema, upgrade)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -394,18 +401,20 @@ class Database:
             callback()
 
     async def transact(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """`work` in a write transaction, run again (up to 3 times) when it loses a race on a
-        unique constraint to a concurrent transaction (PostgreSQL): the next run sees the row the
-        other one committed and answers accordingly (same printer ID, duplicate entry, 409…)."""
+        """`work` in a write transaction, run again (`cloud.db_retry`: at most 5 runs, jittered
+        pauses) when it loses a race to a concurrent transaction (PostgreSQL): a unique
+        constraint (the next run sees the row the other one committed and answers accordingly:
+        same printer ID, duplicate entry, 409…), a deadlock or a serialization failure."""
         attempts = 0
         while True:
             try:
                 async with self.write() as session:
                     return await work(session)
-            except IntegrityError:
+            except DBAPIError as exc:
                 attempts += 1
-                if attempts == 3:
+                if attempts == db_retry.MAX_ATTEMPTS or not db_retry.lost_race(exc):
                     raise
+            await db_retry.pause(attempts)
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

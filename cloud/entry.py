@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from importlib.util import find_spec
 
-EXTRA_MODULES = ("sqlalchemy", "aiosqlite", "asyncpg")
+EXTRA_MODULES = ("sqlalchemy", "aiosqlite", "asyncpg", "alembic")
 """Top-level modules of the `[cloud]` extra's requirements (pyproject.toml)."""
 
 

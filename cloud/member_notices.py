@@ -49,7 +49,7 @@ async def notify_member(session: AsyncSession, member_id: str, kind: str,
             "occurred_at": rfc3339(now)}
     session.add(MemberNotice(id=nid, key=key, member_id=member_id, kind=kind, payload=body,
                              created_at=now, state="pending", attempts=0, next_attempt_at=now))
-    wake_after_commit(session, MemberNotice)
+    await wake_after_commit(session, MemberNotice)
 
 
 def notice_view(notice: MemberNotice) -> dict[str, Any]:

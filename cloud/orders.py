@@ -10,6 +10,7 @@ answers 2xx, every attempt recorded.  Without a webhook, orders stay `pending`.
 from __future__ import annotations
 
 from cloud.db import CartridgeOrder, Database
+from cloud.wake_bus import WakeBus
 from cloud.webhooks import Endpoint, WebhookSender
 
 
@@ -17,5 +18,7 @@ class OrderSender(WebhookSender):
     """The order webhook's sender; `cloud.app.create_app` checks the URL and secret with
     `cloud.webhooks.endpoint` (no unsigned webhook outside loopback)."""
 
-    def __init__(self, db: Database, url: str | None, secret: bytes | None = None) -> None:
-        super().__init__(db, CartridgeOrder, None if url is None else Endpoint(url, secret))
+    def __init__(self, db: Database, url: str | None, secret: bytes | None = None,
+                 wakes: WakeBus | None = None) -> None:
+        super().__init__(db, CartridgeOrder, None if url is None else Endpoint(url, secret),
+                         wakes=wakes)

@@ -29,6 +29,7 @@ from cloud import times
 from cloud.changes import ChangeStream
 from cloud.db import Application, Database, Printer, Service
 from cloud.notice_tables import ProviderDelivery, SupplyCycle
+from cloud.wake_bus import WakeBus
 from cloud.webhooks import WebhookSender, wake_after_commit
 from protocols.cloud.times import rfc3339
 
@@ -48,8 +49,8 @@ def kind_of(service: Service) -> str:
 class ProviderSender(WebhookSender):
     """Sends every pending provider delivery to the URL it carries."""
 
-    def __init__(self, db: Database, secret: bytes | None) -> None:
-        super().__init__(db, ProviderDelivery, None, per_row=True, secret=secret)
+    def __init__(self, db: Database, secret: bytes | None, wakes: WakeBus | None = None) -> None:
+        super().__init__(db, ProviderDelivery, None, per_row=True, secret=secret, wakes=wakes)
 
 
 _CHANGES: weakref.WeakKeyDictionary[Any, ChangeStream] = weakref.WeakKeyDictionary()
@@ -82,7 +83,7 @@ async def _record(session: AsyncSession, service: Service, printer: Printer, kin
         event=event, url=url, payload=body, created_at=now,
         state="pending" if url else "no-endpoint", attempts=0, next_attempt_at=now))
     if url:
-        wake_after_commit(session, ProviderDelivery)
+        await wake_after_commit(session, ProviderDelivery)
 
 
 async def notify_provider(session: AsyncSession, printer: Printer, application: Application,

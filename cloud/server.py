@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 import ssl
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
@@ -35,16 +36,24 @@ class CloudServer:
                  contract_stall_after_seconds: float = 86400.0,
                  contract_notice_lead_seconds: float = 3 * 86400.0,
                  member_webhook: str | None = None,
-                 webhook_secret: bytes | None = None) -> None:
+                 webhook_secret: bytes | None = None,
+                 housekeeping_seconds: float = 3600.0,
+                 sock: socket.socket | None = None,
+                 upgrade_schema: bool = False) -> None:
+        """`sock`: a listening socket to serve (a worker's, `cloud.workers`) instead of binding
+        `host` and `port` (`host` still names it in `url`)."""
         self.database_url = database_url
         self.host, self.port = host, port
+        self.sock = sock
         self.ssl_context = ssl_context
         self.settings = Settings(operator_tokens=tuple(operator_tokens),
                                  regions=dict(regions) if regions is not None else None,
                                  public_url=public_url, heartbeat_seconds=heartbeat_seconds,
                                  poll_interval_seconds=poll_interval_seconds,
                                  change_retention=change_retention,
-                                 member_webhook=member_webhook, webhook_secret=webhook_secret)
+                                 member_webhook=member_webhook, webhook_secret=webhook_secret,
+                                 housekeeping_seconds=housekeeping_seconds,
+                                 upgrade_schema=upgrade_schema)
         self.contract_settings = ContractSettings(
             threshold_percent=contract_threshold_percent, retry_seconds=contract_retry_seconds,
             order_webhook=order_webhook, poll_seconds=contract_poll_seconds,
@@ -73,7 +82,10 @@ class CloudServer:
         self._runner = runner
         try:
             await runner.setup()
-            site = web.TCPSite(runner, self.host, self.port, ssl_context=self.ssl_context)
+            site: web.BaseSite = (
+                web.SockSite(runner, self.sock, ssl_context=self.ssl_context)
+                if self.sock is not None else
+                web.TCPSite(runner, self.host, self.port, ssl_context=self.ssl_context))
             await site.start()
         except BaseException:
             await self.close()

@@ -11,6 +11,7 @@ from aiohttp import web
 from cloud.changes import ChangeStream
 from cloud.db import Database
 from cloud.idempotency import IdempotencyKeys
+from cloud.wake_bus import WakeBus
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,10 @@ class Settings:
     """URL the member notices are POSTed to (`cloud.member_notices`); None: they stay pending."""
     webhook_secret: bytes | None = field(default=None, repr=False)
     """Key of the webhooks' `Printgw-Signature` (orders and member notices); never logged."""
+    upgrade_schema: bool = False
+    """Migrate an older database's schema at start (`serve --upgrade-database`); else refuse."""
+    housekeeping_seconds: float = 3600.0
+    """Between prunings (`cloud.app.prune`) of what is past its retention, once across workers."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,8 @@ class Cloud:
     db: Database
     changes: ChangeStream
     keys: IdempotencyKeys
+    wakes: WakeBus
+    """Wake-ups across the worker processes (`cloud.wake_bus`); the change stream's included."""
 
 
 CLOUD = web.AppKey("cloud", Cloud)

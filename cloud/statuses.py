@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud import times
+from cloud import metrics, times
 from cloud.contract_usage import observe_statuses
 from cloud.contracts import (
     ContractDemand,
@@ -81,6 +81,8 @@ async def upload_statuses(call: Call) -> Reply:
 
     outcome = await call.state.keys.run("statuses", gateway_id, key,
                                         hashlib.sha256(raw).hexdigest(), work)
+    if not outcome.replayed:  # committed now (a replay stored nothing)
+        metrics.statuses_ingested(outcome.body["counts"])
     return Answer(outcome.body, outcome.status)
 
 

@@ -16,6 +16,12 @@ Without a secret deliveries go unsigned: `endpoint()` allows that only to a loop
 A table whose rows carry their own URL (`ProviderDelivery.url`: a provider's endpoint) is sent
 with `per_row=True`: each row goes to its URL, signed with the sender's secret; a row whose URL
 may not be sent to (unsigned outside loopback) fails its attempt like an unreachable receiver.
+
+Several workers on one database (issue 21): each runs the senders; a row is claimed with
+`FOR UPDATE SKIP LOCKED` from before its POST until its attempt is recorded (`cloud.jobs`: the
+held lock is the lease), so no two workers send it at once, one that dies mid-POST leaves it to
+the others, and a delivered row is never sent again.  Writing a row signals `outbox:<table>` on
+the wake-up bus (`wake_after_commit`), waking the senders of every worker.
 """
 
 from __future__ import annotations
@@ -35,9 +41,11 @@ import aiohttp
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud import times
-from cloud.db import CartridgeOrder, Database, after_commit
+from cloud import metrics, times
+from cloud.db import CartridgeOrder, Database
+from cloud.jobs import Claim, claim_one
 from cloud.notice_tables import MemberNotice, ProviderDelivery, WebhookAttempt
+from cloud.wake_bus import WakeBus
 from protocols.cloud import webhook_signature
 from protocols.hosts import is_loopback_host
 
@@ -46,6 +54,9 @@ TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
 READ_LIMIT = 4096
 """Bytes of a receiver's answer read at most (kept, shortened, in the error of a failure)."""
 USER_AGENT = "printgw-cloud-webhooks"
+CLAIMED_RECHECK = 11.0
+"""Seconds before looking again at due rows other workers hold: an attempt lasts at most
+`TIMEOUT`'s 10 s (a worker that died holding one released it at once)."""
 
 Outbox = type[CartridgeOrder] | type[MemberNotice] | type[ProviderDelivery]
 Delivery = CartridgeOrder | MemberNotice | ProviderDelivery
@@ -85,16 +96,21 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(MAX_BACKOFF, 2.0 ** max(0, attempts - 1)))
 
 
-_SENDERS: weakref.WeakKeyDictionary[Any, dict[str, WebhookSender]] = \
-    weakref.WeakKeyDictionary()
+_BUSES: weakref.WeakKeyDictionary[Any, WakeBus] = weakref.WeakKeyDictionary()
+"""The wake-up bus of the senders on each database engine."""
 
 
-def wake_after_commit(session: AsyncSession, outbox: Outbox) -> None:
-    """Wake the sender of `outbox` running on the session's database once it commits."""
+def topic(outbox: Outbox) -> str:
+    return f"outbox:{outbox.__tablename__}"
+
+
+async def wake_after_commit(session: AsyncSession, outbox: Outbox) -> None:
+    """Wake the senders of `outbox` in every worker once the session's transaction commits
+    (`cloud.wake_bus`): a row written in one worker may be sent by another."""
     bind = session.bind
-    sender = _SENDERS.get(getattr(bind, "sync_engine", bind), {}).get(outbox.__tablename__)
-    if sender is not None:
-        after_commit(session, sender.wake)
+    wakes = _BUSES.get(getattr(bind, "sync_engine", bind))
+    if wakes is not None:
+        await wakes.signal(session, topic(outbox))
 
 
 class WebhookSender:
@@ -102,11 +118,16 @@ class WebhookSender:
     URL it carries, signed with `secret`)."""
 
     def __init__(self, db: Database, outbox: Outbox, endpoint: Endpoint | None, *,
-                 per_row: bool = False, secret: bytes | None = None) -> None:
+                 per_row: bool = False, secret: bytes | None = None,
+                 wakes: WakeBus | None = None) -> None:
+        """`wakes`: the application's bus (default: the one of the database's other senders,
+        or a new one, in-process only)."""
         self.db, self.outbox, self.endpoint = db, outbox, endpoint
         self.per_row, self._secret = per_row, secret
         self._wake = asyncio.Event()
-        _SENDERS.setdefault(db.engine.sync_engine, {})[outbox.__tablename__] = self
+        engine = db.engine.sync_engine
+        self.wakes = _BUSES[engine] = wakes or _BUSES.get(engine) or WakeBus(db)
+        self.wakes.on(topic(outbox), lambda _key: self.wake())
 
     def wake(self) -> None:
         self._wake.set()
@@ -131,14 +152,17 @@ class WebhookSender:
                         await self._wake.wait()
 
     async def deliver_due(self, http: aiohttp.ClientSession) -> None:
+        """Deliver the due rows one at a time, each claimed (`cloud.jobs.claim_one`) from
+        before its POST until its attempt is recorded: no other worker sends it meanwhile, and
+        a worker dying mid-POST leaves it pending for another (same `Idempotency-Key`)."""
         model = self.outbox
-        async with self.db.read() as session:
-            due = (await session.execute(
-                select(model).where(model.state == "pending",
-                                    model.next_attempt_at <= times.now())
-                .order_by(model.created_at))).scalars().all()
-        for row in due:
-            await self._deliver(http, row)
+        while True:
+            async with claim_one(self.db, select(model).where(
+                    model.state == "pending", model.next_attempt_at <= times.now())
+                    .order_by(model.created_at)) as claim:
+                if claim is None:
+                    return
+                await self._deliver(http, claim)
 
     async def _until_next(self) -> float:
         model = self.outbox
@@ -150,19 +174,22 @@ class WebhookSender:
             return MAX_BACKOFF
         if at.tzinfo is None:  # min() bypasses the column type on SQLite
             at = at.replace(tzinfo=times.now().tzinfo)
-        return max(0.0, (at - times.now()).total_seconds())
+        wait = (at - times.now()).total_seconds()
+        # Due yet not claimed by `deliver_due`: other workers are sending those rows; look again
+        # once their attempts are over (or sooner, woken by a new row).
+        return CLAIMED_RECHECK if wait <= 0 else wait
 
-    async def _deliver(self, http: aiohttp.ClientSession, delivery: Delivery) -> None:
+    async def _deliver(self, http: aiohttp.ClientSession, claim: Claim[Delivery]) -> None:
+        delivery = claim.row
         try:
             target = self._target(delivery)
         except ValueError as exc:  # a per-row URL that may not be sent to
             status, error = None, str(exc)
         else:
             status, error = await post(http, target, delivery.id, delivery.payload)
+        metrics.webhook_attempted(self.outbox.__tablename__, delivered=error is None)
         now = times.now()
-        async with self.db.write() as session:
-            row = await session.get(self.outbox, delivery.id, with_for_update=True)
-            assert row is not None  # deliveries are never deleted
+        async with claim.write() as (session, row):
             session.add(WebhookAttempt(delivery_id=row.id, attempted_at=now, status=status,
                                        error=error))
             row.attempts += 1

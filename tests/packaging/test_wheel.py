@@ -66,12 +66,13 @@ def test_wheel_holds_the_package_data_and_the_licence(dist: Dist) -> None:
         licence = next(n for n in names if n.endswith(".dist-info/licenses/LICENSE"))
         licence_text = wheel.read(licence).decode()
     assert "protocols/cloud/openapi.yaml" in names
+    assert {"cloud/migrations/env.py", "cloud/migrations/versions/0001_release_0_1_0.py"} <= names
     assert metadata["License-Expression"] == "Apache-2.0"
     assert "Apache License" in licence_text and "Version 2.0" in licence_text
     assert licence_text == (REPO / "LICENSE").read_text()
     # The database stack is the [cloud] extra's, not the gateway's.
     requirements = metadata.get_all("Requires-Dist") or []
-    for name in ("sqlalchemy", "aiosqlite", "asyncpg"):
+    for name in ("sqlalchemy", "aiosqlite", "asyncpg", "alembic"):
         (line,) = [r for r in requirements if r.lower().startswith(name)]
         assert 'extra == "cloud"' in line, line
     assert "cloud" in (metadata.get_all("Provides-Extra") or [])
@@ -83,12 +84,12 @@ def test_sdist_holds_what_a_packager_needs(dist: Dist) -> None:
     for needed in ("LICENSE", "pyproject.toml", "config/gateway.example.toml",
                    "config/printgw.service", "mibs/PRINTGW-CONTRACT-MIB.mib",
                    "protocols/cloud/openapi.yaml", "scripts/build-deb", "scripts/build-image",
-                   "packaging/debian/postinst", "docs/install.md"):
+                   "packaging/debian/postinst", "docs/install.md", "cloud/migrations/env.py"):
         assert needed in names, needed
 
 
 def test_gateway_install_has_no_database_stack(gateway_venv: Venv) -> None:
-    for module in ("sqlalchemy", "aiosqlite", "asyncpg"):
+    for module in ("sqlalchemy", "aiosqlite", "asyncpg", "alembic"):
         found = gateway_venv.run("python", "-c", f"import {module}")
         assert found.returncode != 0, f"{module} is installed without the [cloud] extra"
 

@@ -5,6 +5,9 @@ directory (as the `postgres` user when running as root), listening on 127.0.0.1 
 port, with a random password; it is stopped and removed at the end of the session.  Each test
 gets a database of its own (`postgres_url`), dropped afterwards; with the variable set, its role
 needs CREATEDB.  No server installed is a failure with the fix, never a skip.
+
+Test modules may import `fresh_database` before pytest loads this as their plugin:
+PYTEST_DONT_REWRITE (it has no assertions to rewrite).
 """
 
 from __future__ import annotations
@@ -47,8 +50,11 @@ def _run(command: list[str], as_postgres: bool) -> None:
 
 
 @contextlib.contextmanager
-def throwaway_cluster() -> Iterator[str]:
-    """A new cluster on 127.0.0.1; yields the SQLAlchemy URL of its `postgres` database."""
+def throwaway_cluster(durable: bool = False) -> Iterator[str]:
+    """A new cluster on 127.0.0.1; yields the SQLAlchemy URL of its `postgres` database.
+
+    Tests run it with fsync, synchronous commits and full-page writes off; `durable` keeps
+    them on, as a real server runs (`bench/cloud.py`)."""
     bindir = _bindir()
     as_postgres = os.geteuid() == 0
     root = Path(tempfile.mkdtemp(prefix="printgw-pg-"))
@@ -65,8 +71,9 @@ def throwaway_cluster() -> Iterator[str]:
         for attempt in range(3):  # another process may take the free port first
             port = free_port()
             options = (f"-c listen_addresses=127.0.0.1 -c port={port} "
-                       f"-c unix_socket_directories={root} -c fsync=off "
-                       "-c synchronous_commit=off -c full_page_writes=off")
+                       f"-c unix_socket_directories={root} "
+                       + ("" if durable else "-c fsync=off -c synchronous_commit=off "
+                                             "-c full_page_writes=off"))
             try:
                 _run([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w",
                       "-t", "60", "-o", options, "start"], as_postgres)
@@ -97,6 +104,14 @@ def postgres_server() -> Iterator[str]:
 @pytest.fixture
 async def postgres_url(postgres_server: str) -> AsyncIterator[str]:
     """A fresh, empty database on that server (dropped after the test)."""
+    async with fresh_database(postgres_server) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(postgres_server: str) -> AsyncIterator[str]:
+    """A new, empty database on the server of `postgres_server`, dropped at exit (for
+    fixtures of a wider scope than `postgres_url`)."""
     server = make_url(postgres_server)
     name = f"printgw_test_{secrets.token_hex(6)}"
     admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
