@@ -32,7 +32,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from aiohttp import web
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from cloud import metrics
 from cloud.db import Database
@@ -116,8 +116,10 @@ async def supervise(args: argparse.Namespace, argv: Sequence[str]) -> int:
         loop.add_signal_handler(sig, stop.set)
     with listener, metrics.shared_metrics_dir() as metrics_env:
         await _prepare_schema(args)
+        argv, secret_env = password_to_env(argv, args.database)
         supervisor = Supervisor([*argv, "--listen-fd", str(listener.fileno())],
-                                listener.fileno(), {**os.environ, **metrics_env}, stop)
+                                listener.fileno(), {**os.environ, **metrics_env, **secret_env},
+                                stop)
         try:
             url = await supervisor.start(args.workers)
             if url is not None:
@@ -129,6 +131,26 @@ async def supervise(args: argparse.Namespace, argv: Sequence[str]) -> int:
         finally:
             await supervisor.stop()
     return 0
+
+
+def split_password(database_url: str) -> tuple[str, dict[str, str]]:
+    """The URL without its password, and the environment that carries the password instead
+    (`PGPASSWORD`, which asyncpg reads): a process's command line is visible to every local user
+    (`ps`), its environment is not."""
+    url = make_url(database_url)
+    if url.password is None:
+        return database_url, {}
+    bare = URL.create(url.drivername, url.username, None, url.host, url.port, url.database,
+                      url.query)  # (`url.set(password=None)` would keep it: None = unchanged)
+    return bare.render_as_string(hide_password=False), {"PGPASSWORD": str(url.password)}
+
+
+def password_to_env(argv: Sequence[str], database_url: str,
+                    ) -> tuple[list[str], dict[str, str]]:
+    """The workers' arguments with the database URL's password taken out (`split_password`),
+    and the environment that carries it."""
+    bare, env = split_password(database_url)
+    return [arg.replace(database_url, bare) for arg in argv], env
 
 
 async def _prepare_schema(args: argparse.Namespace) -> None:

@@ -44,6 +44,7 @@ from cloud.migrate import (
     head,
     schema_state,
 )
+from cloud.workers import split_password
 from tests.support.cloud_helpers import BOTH_BACKENDS, OPERATOR_TOKEN, running_cloud
 
 pytest_plugins = ("tests.support.cloud_helpers", "tests.support.postgres")
@@ -165,11 +166,8 @@ async def connected(url: str) -> AsyncIterator[AsyncConnection]:
 
 def child(url: str) -> tuple[str, dict[str, str]]:
     """The URL for a child process's command line (no password) and its environment."""
-    parsed = make_url(url)
-    env = {**os.environ, "PRINTGW_CLOUD_OPERATOR_TOKEN": OPERATOR_TOKEN}
-    if parsed.password is not None:
-        env["PGPASSWORD"] = str(parsed.password)
-    return parsed.set(password=None).render_as_string(hide_password=False), env
+    bare, secret_env = split_password(url)
+    return bare, {**os.environ, "PRINTGW_CLOUD_OPERATOR_TOKEN": OPERATOR_TOKEN, **secret_env}
 
 
 async def printgw_cloud(url: str, *args: str) -> tuple[int, str, str]:

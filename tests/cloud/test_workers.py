@@ -10,25 +10,31 @@ import asyncio
 import os
 import signal
 import ssl
+import sys
 import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
-from cloud.workers import WORKER_HEADER
+from cloud.cli import TOKEN_ENV
+from cloud.workers import WORKER_HEADER, password_to_env
 from tests.support.cloud_helpers import (
+    OPERATOR_TOKEN,
     Gateway,
     Operator,
     next_push,
     self_signed_certificate,
     sqlite_url,
 )
-from tests.support.cloud_processes import spawn_cloud
+from tests.support.cloud_processes import listening_url, spawn_cloud, stop_process
 from tests.support.cloud_workers import (
     alive,
+    children,
     supervised_cloud,
     worker_session,
 )
+from tests.support.paths import REPO
 
 pytest_plugins = ("tests.support.cloud_helpers",)
 
@@ -95,6 +101,47 @@ async def test_push_and_long_poll_get_a_change_made_through_another_worker(
         while any(alive(pid) for pid in workers):
             assert time.monotonic() < deadline, "workers left after the parent was killed"
             await asyncio.sleep(0.1)
+
+
+def test_the_password_is_taken_off_the_workers_command_line() -> None:
+    url = "postgresql+asyncpg://printgw:s3cret%40x@127.0.0.1:5432/cloud"
+    argv, env = password_to_env(["serve", "--database", url, f"--database={url}", "-v"], url)
+    bare = "postgresql+asyncpg://printgw@127.0.0.1:5432/cloud"
+    assert argv == ["serve", "--database", bare, f"--database={bare}", "-v"]
+    assert env == {"PGPASSWORD": "s3cret@x"}
+    assert password_to_env(["--database", bare], bare) == (["--database", bare], {})
+
+
+def command_line(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_text()
+
+
+async def test_workers_get_the_database_password_in_their_environment(
+        postgres_url: str, tmp_path: Path) -> None:
+    """Given in the URL, the password reaches the workers (they serve and are ready) but is not
+    on their command lines, which every local user can read."""
+    password = make_url(postgres_url).password
+    assert password
+    log = tmp_path / "cloud.log"
+    with log.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "cloud", "serve", "--port", "0", "--workers", "2",
+            f"--database={postgres_url}", cwd=REPO, stdout=asyncio.subprocess.PIPE,
+            stderr=stderr, env={**os.environ, TOKEN_ENV: OPERATOR_TOKEN,
+                                "PYTHONPATH": str(REPO)})
+    try:
+        url = await listening_url(process, "printgw-cloud --workers 2", log)
+        workers = children(process.pid)
+        assert len(workers) == 2
+        for pid in workers:
+            assert password not in command_line(pid)
+        async with worker_session() as (http, answered_by):
+            for _ in range(6):
+                async with http.get(f"{url}/readyz") as response:
+                    assert response.status == 200, await response.text()
+        assert set(answered_by) <= workers
+    finally:
+        await stop_process(process)
 
 
 async def test_sqlite_refuses_several_workers(tmp_path: Path) -> None:

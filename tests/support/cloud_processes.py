@@ -23,10 +23,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from cloud.cli import TOKEN_ENV
-from cloud.workers import LISTENING
+from cloud.workers import LISTENING, split_password
 from tests.support.cloud_helpers import OPERATOR_TOKEN
 from tests.support.paths import REPO
 
@@ -45,15 +43,12 @@ async def spawn_cloud(database_url: str, args: Sequence[str],
                       log: Path) -> asyncio.subprocess.Process:
     """`python -m cloud serve --port 0 --database URL ARGS…`, stdout piped, stderr to `log`; the
     password in `PGPASSWORD`, the operator token in the environment."""
-    url = make_url(database_url)
-    env = {**os.environ, TOKEN_ENV: OPERATOR_TOKEN, "PYTHONPATH": str(REPO)}
-    if url.password is not None:
-        env["PGPASSWORD"] = str(url.password)
-        url = url.set(password=None)
+    url, secret_env = split_password(database_url)
+    env = {**os.environ, TOKEN_ENV: OPERATOR_TOKEN, "PYTHONPATH": str(REPO), **secret_env}
     with log.open("wb") as stderr:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "cloud", "serve", "--port", "0", "--database",
-            url.render_as_string(hide_password=False), *args, cwd=REPO, env=env,
+            sys.executable, "-m", "cloud", "serve", "--port", "0", "--database", url, *args,
+            cwd=REPO, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=stderr)
 
 
