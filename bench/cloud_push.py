@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from bench.proc_tree import connection_owner, tree_cpu, tree_rss_mb
+from bench.proc_tree import tree_cpu, tree_rss_mb
 from bench.uplink import gather_bounded, operator_call
 from protocols.cloud.push import PUSH_SUBPROTOCOL
+from tests.support.cloud_workers import tcp_owner
 
 OPERATOR_SOURCE = "127.75.0.1"  # the operator's one connection: its worker is found by address
 PUSH_SOURCE = "127.75.0.2"  # the push socket whose latency is measured
@@ -52,14 +53,14 @@ async def push_latency(cloud: Cloud, token: str, printer_id: str, changes: int
     async with aiohttp.ClientSession(connector=operator) as http, \
             contextlib.AsyncExitStack() as push:
         await operator_call(http, "GET", f"{cloud.url}/v1/operator/services")  # pins a worker
-        serving_operator = connection_owner(OPERATOR_SOURCE, cloud.port, cloud.workers)
+        serving_operator = tcp_owner(cloud.workers, cloud.port, OPERATOR_SOURCE)
         for _ in range(50):  # until a socket lands on another worker (one worker: the first)
             async with contextlib.AsyncExitStack() as attempt:
                 gateway = await attempt.enter_async_context(aiohttp.ClientSession(
                     connector=aiohttp.TCPConnector(local_addr=(PUSH_SOURCE, 0))))
                 ws = await open_push(gateway, cloud.url, token)
                 attempt.push_async_callback(ws.close)
-                holder = connection_owner(PUSH_SOURCE, cloud.port, cloud.workers)
+                holder = tcp_owner(cloud.workers, cloud.port, PUSH_SOURCE)
                 if len(cloud.workers) == 1 or holder != serving_operator:
                     push.push_async_exit(attempt.pop_all())  # kept open until the end
                     break
@@ -76,7 +77,7 @@ async def push_latency(cloud: Cloud, token: str, printer_id: str, changes: int
                 arrived.cancel()
                 raise
             latencies.append(await arrived - started)
-        across = connection_owner(OPERATOR_SOURCE, cloud.port, cloud.workers) != holder
+        across = tcp_owner(cloud.workers, cloud.port, OPERATOR_SOURCE) != holder
     return latencies, across
 
 

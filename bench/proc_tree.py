@@ -1,14 +1,14 @@
 """The processes of a server and what they hold, from /proc: `bench/cloud.py`'s measurements.
 
 CPU and RSS of a process tree (a supervising parent and its workers; the postmaster and its
-backends), and which of several worker processes holds an accepted TCP connection."""
+backends), and the bench's file-descriptor limit.  Which worker holds a connection:
+`tests.support.cloud_workers.tcp_owner`."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import resource
-import socket
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -55,25 +55,6 @@ def tree_rss_mb(root: int) -> float:
         with contextlib.suppress(OSError):
             total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_KB
     return total / 1024
-
-
-def connection_owner(client: str, server_port: int, pids: list[int]) -> int | None:
-    """The process among `pids` holding the accepted connection from address `client` (one
-    connection from there) to `server_port`."""
-    remote = socket.inet_aton(client)[::-1].hex().upper() + ":"
-    local = f":{server_port:04X}"
-    inodes = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[1].endswith(local) and fields[2].startswith(remote) and fields[3] == "01":
-            inodes.add(f"socket:[{fields[9]}]")
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                with contextlib.suppress(OSError):
-                    if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
-                        return pid
-    return None
 
 
 def raise_fd_limit() -> int:

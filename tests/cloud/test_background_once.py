@@ -38,7 +38,7 @@ from cloud.wake_bus import WakeBus
 from cloud.webhooks import topic
 from tests.support.cloud_helpers import Gateway, Operator, running_cloud, sqlite_url
 from tests.support.cloud_processes import CloudProcess, cloud_processes
-from tests.support.cloud_workers import supervised_cloud
+from tests.support.cloud_workers import supervised_cloud, tcp_owner
 
 pytest_plugins = ("tests.support.cloud_helpers",)
 
@@ -63,8 +63,8 @@ class KeyCounter:
         await request.read()
         sender = request.match_info["sender"]
         if self.owners is not None:
-            sender = str(connection_owner(request.transport.get_extra_info("peername")[1]
-                                          if request.transport else 0, self.owners()))
+            sender = str(tcp_owner(self.owners(), request.transport.get_extra_info("peername")[1]
+                                   if request.transport else 0))
         self.seen.append((sender, request.headers["Idempotency-Key"]))
         self.arrived.set()
         if self.stall and len(self.seen) == 1:
@@ -80,19 +80,6 @@ class KeyCounter:
             while len(self.seen) < count:
                 self.arrived.clear()
                 await self.arrived.wait()
-
-
-def connection_owner(port: int, pids: set[int]) -> int | None:
-    """The process among `pids` holding the TCP socket whose local port is `port` (the sender's
-    end of a connection on loopback), from /proc."""
-    inodes = {f"socket:[{fields[9]}]" for fields in (
-        line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
-        if int(fields[1].rpartition(":")[2], 16) == port}
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            if any(os.readlink(fd) in inodes for fd in Path(f"/proc/{pid}/fd").iterdir()):
-                return pid
-    return None
 
 
 @contextlib.asynccontextmanager

@@ -6,8 +6,8 @@ requests are fired at both at once (`asyncio.gather`) for a bounded number of ro
 database is counted afterwards: an Idempotency-Key runs once, a gateway's change
 stream has no gaps or duplicates, an enrolment token enrols one gateway, a printer is registered
 once, member and operator actions on one contract keep "one contract, one printer", and an
-upload cut off by a SIGKILLed worker is stored exactly once when retried at the other.  Plus the
-deadlock retry of `Database.transact` itself.
+upload cut off by a SIGKILLed worker of `serve --workers 2` on the same database is stored
+exactly once when retried.  Plus the deadlock retry of `Database.transact` itself.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from yarl import URL
 
 from cloud import times
 from cloud.contract_guard import evidence
@@ -48,6 +49,7 @@ from protocols.cloud.times import rfc3339
 from tests.support.cloud_helpers import Answer, Api, Operator
 from tests.support.cloud_helpers import Gateway as GatewayApi
 from tests.support.cloud_processes import CloudProcess, cloud_processes
+from tests.support.cloud_workers import supervised_cloud, tcp_owner
 from tests.support.postgres import fresh_database
 
 pytest_plugins = ("tests.support.cloud_helpers",)
@@ -56,6 +58,9 @@ pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)
 ROUNDS = 5
 MEMBER = "member-concurrent"
 
+
+UPLOAD_SOURCE = "127.0.176.9"
+"""The uploading gateway's own address: which worker holds its connection is found by it."""
 
 @dataclass(frozen=True)
 class Shared:
@@ -346,6 +351,10 @@ async def test_concurrent_member_and_operator_actions_keep_one_contract_one_prin
 
 async def test_an_upload_cut_off_by_a_killed_worker_is_stored_once_when_retried(
         http: aiohttp.ClientSession, shared: Shared, db: Database, tmp_path: Path) -> None:
+    """`serve --workers 2` on the same database: the worker holding a 500-entry upload is
+    SIGKILLed once the upload's work has started; the gateway retries it (same key, same entry
+    IDs) at the same address, where the other worker (or the dead one's replacement) answers,
+    and every entry is stored exactly once."""
     gateway, _ = await enrolled(http, shared.clouds)
     printer_id = await gateway.register()
     body = {"statuses": [entry(printer_id, alerts=20) for _ in range(500)]}
@@ -355,9 +364,12 @@ async def test_an_upload_cut_off_by_a_killed_worker_is_stored_once_when_retried(
     claimed = select(IdempotentRequest.completed).where(IdempotentRequest.key == key)
     stored = select(func.count()).select_from(Status).where(
         Status.gateway_id == gateway.gateway_id)
-    async with cloud_processes(shared.database_url, 1, tmp_path) as (victim,):
-        cut_off = asyncio.create_task(GatewayApi(http, victim.url, gateway.token).call(
-            "uploadStatuses", data=raw, headers=headers))
+    async with supervised_cloud(shared.database_url, 2, tmp_path) as cloud, \
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+                local_addr=(UPLOAD_SOURCE, 0))) as uploader:
+        workers = cloud.workers()
+        upload = GatewayApi(uploader, cloud.url, gateway.token)
+        cut_off = asyncio.create_task(upload.call("uploadStatuses", data=raw, headers=headers))
         try:
             async with asyncio.timeout(20):
                 while True:  # its work has started once the key is claimed
@@ -366,22 +378,25 @@ async def test_an_upload_cut_off_by_a_killed_worker_is_stored_once_when_retried(
                     if completed is not None or cut_off.done():
                         break
                     await asyncio.sleep(0.005)
-            os.kill(victim.pid, signal.SIGKILL)
+            victim = tcp_owner(workers, URL(cloud.url).port or 0, UPLOAD_SOURCE)
+            assert victim is not None, "no worker holds the upload's connection"
+            os.kill(victim, signal.SIGKILL)
             with pytest.raises(aiohttp.ClientError):
                 await cut_off
         finally:
             cut_off.cancel()
-    assert completed is False, "the upload finished before the worker was killed"
-    retried = await until_done(gateway, "uploadStatuses", data=raw, headers=headers)
-    assert retried.status == 200
-    assert retried.body["counts"] == {"accepted": 500, "duplicate": 0, "rejected": 0}
-    assert await count(db, stored) == 500
-    again = await gateway.call("uploadStatuses", data=raw, headers=headers)
-    assert (again.status, again.body) == (200, retried.body)
-    another_key = await gateway.call("uploadStatuses", data=raw, headers={
-        **headers, "Idempotency-Key": str(uuid.uuid4())})
-    assert another_key.body["counts"] == {"accepted": 0, "duplicate": 500, "rejected": 0}
-    assert await count(db, stored) == 500
+        assert completed is False, "the upload finished before the worker was killed"
+        retry = GatewayApi(http, cloud.url, gateway.token)
+        retried = await until_done(retry, "uploadStatuses", data=raw, headers=headers)
+        assert retried.status == 200
+        assert retried.body["counts"] == {"accepted": 500, "duplicate": 0, "rejected": 0}
+        assert await count(db, stored) == 500
+        again = await retry.call("uploadStatuses", data=raw, headers=headers)
+        assert (again.status, again.body) == (200, retried.body)
+        another_key = await retry.call("uploadStatuses", data=raw, headers={
+            **headers, "Idempotency-Key": str(uuid.uuid4())})
+        assert another_key.body["counts"] == {"accepted": 0, "duplicate": 500, "rejected": 0}
+        assert await count(db, stored) == 500
 
 
 async def test_a_process_reads_no_status_past_one_still_being_stored(

@@ -19,8 +19,9 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import ssl
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -51,6 +52,28 @@ def children(pid: int) -> set[int]:
         with contextlib.suppress(OSError):
             found |= {int(child) for child in (task / "children").read_text().split()}
     return found
+
+
+def tcp_owner(pids: Iterable[int], local_port: int, remote_address: str | None = None,
+              ) -> int | None:
+    """The process among `pids` holding an IPv4 TCP socket whose own end has port `local_port`
+    (and whose other end, given, has address `remote_address`), from /proc: which worker holds
+    a connection (its port the server's, the client's address its own) or which one made it."""
+    remote = None if remote_address is None else \
+        socket.inet_aton(remote_address)[::-1].hex().upper() + ":"
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rpartition(":")[2], 16) == local_port and (
+                remote is None or fields[2].startswith(remote)):
+            inodes.add(f"socket:[{fields[9]}]")
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) in inodes:
+                        return pid
+    return None
 
 
 def alive(pid: int) -> bool:
