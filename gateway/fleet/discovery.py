@@ -4,7 +4,10 @@ The three sources (`gateway.fleet.sources`) give candidate addresses (with hints
 credentials answered the sweep, which IPP URI mDNS advertised).  Each candidate is then read once
 over SNMP and IPP by the same reader the poller uses, so the serial, printer-uuid and MAC it is
 recorded under are the ones later polls will see; that reading is the device's poll (`on_read`:
-a cycle or the daemon takes it in), not followed by another.  Each identification ends by `[poll]
+a cycle or the daemon takes it in), not followed by another.  A candidate is read as soon as its
+SNMP credentials are known: the probe of the addresses no sweep covered (thousands of static
+hosts take seconds at the sweep's rate) hands each one on as it answers or stays silent, so the
+readings overlap the probe instead of waiting for its end.  Each identification ends by `[poll]
 read_deadline`, as a poll does: one device that answers endlessly cannot hold up the run.  The
 inventory merges what belongs to one device.
 """
@@ -98,8 +101,7 @@ class Discovery:
                     report.excluded += 1
         finally:
             mdns.cancel()
-        await snmp.probe_unswept(candidates)
-        found = await self._identify(list(candidates.values()), report)
+        found = await self._identify(candidates, snmp, report)
         report.found = found
         self.inventory.end_run(started, [f.device.id for f in found])
         report.missing = self.inventory.mark_missing(self.config.discovery.missing_after)
@@ -108,14 +110,16 @@ class Discovery:
 
     # -- identifying -----------------------------------------------------------------------------
 
-    async def _identify(self, candidates: list[Candidate], report: DiscoveryReport,
+    async def _identify(self, candidates: Candidates, snmp: SnmpSweep, report: DiscoveryReport,
                         ) -> list[Found]:
-        """Read every candidate, `IDENTIFY_CONCURRENCY` at once.  What answered is recorded in
-        the inventory `RECORD_BATCH` sightings a transaction, and the batch's readings handed
-        to `on_read` at once: the run never holds more than a batch of readings."""
+        """Read every candidate, `IDENTIFY_CONCURRENCY` at once, each as soon as the probe of
+        the unswept addresses hands it on (through a queue as short as the workers are many).
+        What answered is recorded in the inventory `RECORD_BATCH` sightings a transaction, and
+        the batch's readings handed to `on_read` at once: the run never holds more than a batch
+        of readings."""
         found: list[Found] = []
         batch: list[tuple[Candidate, DeviceStatus | None]] = []
-        pending = iter(candidates)
+        ready: asyncio.Queue[Candidate | None] = asyncio.Queue(IDENTIFY_CONCURRENCY)
         done = 0
         self.progress("identify", 0, len(candidates))
 
@@ -136,7 +140,7 @@ class Discovery:
 
         async def worker() -> None:
             nonlocal done
-            for candidate in pending:
+            while (candidate := await ready.get()) is not None:
                 status = await self._read(candidate)
                 done += 1
                 if status is None and candidate.hit is None and not candidate.services:
@@ -147,7 +151,19 @@ class Discovery:
                         await record()
                 self.progress("identify", done, len(candidates))
 
-        await asyncio.gather(*(worker() for _ in range(IDENTIFY_CONCURRENCY)))
+        async def hand_on() -> None:
+            await snmp.probe_unswept(candidates, ready.put)
+            for _ in range(IDENTIFY_CONCURRENCY):
+                await ready.put(None)  # no more candidates: each worker ends at one of these
+
+        tasks = [asyncio.ensure_future(hand_on()),
+                 *(asyncio.ensure_future(worker()) for _ in range(IDENTIFY_CONCURRENCY))]
+        try:
+            await asyncio.gather(*tasks)
+        finally:  # one failed: the others stop too (none is left waiting on the queue)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         await record()
         found.sort(key=lambda f: _address_order(f.sighting.address))
         return found

@@ -1,7 +1,10 @@
 """The sweep's one UDP socket: probes sent at a bounded rate, answers handed to their waiters.
 
 Answers are matched to requests by request-id (SNMPv3: msgID) and source address; anything else
-that arrives (garbage, echoes, late or foreign answers) is dropped.
+that arrives (garbage, echoes, late or foreign answers) is dropped.  When the socket is readable
+it is drained, not read one datagram per turn of the event loop as an asyncio datagram endpoint
+does: while the loop is busy (discovery reads printers while the probe of the others goes on) a
+turn can take milliseconds, and answers would wait out their timeout in the socket's buffer.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from protocols.snmp.probe_codec import RID_MAX, RID_MIN, Reply, Template, decode
 log = logging.getLogger(__name__)
 
 _RCVBUF = 4 << 20  # answers to hundreds of outstanding probes must not be dropped
+_MAX_DATAGRAM = 65535
+_DRAIN_MAX = 4096
+"""Datagrams read per readiness at most (a flood cannot hold the loop): the rest at the next."""
 
 
 class RateLimiter:
@@ -74,7 +80,7 @@ def _expire(waiter: asyncio.Future[Reply | None]) -> None:
         waiter.set_result(None)
 
 
-class Wire(asyncio.DatagramProtocol):
+class Wire:
     """One UDP socket: sends probes at a bounded rate and hands answers to their waiters."""
 
     def __init__(self, port: int, timeout: float, retries: int, limiter: RateLimiter) -> None:
@@ -82,7 +88,7 @@ class Wire(asyncio.DatagramProtocol):
         self.timeout = timeout
         self.retries = retries
         self._limiter = limiter
-        self._transport: asyncio.DatagramTransport | None = None
+        self._sock: socket.socket | None = None
         self._pending: dict[int, tuple[str, int, asyncio.Future[Reply | None]]] = {}
         """request-id → (address, SNMP version, waiter) of the requests awaiting an answer."""
         self._next_rid = RID_MIN + random.randrange(1 << 24)
@@ -93,15 +99,24 @@ class Wire(asyncio.DatagramProtocol):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
             sock.bind(("0.0.0.0", 0))
             sock.setblocking(False)
-            await asyncio.get_running_loop().create_datagram_endpoint(lambda: self, sock=sock)
+            asyncio.get_running_loop().add_reader(sock.fileno(), self._drain, sock)
         except BaseException:
             sock.close()
             raise
+        self._sock = sock
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]
+    def _drain(self, sock: socket.socket) -> None:
+        for _ in range(_DRAIN_MAX):
+            try:
+                data, addr = sock.recvfrom(_MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # an ICMP error reported on the socket: nothing to read
+                log.debug("UDP error during sweep: %s", exc)
+                continue
+            self._received(data, addr)
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+    def _received(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
             decoded = decode_reply(data)
         except Exception as exc:  # garbage from the network must never end the sweep
@@ -117,13 +132,11 @@ class Wire(asyncio.DatagramProtocol):
         if address == addr[0] and version == reply.version and not waiter.done():
             waiter.set_result(reply)
 
-    def error_received(self, exc: Exception) -> None:
-        # ICMP errors (unreachable, refused), EACCES for broadcast addresses: that target fails
-        log.debug("UDP error during sweep: %s", exc)
-
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
+        if self._sock is not None:
+            asyncio.get_running_loop().remove_reader(self._sock.fileno())
+            self._sock.close()
+            self._sock = None
 
     def _request_id(self) -> int:
         rid = self._next_rid
@@ -136,7 +149,8 @@ class Wire(asyncio.DatagramProtocol):
         An answer to an earlier attempt is accepted until the last attempt times out: a slow
         (sleeping) printer may answer the first packet only after the retry went out.
         """
-        assert self._transport is not None
+        sock = self._sock
+        assert sock is not None
         loop = asyncio.get_running_loop()
         rid = self._request_id()
         packet = template.render(rid)
@@ -146,7 +160,10 @@ class Wire(asyncio.DatagramProtocol):
                 self._pending[rid] = (address, template.version, waiter)
                 await self._limiter.acquire()  # an answer may arrive meanwhile
                 if not waiter.done():
-                    self._transport.sendto(packet, (address, self.port))
+                    try:
+                        sock.sendto(packet, (address, self.port))
+                    except OSError as exc:  # buffer full, no route, EACCES for a broadcast
+                        log.debug("UDP error sending to %s: %s", address, exc)  # lost: retried
                     timer = loop.call_later(self.timeout, _expire, waiter)
                     await waiter
                     timer.cancel()

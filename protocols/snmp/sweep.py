@@ -7,7 +7,8 @@ A /16 is 65,536 addresses, nearly all silent, so the cost of a silent address de
   (garbage, echoes, late or foreign answers) is dropped.
 - Each probe is encoded once by pysnmp's message layer and pyasn1 (~0.3 ms), as a template whose
   4-byte request-id is patched per request (~1 µs; `protocols.snmp.probe_codec`).  Only answers
-  are decoded with pyasn1.  No pysnmp engine work happens before an agent has answered.
+  are decoded: v1/v2c ones by printgw's BER codec, v3 ones with pyasn1.  No pysnmp engine work
+  happens before an agent has answered.
 - `window` addresses are outstanding at most and packets leave at `rate` per second at most, so
   the wall time is about addresses * attempts * timeout / window, or packets / rate if larger.
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from protocols.snmp import oids
@@ -83,6 +84,10 @@ class SweepProgress:
     """Addresses finished: answered or given up."""
     answered: int = 0
     printers: int = 0
+
+
+ProbedCallback = Callable[[str, SweepHit | None], Awaitable[None]]
+"""(address, hit or None), awaited as soon as the sweep is done with an address."""
 
 
 def is_printer(values: dict[str, SnmpValue]) -> bool:
@@ -240,14 +245,19 @@ async def sweep(addresses: Iterable[str], credentials: Sequence[SnmpCredentials]
                 port: int = 161, timeout: float = 1.0,  # noqa: ASYNC109 (per request)
                 retries: int = 1, rate: float = 1000.0,
                 window: int = 512, progress: Callable[[SweepProgress], None] | None = None,
-                client: SnmpClient | None = None) -> list[SweepHit]:
+                client: SnmpClient | None = None,
+                on_probed: ProbedCallback | None = None) -> list[SweepHit]:
     """Probe every IPv4 address with the credentials; the agents that answered, in input order.
 
     `window` bounds the addresses being probed at once, `rate` the packets sent per second;
     each request gets `retries` retransmissions `timeout` seconds apart.  `client` (else a
     private one, made only if a v3 agent answers) does the SNMPv3 identification.
+    `on_probed(address, hit or None)` is awaited as each address is done with (it answered, or
+    stayed silent through its retries), so that the caller can act on it before the sweep
+    ends; the slot of the window waits for it, so a caller that falls behind slows the sweep
+    down instead of letting results pile up.
     Raises ValueError for an address that is not IPv4 or for bad limits; an exception raised
-    by `progress` ends the sweep, inside an ExceptionGroup.
+    by `progress` or `on_probed` ends the sweep, inside an ExceptionGroup.
     """
     targets = [_ipv4(address) for address in addresses]
     if not credentials:
@@ -270,6 +280,8 @@ async def sweep(addresses: Iterable[str], credentials: Sequence[SnmpCredentials]
             if hit is not None:
                 found.append((index, hit))
             counter.finished(hit)
+            if on_probed is not None:
+                await on_probed(address, hit)
 
     try:
         async with asyncio.TaskGroup() as group:

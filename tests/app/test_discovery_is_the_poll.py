@@ -1,10 +1,11 @@
 """A discovery reading counts as the device's poll (issue 20): `printgw run --once` reads each
 printer once, the daemon does not read a device again right after discovery read it, and a
-device whose discovery reading failed is polled as before.
+device whose discovery reading failed is polled as before; a static host is read as soon as its
+SNMP probe answered, while the probe of the others goes on.
 
 Real peers: a virtual fleet on loopback (in this process, so the requests each printer answered
 can be counted), the real `printgw` command line, the daemon's `Gateway`.  Addresses
-127.0.154.0-127.0.155.255.
+127.0.154.0-127.0.155.255 and 127.0.180.0/24.
 """
 
 from __future__ import annotations
@@ -18,28 +19,35 @@ from pathlib import Path
 from typing import Any
 
 from gateway.app.daemon import Gateway
-from gateway.fleet.inventory import Sighting
+from gateway.device.reader import DeviceReader
+from gateway.fleet.discovery import Discovery
+from gateway.fleet.inventory import Inventory, Sighting
 from gateway.fleet.schedule import Outcome
 from gateway.settings.schema import Config
+from gateway.store import Store
 from simulator.fleet import Fleet
 from tests.support.printgw_cli import COMMAND
 from tests.support.sim_helpers import run, running_fleet
 
 
 class Requests:
-    """The SNMP and IPP requests each printer of a fleet answered, by address."""
+    """The SNMP and IPP requests each printer of a fleet answered, by address, and in order."""
 
     def __init__(self, fleet: Fleet) -> None:
         self.snmp: collections.Counter[str] = collections.Counter()
         self.ipp: collections.Counter[str] = collections.Counter()
+        self.order: list[tuple[str, str]] = []
+        """(protocol, address) of each request, as they came (a small fleet's: bounded)."""
         snmp, ipp = fleet.agent.handle, fleet.ipp.answer if fleet.ipp else None
 
         def on_snmp(printer: Any, *rest: Any) -> None:
             self.snmp[printer.ip] += 1
+            self.order.append(("snmp", printer.ip))
             snmp(printer, *rest)
 
         def on_ipp(printer: Any, body: bytes) -> bytes:
             self.ipp[printer.ip] += 1
+            self.order.append(("ipp", printer.ip))
             assert ipp is not None
             return ipp(printer, body)
 
@@ -50,6 +58,7 @@ class Requests:
     def clear(self) -> None:
         self.snmp.clear()
         self.ipp.clear()
+        self.order.clear()
 
 
 def settings(fleet: Fleet, data_dir: Path, **poll: float) -> dict[str, Any]:
@@ -185,3 +194,25 @@ async def test_with_ipp_off_printers_are_read_over_snmp_only(tmp_path: Path) -> 
         assert "2/2 devices read" in out, out
         assert not requests.ipp, requests.ipp
         assert set(requests.snmp) == {p.ip for p in fleet.printers}
+
+
+async def test_a_static_host_is_read_while_the_probe_of_the_others_goes_on(
+        tmp_path: Path) -> None:
+    """At 5 probe packets a second the SNMP probe of 12 static hosts takes over 2 s; the first
+    printer's reading (its IPP request: the probe asks SNMP only) comes before the probe's
+    packet to the last one, and every printer is still found and read once."""
+    async with running_fleet("127.0.180.1", 12, seed=180) as fleet:
+        requests = Requests(fleet)
+        values = settings(fleet, tmp_path)
+        values["discovery"]["sweep"] = {"rate": 5.0}
+        config = Config.model_validate(values)
+        with Store.in_directory(tmp_path) as store:
+            async with DeviceReader() as reader:
+                report = await Discovery(config, Inventory(store), reader).run()
+    assert [f.sighting.serial for f in report.found] == [
+        p.state.serial for p in fleet.printers]
+    assert all(f.answered for f in report.found) and not report.errors, report.errors
+    assert requests.ipp == {p.ip: 1 for p in fleet.printers}, requests.ipp
+    first_reading = requests.order.index(("ipp", fleet.printers[0].ip))
+    last_probe = requests.order.index(("snmp", fleet.printers[-1].ip))
+    assert first_reading < last_probe, requests.order

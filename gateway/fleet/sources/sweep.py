@@ -1,12 +1,14 @@
 """The SNMP sweep: which addresses of a subnet answer SNMP, and with which credentials.
 
 The same probe then tells which credentials, if any, answer at the addresses the other sources
-found (`probe_unswept`).
+found (`probe_unswept`), handing on each candidate as soon as that is known, so that reading it
+need not wait for the probe of thousands of others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from gateway.fleet.sources.candidate import Candidate, Candidates
@@ -14,10 +16,13 @@ from gateway.settings.discovery import Subnet
 from gateway.settings.schema import Config
 from protocols.snmp.client import SnmpClient
 from protocols.snmp.model import SnmpCredentials
-from protocols.snmp.sweep import SweepHit, SweepProgress, sweep
+from protocols.snmp.sweep import ProbedCallback, SweepHit, SweepProgress, sweep
 
 ProgressCallback = Callable[[str, int, int], None]
 """(phase, done, total): e.g. ("sweep 10.0.0.0/24", 120, 254), ("identify", 3, 50)."""
+
+ReadyCallback = Callable[[Candidate], Awaitable[None]]
+"""Given a candidate once its SNMP credentials are known (`Candidate.hit`, None: no answer)."""
 
 
 @dataclass
@@ -53,24 +58,46 @@ class SnmpSweep:
         return SubnetSweep(swept=len(addresses), answered=len(hits),
                            excluded=len(hosts) - len(addresses))
 
-    async def probe_unswept(self, candidates: Candidates) -> None:
-        """Which SNMP credentials, if any, answer at addresses found by mDNS or the static list."""
+    async def probe_unswept(self, candidates: Candidates, ready: ReadyCallback) -> None:
+        """Which SNMP credentials, if any, answer at addresses found by mDNS or the static list.
+
+        Every candidate is given to `ready` once: those not to probe (swept already, IPP only,
+        IPv6, no credentials) alongside the probe, each probed one as soon as it answered or
+        stayed silent through its retries.
+        """
         # One probe per set of credentials, not per scope: every static host is a scope of its
         # own, and thousands of them mostly share the same credentials.
         scopes: dict[int, tuple[SnmpCredentials, ...]] = {}
         by_credentials: dict[tuple[SnmpCredentials, ...], list[str]] = {}
+        unprobed: list[Candidate] = []
         for c in candidates.values():  # SNMP is read over IPv4 only
             if c.hit is None and not c.ipp_only and ":" not in c.address:
                 if id(c.scope) not in scopes:
                     scopes[id(c.scope)] = tuple(self.config.credentials(c.scope))
-                by_credentials.setdefault(scopes[id(c.scope)], []).append(c.address)
-        for credentials, addresses in by_credentials.items():
-            hits = await self._sweep(addresses, list(credentials), "SNMP probe")
-            for hit in hits:
-                candidates[hit.address].hit = hit  # keyed by address: never an ipp_only one
+                if scopes[id(c.scope)]:
+                    by_credentials.setdefault(scopes[id(c.scope)], []).append(c.address)
+                    continue
+            unprobed.append(c)
+
+        async def probed(address: str, hit: SweepHit | None) -> None:
+            candidate = candidates[address]  # keyed by address: never an ipp_only one
+            candidate.hit = hit
+            await ready(candidate)
+
+        async def hand_on_unprobed() -> None:
+            for candidate in unprobed:
+                await ready(candidate)
+
+        handing_on = asyncio.ensure_future(hand_on_unprobed())
+        try:
+            for credentials, addresses in by_credentials.items():
+                await self._sweep(addresses, list(credentials), "SNMP probe", probed)
+            await handing_on
+        finally:
+            handing_on.cancel()
 
     async def _sweep(self, addresses: list[str], credentials: list[SnmpCredentials],
-                     phase: str) -> list[SweepHit]:
+                     phase: str, on_probed: ProbedCallback | None = None) -> list[SweepHit]:
         if not addresses or not credentials:
             return []
         settings = self.config.discovery.sweep
@@ -80,4 +107,5 @@ class SnmpSweep:
 
         return await sweep(addresses, credentials, port=self.config.snmp.port,
                            timeout=settings.timeout, retries=settings.retries, rate=settings.rate,
-                           window=settings.window, progress=on_progress, client=self.client)
+                           window=settings.window, progress=on_progress, client=self.client,
+                           on_probed=on_probed)

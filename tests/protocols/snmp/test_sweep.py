@@ -252,6 +252,46 @@ async def test_progress_reaches_the_total_in_small_steps() -> None:
     assert all(0 < step <= max(1, total // 100) for step in steps)
 
 
+async def test_each_address_is_handed_on_once_as_soon_as_it_is_done_with() -> None:
+    """`on_probed` gets every address once, with its hit or None (silent through its retries),
+    each printer's as soon as it answered: before any silent address is given up."""
+    addresses = hosts("127.0.17.0/29")
+    probed: list[tuple[str, SweepHit | None]] = []
+
+    async def on_probed(address: str, hit: SweepHit | None) -> None:
+        probed.append((address, hit))
+
+    async with running_fleet("127.0.17.1", 2, ipp=False) as fleet:
+        hits = await sweep(addresses, [PUBLIC], port=fleet.config.snmp_port, timeout=TIMEOUT,
+                           on_probed=on_probed)
+    assert sorted(address for address, _ in probed) == sorted(addresses)
+    assert [hit for _, hit in probed[:2]] == hits  # the printers first: no timeout to wait
+    assert [hit.address for hit in hits] == ["127.0.17.1", "127.0.17.2"]
+    assert all(hit is None for _, hit in probed[2:])
+
+
+async def test_answers_are_all_taken_while_the_event_loop_is_busy() -> None:
+    """Discovery reads printers while the probe goes on, so a turn of the loop may take long:
+    here 20 ms.  Every answer queued meanwhile is read at the next turn (one a turn, 200 answers
+    would take 4 s, far past the timeout and its retry)."""
+    busy = True
+
+    async def hog() -> None:
+        while busy:
+            time.sleep(0.02)  # noqa: ASYNC251 - the point: a loop that is slow to come round
+            await asyncio.sleep(0)
+
+    async with running_fleet("127.0.18.1", 200, ipp=False) as fleet:
+        hogging = asyncio.create_task(hog())
+        try:
+            hits = await sweep([p.ip for p in fleet.printers], [PUBLIC],
+                               port=fleet.config.snmp_port, timeout=TIMEOUT)
+        finally:
+            busy = False
+            await hogging
+    assert [hit.address for hit in hits] == [p.ip for p in fleet.printers]
+
+
 async def test_bad_input_is_refused_and_send_errors_only_fail_their_address() -> None:
     with pytest.raises(ValueError, match="IPv4"):
         await sweep(["printer.example"], [PUBLIC])
