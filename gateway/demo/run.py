@@ -125,6 +125,7 @@ class Demo:
             "--database", f"sqlite+aiosqlite:///{self.data / 'cloud.db'}",
             "--host", "127.0.0.1", "--port", str(self.ports["cloud"]),
             "--operator-token-file", str(self.data / "operator-token"),
+            "--upgrade-database",  # a kept demo's database from an older release: its own data
             *(CLOUD_OPTIONS if self.options.contract_change else []))
         self.children.append(cloud)
         timeout = aiohttp.ClientTimeout(total=30)
