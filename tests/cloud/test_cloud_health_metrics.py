@@ -308,15 +308,17 @@ async def test_metrics_add_up_over_the_workers(postgres_url: str, tmp_path: Path
             if len(set(answered)) == 2:
                 break
         assert len(set(answered)) == 2, "one worker answered every request"
+        # Whichever worker answers a scrape counts the requests both answered: one scrape
+        # proves it (the kernel may well hand every scrape to the same worker).
         scraped_by: set[str] = set()
-        for _ in range(40):  # whichever worker answers the scrape, it counts all of them
+        for _ in range(10):
             samples, worker = await scrape_of(http, url)
             scraped_by.add(worker)
             assert value(samples, "printgw_cloud_requests_total", route="/healthz",
                          method="GET", status="2xx") == before + len(answered)
             if scraped_by == set(answered):
                 break
-        assert scraped_by == set(answered)
+        assert scraped_by <= set(answered)
         total = before + len(answered)
 
         # push channels on both workers; one worker killed: its channels leave the gauge (the
