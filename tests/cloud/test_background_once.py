@@ -39,6 +39,7 @@ from cloud.webhooks import topic
 from tests.support.cloud_helpers import Gateway, Operator, running_cloud, sqlite_url
 from tests.support.cloud_processes import CloudProcess, cloud_processes
 from tests.support.cloud_workers import supervised_cloud, tcp_owner
+from tests.support.fake_cloud import serving
 
 pytest_plugins = ("tests.support.cloud_helpers",)
 
@@ -87,15 +88,9 @@ async def key_counter(**options: Any) -> AsyncIterator[KeyCounter]:
     receiver = KeyCounter(**options)
     app = web.Application()
     app.router.add_post("/hook/{sender}", receiver.handle)
-    runner = web.AppRunner(app, shutdown_timeout=1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    receiver.url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
-    try:
+    async with serving(app) as port:
+        receiver.url = f"http://127.0.0.1:{port}/hook"
         yield receiver
-    finally:
-        await runner.cleanup()
 
 
 @contextlib.asynccontextmanager
