@@ -97,7 +97,7 @@ def record_samples(store: Store, device_id: int, samples: Iterable[Sample],
     and pruned by `record_reading`): the device's past, for a forecast."""
     with store.transaction() as db:
         for sample in samples:
-            record_reading(db, device_id, status_of(sample, receptacles).to_json())
+            record_reading(db, device_id, status_of(sample, receptacles))
 
 
 def receptacles_of(state: PrinterState) -> frozenset[str]:

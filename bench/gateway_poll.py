@@ -49,11 +49,13 @@ async def _gateway_cycles(addresses: list[str], snmp_port: int, cycles: int,
                           backend: str, snmp_only: bool = False) -> dict[str, object]:
     """In the gateway's process: the inventory, then `cycles` poll cycles."""
     from gateway.app.daemon import Gateway
+    from gateway.app.gc_tuning import tune_for_polling
     from gateway.device.reader import DeviceReader
     from gateway.fleet.inventory import Sighting
     from gateway.settings.schema import Config
     from protocols.snmp.client import SnmpClient
 
+    tune_for_polling()  # as `printgw run` does
     with tempfile.TemporaryDirectory(prefix="printgw-bench-gateway-") as tmp:
         config = Config.model_validate({
             "gateway": {"data_dir": tmp}, "snmp": {"port": snmp_port},

@@ -79,7 +79,7 @@ def write_fleet(store: Store, readings: Sequence[DeviceStatus], devices: int) ->
             hostname=status.identity.hostname, protocols=frozenset({"snmp", "ipp"})))
         ids.append(device.id)
         with store.transaction() as db:
-            record_reading(db, device.id, status.to_json())
+            record_reading(db, device.id, status)
     return ids
 
 

@@ -45,12 +45,16 @@ def parse_device_id(text: str) -> dict[str, str]:
     result: dict[str, str] = {}
     for segment in _without_length_prefix(text).split(";"):
         key, _, value = segment.partition(":")
-        key = _SPACES.sub(" ", _KEY_NOISE.sub("", key)).strip().upper()
+        if not (key.isascii() and key.isalnum()):  # a plain key (`MFG`) has nothing to clean
+            key = _SPACES.sub(" ", _KEY_NOISE.sub("", key)).strip()
+        key = key.upper()
         if not key:
             continue
         value = value.strip(_VALUE_EDGE_NOISE)
         if not result.get(key):
             result[key] = value
+    if result.keys().isdisjoint(_ALIASES):  # no long spelling (the common case)
+        return result
     for long_key, short_key in _ALIASES.items():
         if result.get(long_key) and not result.get(short_key):
             result[short_key] = result[long_key]

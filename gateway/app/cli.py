@@ -20,6 +20,7 @@ from gateway.app.device_options import (
     ipp_endpoint,
     snmp_target,
 )
+from gateway.app.gc_tuning import tune_for_polling
 from gateway.app.record_command import add_record_parser
 from gateway.app.runner import CONFIG_ERROR, run_gateway
 from gateway.app.status_command import add_status_parser
@@ -303,6 +304,7 @@ def _run(args: argparse.Namespace) -> int:
         return CONFIG_ERROR
     overrides = LogOverrides(format=args.log_format, level=args.log_level)
     configure_logging(config, overrides)
+    tune_for_polling()
     try:
         return asyncio.run(run_gateway(config, once=args.once, config_path=args.config,
                                        log_overrides=overrides))

@@ -24,11 +24,13 @@ and the all-ones values of 32 and 64 bits are agents' "unknown" sentinels.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Literal
 
 from gateway.device.model import DeviceStatus, SupplyClass
 from gateway.device.strings import decode_checked, without_invisible
+from protocols.device_id import parse_device_id
 
 IdentityField = Literal["serial", "manufacturer", "model", "firmware", "hostname", "location",
                         "sys_descr", "device_id"]
@@ -65,6 +67,8 @@ def clean_serial(value: str | None) -> str | None:
     value = (value or "").strip().strip('"').strip()
     if not value or value.lower() in _NO_SERIAL:
         return None
+    if value.isalnum():  # the common case: letters and digits, a serial unless all zeros
+        return value if value.strip("0") else None
     if not any(ch.isalnum() for ch in value) or set(value) <= {"0", " "}:
         return None
     return value
@@ -83,6 +87,11 @@ def identity_text(status: DeviceStatus, source: str, where: str, name: IdentityF
     does not fit is reported as a problem of `status` (`source`, `where`)."""
     if raw is None:
         return None
+    if raw.__class__ is str or raw.__class__ is bytes:  # the common case: printable, short
+        text, damage = decode_checked(raw)
+        if not damage and (text is None or (text.isprintable()
+                                            and len(text) <= IDENTITY_LIMITS[name])):
+            return text
     if isinstance(raw, bool) or not isinstance(raw, bytes | str | int):
         status.problem(source, where, f"expected text, got {type(raw).__name__} {raw!r:.60}")
         return None
@@ -147,3 +156,9 @@ def page_count(status: DeviceStatus, source: str, where: str, value: int | None)
                        f"(more than {MAX_PLAUSIBLE_PAGES:.0e}): not used")
         return None
     return value
+
+
+parsed_device_id = functools.lru_cache(maxsize=256)(parse_device_id)
+"""`protocols.device_id.parse_device_id`, kept for the texts parsed last: one reading parses its
+device ID more than once (the identity, then the functions it shows).  The dict is shared: read
+it, never change it."""

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
+from gateway.device.fields import parsed_device_id
 from gateway.device.model import DeviceStatus
-from protocols.device_id import parse_device_id
 from protocols.snmp import oids
 
 _WORDS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
@@ -67,7 +67,8 @@ def show_described_functions(status: DeviceStatus, source: str, text: str | None
     if not text:
         return
     for function, word in _described(text):
-        status.show_function(function, f"{source}: {word!r} in {text!r:.80}")
+        if function not in status.functions:
+            status.show_function(function, f"{source}: {word!r} in {text!r:.80}")
 
 
 @functools.lru_cache(maxsize=2048)
@@ -108,13 +109,13 @@ def show_ipp_functions(status: DeviceStatus, attributes: Mapping[str, object]) -
     for uri in _keywords(attributes.get("printer-uri-supported")):
         if uri.rstrip("/").endswith("/faxout"):
             status.show_function("fax", f"ipp:printer-uri-supported={uri}")
-    for name in attributes:
-        if isinstance(name, str) and name.startswith("printer-fax-"):
-            status.show_function("fax", f"ipp:{name}")
-            break
+    if fax := _fax_attribute(tuple(attributes)):
+        status.show_function("fax", f"ipp:{fax}")
     for name in ("media-supported", "media-size-supported", "media-ready"):
-        _show_large_media(status, name, _keywords(attributes.get(name)))
-    _show_label_media(status, _keywords(attributes.get("media-supported")))
+        if large := _large_medium(tuple(_keywords(attributes.get(name)))):
+            status.show_function("large-format", f"ipp:{name}={large}")
+    if label := _label_medium(tuple(_keywords(attributes.get("media-supported")))):
+        status.show_function("label", f"ipp:media-supported={label}")
     show_described_functions(status, "ipp:printer-make-and-model",
                              next(iter(_keywords(attributes.get("printer-make-and-model"))), None))
 
@@ -127,43 +128,62 @@ def show_identity_functions(status: DeviceStatus) -> None:
 
 
 def _show_device_id_functions(status: DeviceStatus, text: str | None) -> None:
-    classes, commands = _device_id_sets(text or "")
-    if "PRINTER" in classes:
-        status.show_function("print", "device-id:CLS:PRINTER")
-    if "SCANNER" in classes:
-        status.show_function("scan", "device-id:CLS:SCANNER")
-    if classes & {"FAX", "MODEM"}:
-        status.show_function("fax", f"device-id:CLS:{sorted(classes & {'FAX', 'MODEM'})[0]}")
-    if fax_commands := sorted(c for c in commands if c.startswith("FAX")):
-        status.show_function("fax", f"device-id:CMD:{fax_commands[0]}")
-    if label_commands := sorted(commands & LABEL_LANGUAGES):
-        status.show_function("label", f"device-id:CMD:{label_commands[0]}")
+    fields = parsed_device_id(text or "")
+    for function, evidence in _device_id_evidence(fields.get("CLS", ""), fields.get("CMD", "")):
+        status.show_function(function, evidence)
 
 
 @functools.lru_cache(maxsize=1024)
-def _device_id_sets(text: str) -> tuple[frozenset[str], frozenset[str]]:
-    """The device ID's classes (`CLS`) and command sets (`CMD`), upper case."""
-    fields = parse_device_id(text)
-    return (frozenset(c.strip().upper() for c in fields.get("CLS", "").split(",")),
-            frozenset(c.strip().upper() for c in fields.get("CMD", "").split(",")))
+def _device_id_evidence(classes_text: str, commands_text: str) -> tuple[tuple[str, str], ...]:
+    """(function, evidence) from the device ID's classes (`CLS`) and command sets (`CMD`): the
+    same for the printers of a model (unlike the device ID, which holds the serial)."""
+    classes = frozenset(c.strip().upper() for c in classes_text.split(","))
+    commands = frozenset(c.strip().upper() for c in commands_text.split(","))
+    found = []
+    if "PRINTER" in classes:
+        found.append(("print", "device-id:CLS:PRINTER"))
+    if "SCANNER" in classes:
+        found.append(("scan", "device-id:CLS:SCANNER"))
+    if classes & {"FAX", "MODEM"}:
+        found.append(("fax", f"device-id:CLS:{sorted(classes & {'FAX', 'MODEM'})[0]}"))
+    if fax_commands := sorted(c for c in commands if c.startswith("FAX")):
+        found.append(("fax", f"device-id:CMD:{fax_commands[0]}"))
+    if label_commands := sorted(commands & LABEL_LANGUAGES):
+        found.append(("label", f"device-id:CMD:{label_commands[0]}"))
+    return tuple(found)
 
 
-def _show_large_media(status: DeviceStatus, attribute: str, names: Iterable[str]) -> None:
+# An answer names the same attributes and media at every reading, as do the printers of a model:
+# what they show is worked out once.
+
+@functools.lru_cache(maxsize=256)
+def _fax_attribute(names: tuple[object, ...]) -> str | None:
+    """The first `printer-fax-*` attribute of an answer's attribute names."""
+    return next((name for name in names
+                 if isinstance(name, str) and name.startswith("printer-fax-")), None)
+
+
+@functools.lru_cache(maxsize=256)
+def _large_medium(names: tuple[str, ...]) -> str | None:
+    """The first medium of a sheet or roll of A2 or larger."""
     for name in names:
         if name.startswith(_MEDIA_CLASSES_NOT_SHEETS):
             continue
         size = media_size_mm(name)
         if size is not None and _at_least_a2(size):
-            status.show_function("large-format", f"ipp:{attribute}={name}")
-            return
+            return name
+    return None
 
 
-def _show_label_media(status: DeviceStatus, names: list[str]) -> None:
-    """Label media (`oe_4x6-label_4x6in`) and nothing wider than a label printer takes."""
+@functools.lru_cache(maxsize=256)
+def _label_medium(names: tuple[str, ...]) -> str | None:
+    """Label media (`oe_4x6-label_4x6in`) and nothing wider than a label printer takes: the
+    first label medium."""
     label = next((name for name in names if "label" in name.lower()), None)
     sizes = [size for name in names if (size := media_size_mm(name)) is not None]
     if label and sizes and max(short for short, _ in sizes) <= LABEL_MEDIA_MAX_WIDTH_MM:
-        status.show_function("label", f"ipp:media-supported={label}")
+        return label
+    return None
 
 
 @functools.lru_cache(maxsize=4096)

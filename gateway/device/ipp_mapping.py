@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from gateway.device.fields import (
     clean_serial,
     identity_text,
     page_count,
+    parsed_device_id,
     supply_class_by_kind,
 )
 from gateway.device.function_evidence import show_identity_functions, show_ipp_functions
@@ -32,7 +34,6 @@ from protocols.device_id import (
     device_id_manufacturer,
     device_id_model,
     device_id_serial,
-    parse_device_id,
 )
 from protocols.ipp.model import IppReading, parse_printer_supply
 from protocols.snmp.textual_conventions import PrtMarkerSuppliesTypeTC
@@ -56,6 +57,8 @@ _SUPPLY_LEVEL_STATES: dict[int, LevelState] = {
 _SUPPLY_CLASSES: dict[str, SupplyClass] = {
     "supplythatisconsumed": "consumed", "receptaclethatisfilled": "filled"}
 
+_TEXT_EDGES = " \t\r\n\x00"
+"""Padding around a text attribute's value."""
 _KNOWN_MAKERS = ("Brother", "Canon", "Dell", "Epson", "Fujifilm", "Fuji Xerox", "HP",
                  "Hewlett-Packard", "Konica Minolta", "Kyocera", "Lexmark", "OKI", "Panasonic",
                  "Ricoh", "Samsung", "Sharp", "Toshiba", "Xerox")
@@ -86,16 +89,19 @@ class _Attributes:
         return list(value) if isinstance(value, list | tuple) else [value]
 
     def one(self, name: str) -> Any:
-        values = self.values(name)
-        if len(values) > 1:
-            self.problem(name, f"expected one value, got {len(values)}: using the first")
-        return values[0] if values else None
+        value = self._attributes.get(name)
+        if not isinstance(value, list | tuple):
+            return value
+        if len(value) > 1:
+            self.problem(name, f"expected one value, got {len(value)}: using the first")
+        return value[0] if value else None
 
     def text(self, name: str) -> str | None:
         return self._as_text(name, self.one(name))
 
     def texts(self, name: str) -> list[str | None]:
-        return [self._as_text(name, value) for value in self.values(name)]
+        return [(value.strip(_TEXT_EDGES) or None) if value.__class__ is str
+                else self._as_text(name, value) for value in self.values(name)]
 
     def int(self, name: str, minimum: int = 0, maximum: int = _INT32_MAX) -> int | None:
         return self._as_int(name, self.one(name), minimum, maximum)
@@ -129,7 +135,7 @@ class _Attributes:
         if not isinstance(value, str):
             self.problem(name, f"expected text, got {_show(value)}")
             return None
-        return value.strip(" \t\r\n\x00") or None
+        return value.strip(_TEXT_EDGES) or None
 
     def _as_int(self, name: str, value: Any, minimum: int, maximum: int) -> int | None:
         if value is None:
@@ -173,7 +179,7 @@ def apply_ipp(status: DeviceStatus, reading: IppReading) -> None:
 def _identity(status: DeviceStatus, a: _Attributes) -> None:
     ident = status.identity
     device_id_text = a.identity("device_id", "printer-device-id")
-    device_id = parse_device_id(device_id_text or "")
+    device_id = parsed_device_id(device_id_text or "")
     make_and_model = a.identity("model", "printer-make-and-model")
 
     status.set(ident, "serial", clean_serial(a.identity("serial", "printer-serial-number")),
@@ -213,6 +219,7 @@ def _offer_models(status: DeviceStatus, texts: list[tuple[str, str | None]]) -> 
         status.set(ident, "model", winner.name, winner.source)
 
 
+@functools.lru_cache(maxsize=256)
 def _maker(make_and_model: str | None) -> str | None:
     """The manufacturer at the start of `printer-make-and-model`, for well-known makers only:
     the first word alone is often a product line (`ECOSYS M2540dn`)."""
@@ -316,7 +323,7 @@ class _Markers:
         return next((s for s in self.supplies if s.get("index") == wanted), {})
 
 
-def _at(values: list[Any], position: int) -> Any:
+def _at(values: Sequence[Any], position: int) -> Any:
     return values[position] if position < len(values) else None
 
 
@@ -417,8 +424,8 @@ def _supply_int(a: _Attributes, supply: Supply, item: dict[str, str], key: str) 
 def _fill_supply_colours(status: DeviceStatus, a: _Attributes) -> None:
     """SNMP found the supplies: give a colour to those without one, from the IPP marker with the
     same name, or else from the marker at the same position when the lists are as long."""
-    names = [(name or "").lower() for name in a.texts("marker-names")]
-    marker_colors = [_marker_colour(c) for c in a.texts("marker-colors")]
+    names, marker_colors = _marker_names_and_colours(tuple(a.texts("marker-names")),
+                                                     tuple(a.texts("marker-colors")))
     same_length = len(names) == len(status.supplies) == len(marker_colors)
     for position, supply in enumerate(status.supplies):
         if supply.color is not None:
@@ -431,6 +438,13 @@ def _fill_supply_colours(status: DeviceStatus, a: _Attributes) -> None:
         if color is not None:
             supply.color = color
             status.sources[f"supplies.{supply.index}.color"] = "ipp:marker-colors"
+
+
+@functools.lru_cache(maxsize=256)
+def _marker_names_and_colours(names: tuple[str | None, ...], colours: tuple[str | None, ...],
+                              ) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
+    """The markers' names in lower case and their colours: the same at every reading."""
+    return tuple((name or "").lower() for name in names), tuple(map(_marker_colour, colours))
 
 
 # --------------------------------------------------------------------------------------------
@@ -457,7 +471,12 @@ def _counters(status: DeviceStatus, a: _Attributes) -> None:
                   f"{_show(by_color)}")
         return
     member = _Attributes(by_color, status, "printer-impressions-completed-col.")
+    for name, keyword, source in _COUNTERS_BY_COLOUR:
+        status.set(counters, name, member.pages(keyword), source)
+
+
+_COUNTERS_BY_COLOUR = tuple(
+    (name, keyword, f"ipp:printer-impressions-completed-col.{keyword}")
     for name, keyword in (("color", "full-color"), ("mono", "monochrome"),
-                          ("two_color", "highlight-color")):
-        status.set(counters, name, member.pages(keyword),
-                   f"ipp:printer-impressions-completed-col.{keyword}")
+                          ("two_color", "highlight-color")))
+"""(`Counters` field, `printer-impressions-completed-col` member, source)."""

@@ -141,6 +141,11 @@ def clean_model(text: str | None, source: str) -> ModelCandidate | None:
     """A source's text as a model candidate, or None when it names no printer (a network card)."""
     if not text:
         return None
+    return _candidate(text, source)
+
+
+@functools.lru_cache(maxsize=2048)
+def _candidate(text: str, source: str) -> ModelCandidate | None:
     cleaned = _cleaned(text, source.startswith("snmp:sysDescr"))
     return ModelCandidate(cleaned[0], source, cleaned[1]) if cleaned else None
 
@@ -176,11 +181,21 @@ def _without_repeated_prefix(name: str) -> str:
 
 def choose_model(candidates: list[ModelCandidate]) -> ModelCandidate | None:
     """The candidate that names the device best (the preference in the module's docstring)."""
-    kept = [c for c in candidates if not any(o is not c and c.contains(o) for o in candidates)]
-    named = [c for c in kept if not c.generic] or kept
+    winner = _winner(tuple(candidates))
+    return None if winner is None else candidates[winner]
+
+
+@functools.lru_cache(maxsize=1024)
+def _winner(candidates: tuple[ModelCandidate, ...]) -> int | None:
+    """`choose_model`'s choice, by its position: the printers of one model offer the same
+    candidates at every reading."""
+    kept = [i for i, c in enumerate(candidates)
+            if not any(j != i and c.contains(o) for j, o in enumerate(candidates))]
+    named = [i for i in kept if not candidates[i].generic] or kept
     if not named:
         return None
-    return min(named, key=lambda c: (c.rank, c.family, c.series))
+    return min(named, key=lambda i: (candidates[i].rank, candidates[i].family,
+                                     candidates[i].series))
 
 
 def better_model(current: str | None, current_source: str | None,
@@ -191,7 +206,7 @@ def better_model(current: str | None, current_source: str | None,
         return None
     kept = clean_model(current, current_source or "") if current else None
     candidates = ([kept] if kept else []) + offers
-    winner = choose_model(candidates)
-    if winner is None or (kept is not None and winner is kept):
+    winner = _winner(tuple(candidates))
+    if winner is None or (kept is not None and winner == 0):
         return None
-    return winner
+    return candidates[winner]

@@ -16,8 +16,6 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import aiohttp
-
 from gateway.device.ipp_mapping import apply_ipp
 from gateway.device.model import DeviceStatus
 from gateway.device.snmp_mapping import apply_snmp
@@ -29,6 +27,7 @@ from protocols.snmp.model import SnmpError, SnmpTarget
 from protocols.snmp.printer import PrinterReading, read_printer
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 READ_DEADLINE = 30.0
@@ -64,19 +63,16 @@ class IppEndpoint:
 
 class DeviceReader:
     """Reads devices; owns the SNMP engine (one per process) and the IPP connection pool
-    (`protocols.ipp.connections`, bounded by `ipp_limits`), unless given a `session` to use;
-    `close()` closes what it owns.
+    (`protocols.ipp.connections`, bounded by `ipp_limits`); `close()` closes what it owns.
 
     `read_deadline`: seconds a reading may take when its caller gives no deadline.
     """
 
     def __init__(self, snmp_client: SnmpClient | None = None,
-                 session: aiohttp.ClientSession | None = None,
                  read_deadline: float = READ_DEADLINE,
                  ipp_limits: PoolLimits | None = None) -> None:
         self._snmp = snmp_client
         self._own_snmp = snmp_client is None
-        self._session = session
         self.ipp_connections = IppConnections(ipp_limits)
         self.read_deadline = read_deadline
 
@@ -116,10 +112,9 @@ class DeviceReader:
             deadline = self.deadline()
         left = max(0.0, deadline - loop.time())
         walks_end = deadline - min(2.0, left * WALK_MARGIN)
-        snmp_task = (_bounded(self._read_snmp(snmp, walks_end), deadline, "SNMP")
-                     if snmp else _nothing())
-        ipp_task = _bounded(self._read_ipp(ipp), deadline, "IPP") if ipp else _nothing()
-        snmp_result, ipp_result = await asyncio.gather(snmp_task, ipp_task)
+        snmp_result, ipp_result = await _both(
+            _bounded(self._read_snmp(snmp, walks_end), deadline, "SNMP") if snmp else None,
+            _bounded(self._read_ipp(ipp), deadline, "IPP") if ipp else None)
 
         status = DeviceStatus(host=host)
         failures = []
@@ -151,15 +146,27 @@ class DeviceReader:
         try:
             return await get_printer_attributes(endpoint.uri, verify_tls=endpoint.verify_tls,
                                                 timeout=endpoint.timeout,
-                                                session=self._session
-                                                or self.ipp_connections.session(),
+                                                connections=self.ipp_connections,
                                                 max_response_bytes=endpoint.max_response_bytes)
         except IppError as exc:
             return exc
 
 
-async def _nothing() -> None:
-    return None
+async def _both(first: Coroutine[Any, Any, T] | None,
+                second: Coroutine[Any, Any, U] | None) -> tuple[T | None, U | None]:
+    """Both results, the two run at once; `second` in a task of its own only when there is a
+    `first` to await meanwhile (a task per protocol and a gather cost more than the reading's
+    own bookkeeping).  Cancelled, it cancels `second`'s task."""
+    if first is None or second is None:
+        return (await first if first is not None else None,
+                await second if second is not None else None)
+    other = asyncio.ensure_future(second)
+    try:
+        result = await first
+    except BaseException:
+        other.cancel()
+        raise
+    return result, await other
 
 
 async def _bounded(read: Coroutine[Any, Any, T], deadline: float,

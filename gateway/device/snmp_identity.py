@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import re
 
-from gateway.device.fields import clean_serial
+from gateway.device.fields import clean_serial, parsed_device_id
 from gateway.device.model import DeviceStatus
 from gateway.device.model_name import choose_model, clean_model
-from gateway.device.snmp_values import SnmpFields, index_key, printer_device_index
+from gateway.device.snmp_values import SnmpFields, index_key
 from gateway.device.strings import format_mac
 from protocols.device_id import (
     device_id_manufacturer,
     device_id_model,
     device_id_serial,
-    parse_device_id,
 )
 from protocols.snmp import oids
 
@@ -41,7 +40,7 @@ def apply_identity(status: DeviceStatus, r: SnmpFields) -> None:
         if device_id_text:
             status.set(ident, "device_id", device_id_text, f"snmp:{oid}")
             break
-    device_id = parse_device_id(device_id_text or "")
+    device_id = parsed_device_id(device_id_text or "")
 
     serials = r.column(oids.prtGeneralSerialNumber)
     for index in sorted(serials, key=index_key):
@@ -52,7 +51,7 @@ def apply_identity(status: DeviceStatus, r: SnmpFields) -> None:
     for oid in vendor.serial:
         status.set(ident, "serial", clean_serial(r.scalar_identity("serial", oid)),
                    f"snmp:{oid}")
-    if sys_descr and (match := _SERIAL_IN_TEXT.search(sys_descr)):
+    if ident.serial is None and sys_descr and (match := _SERIAL_IN_TEXT.search(sys_descr)):
         status.set(ident, "serial", clean_serial(match.group(1)), "snmp:sysDescr")
     status.set(ident, "serial", clean_serial(
         r.identity("serial", "device-id SN", device_id_serial(device_id))), "snmp:device-id")
@@ -79,7 +78,7 @@ def _choose_model(status: DeviceStatus, r: SnmpFields, device_id: dict[str, str]
     texts.append(("snmp:device-id", r.identity("model", "device-id MDL",
                                                device_id_model(device_id))))
     texts.append(("snmp:sysDescr", sys_descr))
-    printer_index = printer_device_index(r)
+    printer_index = r.printer_index
     if printer_index is not None:
         texts.append(("snmp:hrDeviceDescr", r.identity(
             "model", f"hrDeviceDescr.{printer_index}",

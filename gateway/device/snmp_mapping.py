@@ -10,12 +10,14 @@ level beyond it is a problem, not a state), counters for plausibility, and ident
 
 from __future__ import annotations
 
+import functools
+
 from gateway.device.function_evidence import show_identity_functions, show_snmp_functions
 from gateway.device.model import Alert, CartridgeType, DeviceStatus
 from gateway.device.snmp_counters import apply_counters
 from gateway.device.snmp_identity import apply_identity
 from gateway.device.snmp_supplies import apply_supplies
-from gateway.device.snmp_values import SnmpFields, first_row, index_key, printer_device_index
+from gateway.device.snmp_values import SnmpFields, first_row, index_key
 from gateway.device.strings import decode_text
 from protocols.snmp import contract_mib as cm
 from protocols.snmp import oids
@@ -88,29 +90,40 @@ def _contract(status: DeviceStatus, r: SnmpFields) -> None:
                "snmp:pgwContractPrintingProhibited")
     message = _bounded(status, "pgwPanelMessage", decode_text(state.panel_message), 255)
     status.set(contract, "panel_message", message, "snmp:pgwPanelMessage")
-    for name, counter in (("contract", "pgwContractPageCount"),
-                          ("cartridge_replacements", "pgwCartridgeReplacementCount"),
-                          ("color", "pgwColorPageCount"), ("mono", "pgwMonochromePageCount")):
-        value = r.pages(counter, r.reading.scalar(f"{getattr(cm, counter)}.0"))
-        status.set(status.counters, name, value, f"snmp:{counter}")
+    for name, counter, oid, source in _CONTRACT_COUNTERS:
+        status.set(status.counters, name, r.pages(counter, r.reading.scalar(oid)), source)
 
-    types = r.column(cm.pgwSupplyCartridgeType)
-    ids = r.column(cm.pgwSupplyCartridgeId)
-    new_flags = r.column(cm.pgwSupplyNewFlag)
+    rows = r.rows(_CARTRIDGE_COLUMNS, keyed_by=3)
     supplies = {supply.index: supply for supply in status.supplies if supply.source == "snmp"}
-    for index in sorted(set(types) | set(ids) | set(new_flags), key=index_key):
+    for index, (cartridge_type_value, cartridge_id, new_flag_value) in rows:
         supply = supplies.get(index)
-        where = f"contract supply {index}"
+        where, type_where, id_where, flag_where = _cartridge_places(index)
         if supply is None:
             status.problem("snmp", where, "no such row in prtMarkerSuppliesTable")
             continue
-        cartridge_type = r.int(f"{where} cartridge type", types.get(index), 1, 2)
+        cartridge_type = r.int(type_where, cartridge_type_value, 1, 2)
         supply.cartridge_type = _CARTRIDGE_TYPES.get(cartridge_type or 0)
-        supply.cartridge_id = _bounded(
-            status, f"{where} cartridge ID", r.text(f"{where} cartridge ID", ids.get(index)), 64)
-        new_flag = r.int(f"{where} new flag", new_flags.get(index), 1, 2)
+        supply.cartridge_id = _bounded(status, id_where, r.text(id_where, cartridge_id), 64)
+        new_flag = r.int(flag_where, new_flag_value, 1, 2)
         if new_flag is not None:
             supply.cartridge_new = cm.TRUTH_VALUES[new_flag]
+
+
+@functools.lru_cache(maxsize=256)
+def _cartridge_places(index: str) -> tuple[str, str, str, str]:
+    """Where a contract supply row's problems are told: the row, its cartridge type, ID and new
+    flag (the same few rows at every reading)."""
+    where = f"contract supply {index}"
+    return where, f"{where} cartridge type", f"{where} cartridge ID", f"{where} new flag"
+
+
+_CONTRACT_COUNTERS = tuple(
+    (name, counter, f"{getattr(cm, counter)}.0", f"snmp:{counter}")
+    for name, counter in (("contract", "pgwContractPageCount"),
+                          ("cartridge_replacements", "pgwCartridgeReplacementCount"),
+                          ("color", "pgwColorPageCount"), ("mono", "pgwMonochromePageCount")))
+"""The contract MIB's counters: (`Counters` field, object, its instance OID, its source)."""
+_CARTRIDGE_COLUMNS = (cm.pgwSupplyCartridgeType, cm.pgwSupplyCartridgeId, cm.pgwSupplyNewFlag)
 
 
 _CARTRIDGE_TYPES: dict[int, CartridgeType] = {1: "contract", 2: "commercial"}
@@ -127,7 +140,7 @@ def _bounded(status: DeviceStatus, where: str, text: str | None, limit: int) -> 
 
 def _state(status: DeviceStatus, r: SnmpFields) -> None:
     state = status.state
-    device_index = printer_device_index(r)
+    device_index = r.printer_index
     printer_status = _value_for(r, oids.hrPrinterStatus, device_index)
     device_status = _value_for(r, oids.hrDeviceStatus, device_index)
     printer_name = (tc.hrPrinterStatus.get(printer_status)
@@ -149,12 +162,8 @@ def _state(status: DeviceStatus, r: SnmpFields) -> None:
 
     bits = _value_for(r, oids.hrPrinterDetectedErrorState, device_index)
     if isinstance(bits, bytes):
-        for position, name in enumerate(tc.hrPrinterDetectedErrorState):
-            octet, bit = divmod(position, 8)
-            if octet < len(bits) and bits[octet] & (0x80 >> bit):
-                reason = _ERROR_REASONS[name]
-                if reason not in state.reasons:
-                    state.reasons.append(reason)
+        state.reasons.extend(reason for reason in _error_reasons(bits)
+                             if reason not in state.reasons)
     elif bits is not None:
         status.problem("snmp", "hrPrinterDetectedErrorState", f"expected bytes, got {bits!r:.60}")
 
@@ -168,6 +177,20 @@ def _state(status: DeviceStatus, r: SnmpFields) -> None:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _error_reasons(bits: bytes) -> tuple[str, ...]:
+    """The reasons hrPrinterDetectedErrorState's bits tell, each once, in the bits' order: a
+    fleet's printers send a few of the possible values."""
+    reasons: list[str] = []
+    for position, name in enumerate(tc.hrPrinterDetectedErrorState):
+        octet, bit = divmod(position, 8)
+        if octet < len(bits) and bits[octet] & (0x80 >> bit):
+            reason = _ERROR_REASONS[name]
+            if reason not in reasons:
+                reasons.append(reason)
+    return tuple(reasons)
+
+
 def _value_for(r: SnmpFields, column_oid: str, device_index: str | None) -> SnmpValue:
     column = r.column(column_oid)
     if device_index is not None and device_index in column:
@@ -175,23 +198,24 @@ def _value_for(r: SnmpFields, column_oid: str, device_index: str | None) -> Snmp
     return first_row(column)
 
 
+_ALERT_COLUMNS = (oids.prtAlertSeverityLevel, oids.prtAlertDescription, oids.prtAlertGroup,
+                  oids.prtAlertCode, oids.prtAlertTrainingLevel)
+"""The alert table's columns read; a row is one that has a severity or a description."""
+
+
 def _alerts(status: DeviceStatus, r: SnmpFields) -> None:
-    severities = r.column(oids.prtAlertSeverityLevel)
-    descriptions = r.column(oids.prtAlertDescription)
-    groups = r.column(oids.prtAlertGroup)
-    codes = r.column(oids.prtAlertCode)
-    trainings = r.column(oids.prtAlertTrainingLevel)
-    for index in sorted(set(severities) | set(descriptions), key=index_key):
+    for index, (severity_value, description, group_value, code_value,
+                training_value) in r.rows(_ALERT_COLUMNS, keyed_by=2):
         where = f"alert {index}"
-        severity = r.int(f"{where} severity", severities.get(index), 0)
-        group = r.int(f"{where} group", groups.get(index), 0)
-        code = r.int(f"{where} code", codes.get(index), 0)
-        training = r.int(f"{where} training level", trainings.get(index), 0)
+        severity = r.int(f"{where} severity", severity_value, 0)
+        group = r.int(f"{where} group", group_value, 0)
+        code = r.int(f"{where} code", code_value, 0)
+        training = r.int(f"{where} training level", training_value, 0)
         status.state.alerts.append(Alert(
             index=index,
             severity=tc.PrtAlertSeverityLevelTC.get(severity or 0),
             group=tc.PrtAlertGroupTC.get(group or 0),
             code=tc.PrtAlertCodeTC.get(code or 0, str(code) if code is not None else None),
-            description=r.text(f"{where} description", descriptions.get(index)),
+            description=r.text(f"{where} description", description),
             training_level=tc.PrtAlertTrainingLevelTC.get(training or 0),
         ))

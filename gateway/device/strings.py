@@ -56,9 +56,13 @@ def decode_checked(raw: bytes | str | None) -> tuple[str | None, tuple[str, ...]
     it: an altered serial is another identity (`gateway.device.fields.identity_text`).
 
     Printers send the same texts at every reading: short ones are decoded once (a cache of the
-    last `_CACHED_TEXTS`)."""
+    last `_CACHED_TEXTS`); printable ASCII, which needs none of the repairs, is not cached."""
     if raw is None:
         return None, ()
+    if raw.isascii():  # printable ASCII, the common case: nothing to repair but spaces around
+        text = raw if isinstance(raw, str) else raw.decode("ascii")
+        if text.isprintable() and not (text := text.strip(" ")).startswith("0x"):
+            return text or None, ()
     if len(raw) <= _CACHED_LENGTH:
         return _decode_cached(raw)
     return _decode_checked(raw)
@@ -105,4 +109,4 @@ def format_mac(raw: bytes | str | None) -> str | None:
     """ifPhysAddress → `aa:bb:cc:dd:ee:ff`; None for anything that is not a real 6-octet MAC."""
     if not isinstance(raw, bytes) or len(raw) != 6 or raw == b"\x00" * 6 or raw == b"\xff" * 6:
         return None
-    return ":".join(f"{b:02x}" for b in raw)
+    return raw.hex(":")

@@ -97,6 +97,11 @@ def apply_part(supply: Supply) -> None:
     supply.part = part_of(supply.kind, supply.description)
     if supply.part in COLOURLESS:
         supply.color = None
+    set_remaining_pages(supply)
+
+
+def set_remaining_pages(supply: Supply) -> None:
+    """`remaining_pages` from the level, where the unit counts pages."""
     if supply.unit in PAGE_UNITS and supply.raw_level is not None and supply.raw_level >= 0:
         supply.remaining_pages = supply.raw_level
 

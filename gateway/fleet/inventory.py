@@ -9,12 +9,13 @@ are marked missing, merges and address changes are written to `inventory_events`
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from gateway.store import Store
 
@@ -265,8 +266,8 @@ class Inventory:
 
     def devices(self) -> list[Device]:
         """Every device, by ID: two queries, whatever the size of the fleet."""
-        return self._devices(self.store.conn.execute("SELECT * FROM devices ORDER BY id"),
-                             self.store.conn.execute(_ADDRESSES + _RECENT_FIRST))
+        return self._devices(_rows(self.store.conn, f"{_DEVICES} ORDER BY id"),
+                             _rows(self.store.conn, _ADDRESSES + _RECENT_FIRST))
 
     def _load(self, device_ids: Iterable[int]) -> list[Device]:
         """The devices of `device_ids` that exist, by ID, read in chunks (SQLite's limit on
@@ -278,8 +279,8 @@ class Inventory:
             marks = ", ".join("?" for _ in chunk)
             conn = self.store.conn
             devices += self._devices(
-                conn.execute(f"SELECT * FROM devices WHERE id IN ({marks}) ORDER BY id", chunk),
-                conn.execute(f"{_ADDRESSES} AND device_id IN ({marks}){_RECENT_FIRST}", chunk))
+                _rows(conn, f"{_DEVICES} WHERE id IN ({marks}) ORDER BY id", chunk),
+                _rows(conn, f"{_ADDRESSES} AND device_id IN ({marks}){_RECENT_FIRST}", chunk))
         return devices
 
     def find(self, **keys: str) -> Device | None:
@@ -303,23 +304,39 @@ class Inventory:
         return [(r["device_id"], r["at"], r["kind"], r["detail"]) for r in rows]
 
     @staticmethod
-    def _devices(rows: Iterable[sqlite3.Row], addresses: Iterable[sqlite3.Row]) -> list[Device]:
-        """Device records from their rows and the rows of their current addresses
-        (`_ADDRESSES`, most recent first)."""
+    def _devices(rows: Iterable[tuple], addresses: Iterable[tuple]) -> list[Device]:
+        """Device records from their rows (`_DEVICES`) and the rows of their current addresses
+        (`_ADDRESSES`, most recent first): plain tuples, the lists decoded once for all the
+        devices that have the same (a cycle lists every device)."""
         by_device: dict[int, list[str]] = {}
-        for r in addresses:
-            by_device.setdefault(r["device_id"], []).append(r["address"])
+        for device_id, address in addresses:
+            by_device.setdefault(device_id, []).append(address)
         devices = []
         for row in rows:
-            values = {name: row[name] for name in row.keys()}  # noqa: SIM118 (sqlite3.Row)
+            values = dict(zip(_RECORD_FIELDS, row, strict=True))
             for name in _LIST_COLUMNS:
-                values[name] = json.loads(values[name])
-            found = by_device.get(row["id"], [])
+                values[name] = list(_json_list(values[name]))
+            found = by_device.get(row[0], [])
             found.sort(key=lambda a: ":" in a)  # IPv4 first, most recent first within each
             devices.append(Device(**values, addresses=found))
         return devices
 
 
+def _rows(conn: sqlite3.Connection, query: str, args: Sequence[object] = ()) -> sqlite3.Cursor:
+    """The rows of `query` as plain tuples (`sqlite3.Row` costs a lookup by name per value)."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    return cursor.execute(query, args)
+
+
+@functools.lru_cache(maxsize=1024)
+def _json_list(text: str) -> tuple[str, ...]:
+    """A list column's value (a tuple: the same one is handed to every device that has it)."""
+    return tuple(json.loads(text))
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(Device) if f.name != "addresses")
+_DEVICES = f"SELECT {', '.join(_RECORD_FIELDS)} FROM devices"
 _ADDRESSES = "SELECT device_id, address FROM device_addresses WHERE current = 1"
 _RECENT_FIRST = " ORDER BY last_seen DESC"
 _CHUNK = 500

@@ -2,10 +2,11 @@
 shows them (`gateway.local.live_view` reads them):
 
 - `record_reading(db, device_id, status)` (by the uplink pipeline, in the reading's transaction):
-  the device's newest reading as a summary, and its supply levels into `level_history`.  A level
-  is kept when it differs from the supply's last point of the past `HISTORY_STEP`, or there is
-  none; points older than `HISTORY_DAYS` are pruned when the device's next point is written.  So a
-  supply keeps about 24 points a day plus one per percent used, whatever the poll interval.
+  the device's newest reading as a summary (`summary_json`), and its supply levels into
+  `level_history`.  A level is kept when it differs from the supply's last point of the past
+  `HISTORY_STEP`, or there is none; points older than `HISTORY_DAYS` are pruned when the device's
+  next point is written.  So a supply keeps about 24 points a day plus one per percent used,
+  whatever the poll interval.
 - `record_uploads(store, delivered)` (after each upload): the cloud took entries of these
   devices, of these readings.
 - `supply_forecasts(db, device_id, status)` (by the pipeline, before the reading is recorded and
@@ -14,74 +15,102 @@ shows them (`gateway.local.live_view` reads them):
   30 days kept are both the level history and the counter history the forecast needs.
 - `new_levels(db, device_id, status)`: the levels of a reading its history keeps; the pipeline
   asks it once and hands it to both of the above.
+
+The pipeline hands each of them the device's `Recent` history (`gateway.fleet.recent_history`:
+each supply's newest point and the last forecasts, from memory when it agrees with the store), so
+that a reading whose levels did not change asks the store nothing but one row by its key.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import sqlite3
 import time
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
+from dataclasses import fields
 
 from gateway.device.model import DeviceStatus
 from gateway.device.supply_forecast import SupplyForecast
 from gateway.fleet.forecast import CounterPoint, LevelPoint, forecast
+from gateway.fleet.recent_history import HISTORY_DAYS, HISTORY_STEP, Recent, stored_forecasts
 from gateway.store import Store
 
 _SUMMARY_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 """`json.dumps` with these options would make an encoder for every reading."""
-HISTORY_STEP = 3600.0
-HISTORY_DAYS = 30
 
 
-def summarise(status: Mapping[str, Any]) -> dict[str, Any]:
-    """What the page keeps of a `DeviceStatus.to_json()` document."""
-    state = status.get("state") or {}
-    return {
-        "host": status.get("host"),
-        "read_at": status["read_at"],
-        "reachable": dict(status.get("reachable") or {}),
-        "identity": {key: (status.get("identity") or {}).get(key) for key in
-                     ("serial", "manufacturer", "model", "hostname", "location", "firmware")},
-        "state": {"printer_state": state.get("printer_state", "unknown"),
-                  "reasons": list(state.get("reasons") or ()), "message": state.get("message"),
-                  "abnormal": bool(state.get("abnormal")),
-                  "alerts": [{key: alert.get(key) for key in
-                              ("index", "severity", "group", "code", "description")}
-                             for alert in state.get("alerts") or ()]},
-        "supplies": [{key: supply.get(key) for key in
-                      ("index", "description", "kind", "color", "level_percent", "level_state",
-                       "low_percent", "class", "cartridge_type")}
-                     for supply in status.get("supplies") or ()],
-        "counters": {name: value for name, value in (status.get("counters") or {}).items()
+def summary_json(status: DeviceStatus) -> str:
+    """What the page keeps of a reading, as the JSON text stored: host, read_at, reachable, the
+    identity's serial, manufacturer, model, hostname, location and firmware, the state (printer
+    state, reasons, message, abnormal, each alert's index, severity, group, code and
+    description), each supply's index, description, kind, color, level_percent, level_state,
+    low_percent, class and cartridge_type, the counters known, the contract (supported, mode,
+    printing_prohibited, panel_message), the problems' messages and the forecasts.
+
+    The supplies and forecasts, most of the text and mostly the same from reading to reading and
+    from printer to printer, are encoded once each (`_supply_json`, `_forecast_json`) and put
+    together: the text is the one encoding the whole would give, byte for byte."""
+    identity, state, contract = status.identity, status.state, status.contract
+    head = _SUMMARY_JSON.encode({
+        "host": status.host,
+        "read_at": status.read_at.isoformat(),
+        "reachable": status.reachable,
+        "identity": {"serial": identity.serial, "manufacturer": identity.manufacturer,
+                     "model": identity.model, "hostname": identity.hostname,
+                     "location": identity.location, "firmware": identity.firmware},
+        "state": {"printer_state": state.printer_state, "reasons": state.reasons,
+                  "message": state.message, "abnormal": bool(state.abnormal),
+                  "alerts": [{"index": alert.index, "severity": alert.severity,
+                              "group": alert.group, "code": alert.code,
+                              "description": alert.description} for alert in state.alerts]}})
+    middle = _SUMMARY_JSON.encode({
+        "counters": {name: value for name, value in vars(status.counters).items()
                      if value is not None},
-        "contract": {key: (status.get("contract") or {}).get(key)
-                     for key in ("supported", "mode", "printing_prohibited", "panel_message")},
-        "problems": [problem.get("message") for problem in status.get("problems") or ()],
-        "forecasts": list(status.get("forecasts") or ()),
-    }
+        "contract": {"supported": contract.supported, "mode": contract.mode,
+                     "printing_prohibited": contract.printing_prohibited,
+                     "panel_message": contract.panel_message},
+        "problems": [problem.message for problem in status.problems]})
+    supplies = ",".join([_supply_json(*_supply_values(s)) for s in status.supplies])
+    forecasts = ",".join([_forecast_json(*_forecast_values(f)) for f in status.forecasts])
+    return (f'{head[:-1]},"supplies":[{supplies}],{middle[1:-1]},'
+            f'"forecasts":[{forecasts}]}}')
 
 
-def record_reading(db: sqlite3.Connection, device_id: int, status: Mapping[str, Any],
+_SUPPLY_KEYS = ("index", "description", "kind", "color", "level_percent", "level_state",
+                "low_percent", "class", "cartridge_type")
+_supply_values = operator.attrgetter(*(
+    "supply_class" if key == "class" else key for key in _SUPPLY_KEYS))
+_forecast_values = operator.attrgetter(*(field.name for field in fields(SupplyForecast)))
+
+
+@functools.lru_cache(maxsize=4096, typed=True)  # typed: 1, 1.0 and True encode differently
+def _supply_json(*values: object) -> str:
+    """A supply of the summary (`_SUPPLY_KEYS`), encoded."""
+    return _SUMMARY_JSON.encode(dict(zip(_SUPPLY_KEYS, values, strict=True)))
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _forecast_json(*values: object) -> str:
+    """A forecast of the summary (`_forecast_values`), encoded."""
+    return _SUMMARY_JSON.encode(SupplyForecast(*values).to_json())  # type: ignore[arg-type]
+
+
+def record_reading(db: sqlite3.Connection, device_id: int, status: DeviceStatus,
                    kept: Mapping[str, int] | None = None) -> None:
-    """Keep `status` (a `DeviceStatus.to_json()` document) as the device's newest reading and
-    add its levels to the history; in the caller's transaction `db`.  `kept`: the reading's
-    `new_levels`, when the caller has them already (nothing written to the history since)."""
-    read_at = datetime.fromisoformat(status["read_at"]).timestamp()
-    summary = summarise(status)
+    """Keep `status` as the device's newest reading and add its levels to the history; in the
+    caller's transaction `db`.  `kept`: the reading's `new_levels`, when the caller has them
+    already (nothing written to the history since)."""
+    read_at = status.read_at.timestamp()
     db.execute(
         "INSERT INTO device_readings (device_id, read_at, printer_state, summary) "
         "VALUES (?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET read_at = excluded.read_at, "
         "printer_state = excluded.printer_state, summary = excluded.summary",
-        (device_id, read_at, summary["state"]["printer_state"],
-         _SUMMARY_JSON.encode(summary)))
-    levels = {s["index"]: s["level_percent"] for s in summary["supplies"]
-              if s["level_percent"] is not None}
-    pages = (status.get("counters") or {}).get("total")
+        (device_id, read_at, status.state.printer_state, summary_json(status)))
+    pages = status.counters.total
     if kept is None:
-        kept = _new_levels(db, device_id, read_at, levels)
+        kept = _new_levels(db, device_id, read_at, _known_levels(status))
     points = [(device_id, read_at, index, level, pages) for index, level in kept.items()]
     if points:
         db.executemany("INSERT OR REPLACE INTO level_history (device_id, read_at, supply_index, "
@@ -90,10 +119,15 @@ def record_reading(db: sqlite3.Connection, device_id: int, status: Mapping[str, 
                    (device_id, read_at - HISTORY_DAYS * 86400))
 
 
-def new_levels(db: sqlite3.Connection, device_id: int, status: DeviceStatus) -> dict[str, int]:
+def new_levels(db: sqlite3.Connection, device_id: int, status: DeviceStatus,
+               recent: Recent | None = None) -> dict[str, int]:
     """The levels of this reading its history keeps (`record_reading`), before they are written:
-    what `supply_forecasts` and `record_reading` both need, asked of the store once."""
-    return _new_levels(db, device_id, status.read_at.timestamp(), _known_levels(status))
+    what `supply_forecasts` and `record_reading` both need, asked once (of `recent`, the
+    device's history recalled for this reading, when the caller has it; else of the store)."""
+    now = status.read_at.timestamp()
+    if recent is not None:
+        return recent.new_levels(_known_levels(status), now)
+    return _new_levels(db, device_id, now, _known_levels(status))
 
 
 def _known_levels(status: DeviceStatus) -> dict[str, int]:
@@ -126,7 +160,8 @@ def record_uploads(store: Store, delivered: Mapping[int, str],
 
 
 def supply_forecasts(db: sqlite3.Connection, device_id: int, status: DeviceStatus,
-                     kept: Mapping[str, int] | None = None) -> list[SupplyForecast]:
+                     kept: Mapping[str, int] | None = None,
+                     recent: Recent | None = None) -> list[SupplyForecast]:
     """Each supply's forecast at this reading: its history (in `db`, before this reading's points
     are written) followed by this reading's level and page counter.  Of a run of points with
     the same level only the first and the last are kept: the hourly points of an unchanged
@@ -134,15 +169,16 @@ def supply_forecasts(db: sqlite3.Connection, device_id: int, status: DeviceStatu
 
     A reading that adds no history point (no level changed within `HISTORY_STEP`) keeps the
     device's last forecasts: they are computed again at least once a `HISTORY_STEP`, and at
-    every change of a level.  `kept`: the reading's `new_levels`, when the caller has them."""
+    every change of a level.  `kept`: the reading's `new_levels`, when the caller has them;
+    `recent`: the device's history (its last forecasts), when the caller has it."""
     now = status.read_at.timestamp()
     known = _known_levels(status)
     if kept is None and known:
-        kept = _new_levels(db, device_id, now, known)
+        kept = new_levels(db, device_id, status, recent)
     if known and not kept:
-        kept = _last_forecasts(db, device_id, {s.index for s in status.supplies})
-        if kept is not None:
-            return kept
+        last = stored_forecasts(db, device_id) if recent is None else recent.forecasts
+        if last and {f.index for f in last} == {s.index for s in status.supplies}:
+            return list(last)
     rows = db.cursor()
     rows.row_factory = None  # plain tuples: thousands of rows per reading
     levels: dict[str, list[LevelPoint]] = {}
@@ -168,15 +204,3 @@ def supply_forecasts(db: sqlite3.Connection, device_id: int, status: DeviceStatu
             points.append(LevelPoint(now, supply.level_percent, pages_now))
         result.append(forecast(supply.index, points, counter_points, now, supply.level_state))
     return result
-
-
-def _last_forecasts(db: sqlite3.Connection, device_id: int,
-                    supplies: set[str]) -> list[SupplyForecast] | None:
-    """The forecasts of the device's newest reading, if they are of these supplies (only they
-    are decoded, not the whole summary)."""
-    row = db.execute("SELECT json_extract(summary, '$.forecasts') FROM device_readings "
-                     "WHERE device_id = ?", (device_id,)).fetchone()
-    forecasts = json.loads(row[0]) if row is not None and row[0] is not None else None
-    if not forecasts or {f["index"] for f in forecasts} != supplies:
-        return None
-    return [SupplyForecast.from_json(f) for f in forecasts]

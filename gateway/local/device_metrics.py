@@ -68,7 +68,7 @@ DOWN_STATES = frozenset({"unreachable", "missing", "not-read"})
 @dataclass(frozen=True)
 class DeviceRow:
     """One device as the metrics see it: its inventory row and its newest reading's summary
-    (`gateway.fleet.readings.summarise`; {} before the first reading)."""
+    (`gateway.fleet.readings.summary_json`; {} before the first reading)."""
 
     id: int
     serial: str

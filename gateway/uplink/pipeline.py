@@ -21,7 +21,11 @@ they came from are committed together, so a crash can neither lose an event nor 
 status page's copy of the reading and its level history (`gateway.fleet.readings.record_reading`)
 are in the same transaction.  Readings that arrive together are committed together
 (`record_many`: one transaction, one fsync, each reading a savepoint of it; the daemon gathers them
-in `gateway.app.intake`), and the callbacks are told only after the commit.
+in `gateway.app.intake`), and the callbacks are told only after the commit.  What the next
+reading of a device needs of its history (each supply's newest level point, the last forecasts)
+is kept in memory between readings (`gateway.fleet.recent_history`, checked against the store at
+each use and forgotten with a reading that is undone), so a reading whose levels did not change
+asks the store for none of it.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from dataclasses import dataclass
 from gateway.device.model import DeviceStatus
 from gateway.fleet.inventory import Device
 from gateway.fleet.readings import new_levels, record_reading, supply_forecasts
+from gateway.fleet.recent_history import Recent, RecentHistory
 from gateway.settings.schema import EventSettings, PollSettings
 from gateway.uplink.cloud_state import CloudState
 from gateway.uplink.data_types import project
@@ -72,6 +77,8 @@ class UploadPipeline:
         self.outbox = outbox
         self.clock = clock
         self.meters = MeterSnapshots(state.store, clock)
+        self.history = RecentHistory()
+        """What each device's next reading needs of its history, kept between readings."""
         self.on_recorded = on_recorded
         """Told of every reading, of a registered device or not, once it is committed (local
         alerts: `gateway.alerts.source`)."""
@@ -113,13 +120,17 @@ class UploadPipeline:
         the commit fails: then none is kept."""
         done: list[_Recorded | None] = []
         store = self.state.store
-        with store.batch():
-            for device, status in readings:
-                try:
-                    done.append(self._record(device, status))
-                except Exception:
-                    log.exception("device %s: the reading could not be recorded", device.id)
-                    done.append(None)
+        try:
+            with store.batch():
+                for device, status in readings:
+                    try:
+                        done.append(self._record(device, status))
+                    except Exception:
+                        log.exception("device %s: the reading could not be recorded", device.id)
+                        done.append(None)
+        except BaseException:  # nothing of the batch is kept: nor what is known of it
+            self.history.forget([device.id for device, _ in readings])
+            raise
         recorded = [r for r in done if r is not None]
         if recorded and (self.on_reading is not None or self.on_recorded is not None):
             try:
@@ -138,24 +149,33 @@ class UploadPipeline:
                 self.on_recorded(r.device, r.status)
 
     def _record(self, device: Device, status: DeviceStatus) -> _Recorded:
-        """What `record` writes, in one transaction (a savepoint inside `Store.batch`)."""
-        with self.state.store.transaction() as db:
-            printer_id = self.state.printer_id(device.id)
-            if printer_id is None:
-                kept = new_levels(db, device.id, status)
-                status.forecasts = supply_forecasts(db, device.id, status, kept)
-                record_reading(db, device.id, status.to_json(), kept)
-                return _Recorded(device, None, status, [], registered=False)
-            return self._record_registered(db, device, printer_id, status)
+        """What `record` writes, in one transaction (a savepoint inside `Store.batch`); the
+        device's history kept in `history` follows it, or is forgotten when it is undone."""
+        read_at = status.read_at.timestamp()
+        try:
+            with self.state.store.transaction() as db:
+                recent = self.history.recall(db, device.id, read_at)
+                printer_id = self.state.printer_id(device.id)
+                if printer_id is None:
+                    kept = _forecast(db, device.id, status, recent)
+                    record_reading(db, device.id, status, kept)
+                    recorded = _Recorded(device, None, status, [], registered=False)
+                else:
+                    recorded, kept = self._record_registered(db, device, printer_id, status,
+                                                             recent)
+        except BaseException:
+            self.history.forget([device.id])
+            raise
+        self.history.recorded(device.id, recent, read_at, kept, status.forecasts)
+        return recorded
 
     def _record_registered(self, db: sqlite3.Connection, device: Device, printer_id: str,
-                           status: DeviceStatus) -> _Recorded:
+                           status: DeviceStatus, recent: Recent,
+                           ) -> tuple[_Recorded, dict[str, int]]:
         stored = self.state.last_status(device.id)
         previous = None if stored is None else DeviceStatus.from_json(stored)
         withhold_implausible_counters(previous, status)
-        kept = new_levels(db, device.id, status)
-        status.forecasts = supply_forecasts(db, device.id, status, kept)
-        document = status.to_json()
+        kept = _forecast(db, device.id, status, recent)
         events = detect(previous, status, self.events(),
                         self.state.contract_threshold(device.id))
         _requested, types = self.state.transmission_types(device.id)
@@ -168,7 +188,7 @@ class UploadPipeline:
         entries: list[StatusEntry] = []
         if types:
             data = project(status, types)
-            read_at = document["read_at"]
+            read_at = status.read_at.isoformat()
             for event in events:
                 entries.append(new_entry(printer_id, read_at, event.kind, data,
                                          event_detail=event.detail))
@@ -186,8 +206,8 @@ class UploadPipeline:
         self.state.set_last_status(device.id, baseline(previous, status).to_json(),
                                    status.read_at.timestamp(),
                                    periodic=periodic and bool(entries), db=db)
-        record_reading(db, device.id, document, kept)
-        return _Recorded(device, previous, status, entries, registered=True)
+        record_reading(db, device.id, status, kept)
+        return _Recorded(device, previous, status, entries, registered=True), kept
 
     def meter_snapshot(self, device_id: int, printer_id: str, status: DeviceStatus,
                        types: list[str]) -> tuple[Period, StatusEntry] | None:
@@ -205,3 +225,11 @@ class UploadPipeline:
                                  event_detail=EventDetail(
                                      period=period.label,
                                      scheduled_at=rfc3339(period.scheduled_at)))
+
+
+def _forecast(db: sqlite3.Connection, device_id: int, status: DeviceStatus,
+              recent: Recent) -> dict[str, int]:
+    """Put each supply's forecast on the reading; the levels its history keeps (`new_levels`)."""
+    kept = new_levels(db, device_id, status, recent)
+    status.forecasts = supply_forecasts(db, device_id, status, kept, recent)
+    return kept

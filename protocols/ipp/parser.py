@@ -38,6 +38,10 @@ _TAG_MEMBER_NAME = 0x4A
 _UTF8_TAGS = frozenset(range(0x44, 0x4B))
 """keyword, uri, uriScheme, charset, naturalLanguage, mimeMediaType, memberAttrName: US-ASCII by
 RFC 8011, read as UTF-8."""
+_UTF8_VALUE_TAGS = _UTF8_TAGS - {_TAG_MEMBER_NAME}
+"""The UTF-8 syntaxes `_Parser._run` decodes itself (a member name steers a collection)."""
+_TEXT_TAGS = frozenset({_TAG_TEXT, _TAG_NAME})
+_NUMBER_TAGS = frozenset({_TAG_INTEGER, _TAG_ENUM})
 _FIXED_SIZES = {_TAG_INTEGER: 4, _TAG_ENUM: 4, _TAG_BOOLEAN: 1, _TAG_DATE: 11,
                 _TAG_RESOLUTION: 9, _TAG_RANGE: 8}
 
@@ -55,11 +59,15 @@ class _BadValue(ValueError):
     """One value that cannot be decoded; its attribute is dropped, the rest of the body is kept."""
 
 
-@dataclass
 class _Attribute:
-    name: str
-    values: list[Any] = field(default_factory=list)
-    error: str | None = None
+    """One attribute being read (a plain class: one is made per attribute of every reading)."""
+
+    __slots__ = ("error", "name", "values")
+
+    def __init__(self, name: str, error: str | None = None) -> None:
+        self.name = name
+        self.values: list[Any] = []
+        self.error = error
 
 
 @dataclass
@@ -109,7 +117,7 @@ class _Parser:
         self.body = body
         self.wanted = None if wanted is None else _wanted_names(wanted)
         """The printer attributes to decode, as the names' bytes; None: all."""
-        self.wanted_prefixes = tuple(prefix.encode("ascii") for prefix in wanted_prefixes)
+        self.wanted_prefixes = _prefix_names(wanted_prefixes)
         self.problems: list[str] = []
         self.unlisted = 0
         """Problems beyond `MAX_PROBLEMS`, only counted."""
@@ -138,9 +146,15 @@ class _Parser:
 
     def _run(self) -> None:
         """Walk the body's items (tag, name length, name, value length, value), checking that
-        each fits in the body; stops with a problem where one runs past the end."""
+        each fits in the body; stops with a problem where one runs past the end.
+
+        The items of the common syntaxes (text, keyword, uri, integer, enum: nearly every value
+        a printer sends), outside collections, are decoded here rather than through `_field`:
+        a reading walks some hundred items, and the calls cost more than the decoding."""
         body, offset, size = self.body, 8, len(self.body)
-        skipping = False
+        wanted, prefixes, stack = self.wanted, self.wanted_prefixes, self.stack
+        skipping, decoding_all = False, wanted is None
+        utf8_tags, text_tags, number_tags = _UTF8_VALUE_TAGS, _TEXT_TAGS, _NUMBER_TAGS
         while offset < size:
             tag = body[offset]
             if tag <= _DELIMITER_MAX:
@@ -149,6 +163,7 @@ class _Parser:
                 if tag == _TAG_END:
                     return
                 self.group = tag
+                decoding_all = wanted is None or tag == _TAG_OPERATION
                 offset += 1
                 continue
             name_start = offset + 3
@@ -161,16 +176,49 @@ class _Parser:
             value_end = value_start + (body[name_end] << 8 | body[name_end + 1])
             if value_end > size:
                 break
+            item, offset = offset, value_end
             if name_end != name_start:
-                if self.attribute is not None:
-                    self._close_attribute()
-                skipping = self._skipped(body[name_start:name_end])
-                if not skipping:
-                    self._field(offset, tag, body[name_start:name_end],
-                                body[value_start:value_end])
-            elif not skipping:
-                self._field(offset, tag, b"", body[value_start:value_end])
-            offset = value_end
+                raw_name = body[name_start:name_end]
+                attribute = self.attribute
+                if attribute is not None:
+                    if attribute.error is None and not stack and self.group == _TAG_PRINTER:
+                        self.attribute = None  # `_close_attribute`'s usual case, without its call
+                        self._printer_attribute(attribute)
+                    else:
+                        self._close_attribute()
+                if not decoding_all and (
+                        self.group != _TAG_PRINTER or (raw_name not in wanted  # type: ignore[operator]
+                                                       and not raw_name.startswith(prefixes))):
+                    skipping = True
+                    continue
+                skipping = False
+                if not raw_name.isascii():
+                    self._field(item, tag, raw_name, body[value_start:value_end])
+                    continue
+                self.attribute = _Attribute(raw_name.decode("ascii"))
+            elif skipping:
+                continue
+            attribute = self.attribute
+            if attribute is None:
+                self._field(item, tag, b"", body[value_start:value_end])
+            elif attribute.error is None:
+                raw = body[value_start:value_end]
+                try:
+                    if stack:
+                        self._value(tag, raw)
+                    elif tag in utf8_tags:
+                        attribute.values.append(raw.decode("utf-8"))
+                    elif tag in text_tags:
+                        attribute.values.append(raw.decode(self.charset))
+                    elif tag in number_tags and len(raw) == 4:
+                        attribute.values.append(int.from_bytes(raw, "big", signed=True))
+                    else:
+                        self._value(tag, raw)
+                except UnicodeDecodeError:
+                    charset = "utf-8" if tag in _UTF8_TAGS else self.charset
+                    attribute.error = f"byte {item}: {_not_text(raw, charset)}"
+                except _BadValue as exc:
+                    attribute.error = f"byte {item}: {exc}"
         if offset < size:
             self.problem(f"body truncated: item at byte {offset} runs past the end "
                          f"({size} bytes); rest lost")
@@ -180,13 +228,6 @@ class _Parser:
             # More of its values may have been cut off: a partial marker list would misalign.
             self.attribute.error = self.attribute.error or "the body ends inside it"
         self._close_attribute()
-
-    def _skipped(self, name: bytes) -> bool:
-        """Whether the attribute named `name` (in the current group) is stepped over."""
-        if self.wanted is None or self.group == _TAG_OPERATION:
-            return False
-        return self.group != _TAG_PRINTER or (
-            name not in self.wanted and not name.startswith(self.wanted_prefixes))
 
     def _field(self, offset: int, tag: int, raw_name: bytes, raw: bytes) -> None:
         """One item (at byte `offset`) of an attribute decoded: its first value when it has a
@@ -278,6 +319,11 @@ class _Parser:
 
 
 @functools.lru_cache(maxsize=16)
+def _prefix_names(prefixes: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(prefix.encode("ascii") for prefix in prefixes)
+
+
+@functools.lru_cache(maxsize=16)
 def _wanted_names(wanted: frozenset[str]) -> frozenset[bytes]:
     return frozenset(name.encode("ascii", "replace") for name in wanted)
 
@@ -334,7 +380,11 @@ def _text(raw: bytes, charset: str) -> str:
     try:
         return raw.decode(charset)
     except UnicodeDecodeError as exc:
-        raise _BadValue(f"text is not valid {charset}: {raw[:40]!r}") from exc
+        raise _BadValue(_not_text(raw, charset)) from exc
+
+
+def _not_text(raw: bytes, charset: str) -> str:
+    return f"text is not valid {charset}: {raw[:40]!r}"
 
 
 def _octets(raw: bytes) -> str | bytes:

@@ -72,9 +72,10 @@ def _split(oid: str) -> tuple[str, int]:
     return found
 
 
-MAX_VARBINDS = 64
-"""Varbinds asked for in one request, at most (rows times subtrees): ~2 KB answers.  An agent with a
-smaller message limit truncates the answer (RFC 3416), and the walk goes on from there."""
+MAX_VARBINDS = 96
+"""Varbinds asked for in one request, at most (rows times subtrees): answers of 2-3 KB, so that a
+colour MFP's supplies table (8 columns of 10 rows) comes in one.  An agent with a smaller message
+limit truncates the answer (RFC 3416), and the walk goes on from there."""
 
 
 @dataclass(eq=False)

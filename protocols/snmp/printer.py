@@ -20,7 +20,7 @@ from typing import Any
 
 from protocols.snmp import contract_mib, oids, pwg_counters
 from protocols.snmp.client import SnmpClient
-from protocols.snmp.model import SnmpError, SnmpTarget, SnmpValue, WalkStopped
+from protocols.snmp.model import SnmpError, SnmpTarget, SnmpTimeout, SnmpValue, WalkStopped
 from protocols.snmp.vendor_counters import VENDOR_COUNTERS, VendorCounters, counters_for
 from protocols.snmp.vendors import Vendor, vendor_for
 
@@ -28,16 +28,26 @@ SYSTEM_SCALARS = tuple(f"{oid}.0" for oid in (
     oids.sysDescr, oids.sysObjectID, oids.sysUpTime, oids.sysName, oids.sysLocation))
 
 PRINTER_SUBTREES = (
-    oids.hrDeviceEntry,
+    oids.hrDeviceType,
+    oids.hrDeviceDescr,
+    oids.hrDeviceStatus,
     oids.hrPrinterEntry,
-    oids.prtGeneralPrinterName,
     oids.prtGeneralSerialNumber,
-    oids.prtMarkerEntry,
+    oids.prtMarkerLifeCount,
     oids.prtMarkerSuppliesEntry,
-    oids.prtMarkerColorantEntry,
-    oids.prtAlertEntry,
+    oids.prtMarkerColorantValue,
+    oids.prtAlertSeverityLevel,
+    oids.prtAlertTrainingLevel,
+    oids.prtAlertGroup,
+    oids.prtAlertCode,
+    oids.prtAlertDescription,
     oids.prtConsoleDisplayBufferText,
 )
+"""The tables' columns the gateway maps (`gateway.device`), each walked on its own (several to a
+GETBULK, `bulk_walk`): a whole entry's other columns (the marker's technology and power-on count,
+an alert's location and time, ...) would cost a value each to send, decode and drop at every
+reading.  A table of which most columns are used (hrPrinterEntry, prtMarkerSuppliesEntry) is
+walked whole.  A column the mapping starts to use belongs here."""
 INTERFACE_SUBTREES = (oids.ifPhysAddress,)
 CONTRACT_SUBTREES = (contract_mib.pgwObjects,)
 """The project's contract MIB (contract mode, counters, cartridge type/ID per supply); a device
@@ -47,14 +57,16 @@ COUNTER_SUBTREES = pwg_counters.SUBTREES
 has them."""
 
 EXPECTED_ROWS = {
-    oids.hrDeviceEntry: 1_000,  # 6 columns; MFPs list a few dozen devices
+    # HOST-RESOURCES: MFPs list a few dozen devices
+    **dict.fromkeys((oids.hrDeviceType, oids.hrDeviceDescr, oids.hrDeviceStatus), 200),
     oids.hrPrinterEntry: 100,
-    oids.prtGeneralPrinterName: 64,
     oids.prtGeneralSerialNumber: 64,
-    oids.prtMarkerEntry: 500,
-    oids.prtMarkerSuppliesEntry: 2_000,  # 9+ columns; large devices have 60 supplies and more
-    oids.prtMarkerColorantEntry: 500,
-    oids.prtAlertEntry: 2_000,  # 9 columns; the alert table keeps up to a few hundred rows
+    oids.prtMarkerLifeCount: 100,
+    oids.prtMarkerSuppliesEntry: 2_000,  # 8 columns; large devices have 60 supplies and more
+    oids.prtMarkerColorantValue: 100,
+    # the alert table keeps up to a few hundred rows
+    **dict.fromkeys((oids.prtAlertSeverityLevel, oids.prtAlertTrainingLevel, oids.prtAlertGroup,
+                     oids.prtAlertCode, oids.prtAlertDescription), 300),
     oids.prtConsoleDisplayBufferText: 200,
     oids.ifPhysAddress: 500,
     contract_mib.pgwObjects: 1_000,
@@ -113,14 +125,21 @@ async def read_printer(client: SnmpClient, target: SnmpTarget,
     under way at `deadline` (the event loop's clock) stop there, each a problem.
     """
     reading = PrinterReading()
-    system = await client.get(target, SYSTEM_SCALARS)  # also proves the agent is there
-    reading.values.update(system)
+    known = client.memory.object_id(target)
+    guessed = _vendor_oids(vendor_for(known)) if known is not None else []
+    system, asked = await _system(client, target, guessed)  # also proves the agent is there
     sys_object_id = system.get(f"{oids.sysObjectID}.0")
     sys_object_id = sys_object_id if isinstance(sys_object_id, str) else None
+    client.memory.remember_object_id(target, sys_object_id)
     reading.vendor = vendor_for(sys_object_id)
     reading.meters = counters_for(reading.vendor.name)
 
     vendor_oids = _vendor_oids(reading.vendor)
+    if asked and vendor_oids == guessed:  # the vendor's objects came with the system group
+        reading.values.update(system)
+        vendor_oids = []
+    else:
+        reading.values.update((oid, system[oid]) for oid in SYSTEM_SCALARS if oid in system)
     subtrees = PRINTER_SUBTREES + INTERFACE_SUBTREES + CONTRACT_SUBTREES + COUNTER_SUBTREES
     if reading.meters is not None:
         subtrees += reading.meters.columns()
@@ -130,6 +149,22 @@ async def read_printer(client: SnmpClient, target: SnmpTarget,
     if reading.vendor.contexts and _lacking(reading):
         await _read_contexts(client, target, reading, deadline)
     return reading
+
+
+async def _system(client: SnmpClient, target: SnmpTarget,
+                  vendor_oids: list[str]) -> tuple[dict[str, SnmpValue], bool]:
+    """The system group's values, and whether `vendor_oids` were asked in the same GET: the
+    objects of the vendor the agent was at its last reading, one request fewer per reading.  An
+    agent that fails that GET with an error status is asked the system group alone (the
+    vendor's objects then come as when the vendor is new)."""
+    if vendor_oids:
+        try:
+            return await client.get(target, [*SYSTEM_SCALARS, *vendor_oids]), True
+        except SnmpTimeout:
+            raise
+        except SnmpError:
+            pass
+    return await client.get(target, SYSTEM_SCALARS), False
 
 
 async def _together(walks: Coroutine[Any, Any, None],

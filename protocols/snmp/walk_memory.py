@@ -1,13 +1,14 @@
-"""What the last walks of each agent found: the one small record kept per agent.
+"""What the last readings of each agent found: the one small record kept per agent.
 
 Per agent (address, port, context): how many values each subtree had at its last complete walk
 (the next walk asks for that many rows, + 1, and may read twice as many: `SnmpClient.walk_limit`),
-and whether the agent answers a GETBULK of several subtrees the way RFC 3416 says (one that does
-not is walked one subtree per request).  The counts are an array indexed by the subtree's number
-in a table shared by all agents (the gateway walks the same few dozen subtrees everywhere): about
-150 bytes per agent.  Bounded: the least recently walked agents are forgotten beyond
-`AGENTS_KEPT` (their next walk asks for the default number of rows), and subtrees beyond
-`ROOTS_KEPT` distinct ones are not remembered.
+whether the agent answers a GETBULK of several subtrees the way RFC 3416 says (one that does
+not is walked one subtree per request), and the sysObjectID it last gave (the next reading asks
+for its vendor's objects in the same GET as the system group: `protocols.snmp.printer`).  The
+counts are an array indexed by the subtree's number in a table shared by all agents (the gateway
+walks the same few dozen subtrees everywhere): about 150 bytes per agent.  Bounded: the least
+recently walked agents are forgotten beyond `AGENTS_KEPT` (their next walk asks for the default
+number of rows), and subtrees beyond `ROOTS_KEPT` distinct ones are not remembered.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ Key = tuple[str, int, str]
 
 
 class _Record:
-    __slots__ = ("one_subtree", "rows")
+    __slots__ = ("object_id", "one_subtree", "rows")
 
     def __init__(self) -> None:
         self.rows = array("H")
         self.one_subtree = False
+        self.object_id: str | None = None
 
 
 class WalkMemory:
@@ -88,6 +90,16 @@ class WalkMemory:
             if index >= len(known):
                 known.extend([_UNKNOWN] * (index + 1 - len(known)))
             known[index] = min(rows, _MOST)
+
+    def object_id(self, target: SnmpTarget) -> str | None:
+        """The sysObjectID the agent gave at its last reading, if known."""
+        record = self._agents.get(self._key(target))
+        return record.object_id if record is not None else None
+
+    def remember_object_id(self, target: SnmpTarget, object_id: str | None) -> None:
+        record = self._record(target, create=True)
+        assert record is not None
+        record.object_id = object_id
 
     def one_subtree(self, target: SnmpTarget) -> bool:
         """Whether the agent is walked one subtree per request."""

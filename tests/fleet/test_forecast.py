@@ -150,13 +150,13 @@ def test_readings_keep_the_page_counter_and_forecasts_travel_with_the_reading(
 
         for hours in range(0, 5 * 24, 3):
             with store.transaction() as db:
-                record_reading(db, device, reading(hours).to_json())
+                record_reading(db, device, reading(hours))
         assert store.conn.execute("SELECT COUNT(*) FROM level_history WHERE page_total IS NULL"
                                   ).fetchone()[0] == 0
         status = reading(5 * 24)
         status.forecasts = supply_forecasts(store.conn, device, status)
         with store.transaction() as db:
-            record_reading(db, device, status.to_json())
+            record_reading(db, device, status)
         # 10 minutes on, no level changed: the last forecasts are kept, not computed again
         same = DeviceStatus.from_json(status.to_json())
         same.read_at += timedelta(minutes=10)

@@ -417,7 +417,7 @@ def test_level_history_is_thinned_and_pruned(tmp_path: Path) -> None:
                 Supply(index="1.2", color="cyan", level_percent=cyan,
                        level_state="unknown" if cyan is None else "known")])
             with store.transaction() as db:
-                record_reading(db, device, status.to_json())
+                record_reading(db, device, status)
 
         minute = timedelta(minutes=1)
         reading(start, 80, 60)

@@ -20,6 +20,8 @@ from tests.support.hostile_ipp import printer_attributes_body
 
 _HEAD_LIMIT = 16 * 1024
 _BODY_LIMIT = 64 * 1024
+CONNECTION_SECONDS = 30.0
+"""A connection is closed after this long, whatever the client does."""
 
 
 @dataclass
@@ -84,19 +86,15 @@ class KeepAliveIppServer:
         self._handlers.add(task)
         self._writers.add(writer)
         try:
-            served = 0
-            while await self._request(reader):
-                served += 1
-                if served == self.drop_on_request:
-                    break
-                body = printer_attributes_body(request_id=1)
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/ipp\r\n"
-                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-                await writer.drain()
-                self.requests += 1
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                ValueError):
-            pass  # the client went away
+            async with asyncio.timeout(CONNECTION_SECONDS):
+                served = 0
+                while await self._request(reader):
+                    served += 1
+                    if not await self._answer(served, writer):
+                        break
+        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError,
+                asyncio.LimitOverrunError, ValueError):
+            pass  # the client went away (or sent what this peer does not read)
         finally:
             self.open -= 1
             self._closed.set()
@@ -105,6 +103,17 @@ class KeepAliveIppServer:
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
+
+    async def _answer(self, served: int, writer: asyncio.StreamWriter) -> bool:
+        """Answer the connection's `served`-th request; False to close the connection."""
+        if served == self.drop_on_request:
+            return False
+        body = printer_attributes_body(request_id=1)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/ipp\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        self.requests += 1
+        return True
 
     @staticmethod
     async def _request(reader: asyncio.StreamReader) -> bool:

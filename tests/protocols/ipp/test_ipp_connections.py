@@ -38,7 +38,7 @@ async def pool() -> AsyncIterator[IppConnections]:
 async def test_many_reads_of_one_printer_use_one_connection(pool: IppConnections) -> None:
     async with KeepAliveIppServer("127.0.160.1") as printer:
         for _ in range(20):
-            reading = await get_printer_attributes(printer.uri, session=pool.session())
+            reading = await get_printer_attributes(printer.uri, connections=pool)
             assert reading.attributes["printer-name"] == "Hostile printer"
         assert (printer.accepted, printer.requests, printer.open) == (1, 20, 1)
 
@@ -57,11 +57,11 @@ async def test_idle_connections_are_closed_after_their_idle_time() -> None:
     connections = IppConnections(PoolLimits(idle_seconds=0.3))
     try:
         async with KeepAliveIppServer("127.0.160.3") as printer:
-            await get_printer_attributes(printer.uri, session=connections.session())
+            await get_printer_attributes(printer.uri, connections=connections)
             assert printer.open == 1
             assert await printer.wait_open(0, within=5.0), "closed after at most twice 0.3 s"
             assert connections.idle_connections == 0
-            await get_printer_attributes(printer.uri, session=connections.session())
+            await get_printer_attributes(printer.uri, connections=connections)
             assert printer.accepted == 2
     finally:
         await connections.close()
@@ -75,12 +75,12 @@ async def test_sockets_stay_bounded_however_many_printers() -> None:
         for printer in printers:
             await printer.start()
         for printer in printers:
-            await get_printer_attributes(printer.uri, session=connections.session())
+            await get_printer_attributes(printer.uri, connections=connections)
         assert connections.idle_connections == 3
         for printer in printers[:-3]:
             assert await printer.wait_open(0, within=5.0), printer.host
         assert [p.open for p in printers[-3:]] == [1, 1, 1], "the most recent are kept"
-        again = await get_printer_attributes(printers[-1].uri, session=connections.session())
+        again = await get_printer_attributes(printers[-1].uri, connections=connections)
         assert again.status_code == 0 and printers[-1].accepted == 1
     finally:
         await connections.close()
@@ -91,7 +91,7 @@ async def test_sockets_stay_bounded_however_many_printers() -> None:
 async def test_at_most_two_connections_to_one_printer(pool: IppConnections) -> None:
     async with KeepAliveIppServer("127.0.160.30") as printer:
         readings = await asyncio.gather(*(
-            get_printer_attributes(printer.uri, session=pool.session()) for _ in range(12)))
+            get_printer_attributes(printer.uri, connections=pool) for _ in range(12)))
         assert len(readings) == 12
         assert printer.accepted <= PoolLimits().per_host == 2
 
@@ -100,7 +100,7 @@ async def test_a_connection_the_printer_drops_when_reused_is_replaced(
         pool: IppConnections) -> None:
     async with KeepAliveIppServer("127.0.160.31", drop_on_request=2) as printer:
         for _ in range(2):
-            reading = await get_printer_attributes(printer.uri, session=pool.session())
+            reading = await get_printer_attributes(printer.uri, connections=pool)
             assert reading.problems == []
         assert (printer.accepted, printer.requests) == (2, 2)
 
@@ -111,14 +111,14 @@ async def test_an_endless_body_is_cut_and_its_connection_not_kept(pool: IppConne
             HostileIppServer("drip", host="127.0.160.41", drip_interval=0.05) as drip, \
             KeepAliveIppServer("127.0.160.42") as ok:
         with pytest.raises(IppTooLarge, match="262,144-byte limit"):
-            await get_printer_attributes(endless.uri, session=pool.session(),
+            await get_printer_attributes(endless.uri, connections=pool,
                                          max_response_bytes=cap)
         started = time.monotonic()
         with pytest.raises(IppUnreachable, match=r"answer not complete within 0\.5 s"):
-            await get_printer_attributes(drip.uri, session=pool.session(), timeout=0.5)
+            await get_printer_attributes(drip.uri, connections=pool, timeout=0.5)
         assert time.monotonic() - started < 4.0  # the 0.5 s timeout ends it (+ a busy machine)
         assert pool.idle_connections == 0, "a connection cut mid-answer is never reused"
-        reading = await get_printer_attributes(ok.uri, session=pool.session())
+        reading = await get_printer_attributes(ok.uri, connections=pool)
         assert reading.status_code == 0 and pool.idle_connections == 1
 
 
@@ -139,3 +139,21 @@ async def test_tls_verification_stays_per_read(ippeve_fleet: IppEveFleet) -> Non
         assert reader.ipp_connections.idle_connections == 1
     with pytest.raises(IppTlsError):
         await get_printer_attributes(verifying.uri, verify_tls=True)
+
+
+async def test_a_read_waits_for_a_free_connection_only_within_its_own_timeout() -> None:
+    """`total` = 1: a read while a dripping printer holds the only connection gives up at its
+    own timeout, and the slot is free again once the dripping read ends."""
+    async with IppConnections(PoolLimits(total=1)) as connections, \
+            HostileIppServer("drip", host="127.0.160.50", drip_interval=0.05) as drip, \
+            KeepAliveIppServer("127.0.160.51") as ok:
+        holding = asyncio.create_task(
+            get_printer_attributes(drip.uri, connections=connections, timeout=1.0))
+        await asyncio.sleep(0.1)
+        with pytest.raises(IppUnreachable, match=r"no answer within 0\.3 s"):
+            await get_printer_attributes(ok.uri, connections=connections, timeout=0.3)
+        assert ok.accepted == 0, "it never had a connection"
+        with pytest.raises(IppUnreachable, match="answer not complete"):
+            await holding
+        reading = await get_printer_attributes(ok.uri, connections=connections)
+        assert reading.status_code == 0 and ok.accepted == 1

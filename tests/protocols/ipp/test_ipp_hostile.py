@@ -14,7 +14,6 @@ import struct
 import time
 from types import SimpleNamespace
 
-import aiohttp
 import pytest
 from yarl import URL
 
@@ -22,6 +21,7 @@ from gateway.device.reader import DeviceReader, IppEndpoint
 from gateway.fleet.poller import Poller
 from gateway.settings.loading import ConfigError, parse_config
 from protocols.ipp.client import MAX_REDIRECTS, get_printer_attributes, same_printer
+from protocols.ipp.connections import IppConnections
 from protocols.ipp.model import (
     DEFAULT_MAX_RESPONSE_BYTES,
     IppProtocolError,
@@ -43,23 +43,23 @@ def _one_line(exc: BaseException, uri: str) -> str:
     return message
 
 
-async def _warm(session: aiohttp.ClientSession, server: HostileIppServer) -> None:
+async def _warm(pool: IppConnections, server: HostileIppServer) -> None:
     """One read of a well-behaved answer first, so that the measured read pays no first-use
-    costs (imports, the session's connector)."""
+    costs (imports, the pool)."""
     async with HostileIppServer("ok", host=server.host) as ok:
-        await get_printer_attributes(ok.uri, session=session)
+        await get_printer_attributes(ok.uri, connections=pool)
 
 
 # -- size ------------------------------------------------------------------------------------------
 
 async def test_an_endless_chunked_body_costs_at_most_the_cap_and_ends_the_read() -> None:
     """Before the cap, this read grew the process by ~2 GB in 5 s and ended only at the timeout."""
-    async with HostileIppServer("endless-chunked") as server, aiohttp.ClientSession() as session:
-        await _warm(session, server)
+    async with HostileIppServer("endless-chunked") as server, IppConnections() as pool:
+        await _warm(pool, server)
         started = time.monotonic()
         async with RssPeak() as memory:
             with pytest.raises(IppTooLarge) as caught:
-                await get_printer_attributes(server.uri, timeout=5, session=session)
+                await get_printer_attributes(server.uri, timeout=5, connections=pool)
         took = time.monotonic() - started
     message = _one_line(caught.value, server.uri)
     assert f"{DEFAULT_MAX_RESPONSE_BYTES:,}-byte limit" in message
@@ -82,22 +82,22 @@ async def test_the_cap_is_configurable_and_small_answers_pass_it() -> None:
 
 async def test_a_50_mb_content_length_is_refused_before_its_body_is_read() -> None:
     """Before: 50 MB announced and sent cost ~100 MB at the peak."""
-    async with HostileIppServer("huge-length") as server, aiohttp.ClientSession() as session:
-        await _warm(session, server)
+    async with HostileIppServer("huge-length") as server, IppConnections() as pool:
+        await _warm(pool, server)
         async with RssPeak() as memory:
             with pytest.raises(IppTooLarge) as caught:
-                await get_printer_attributes(server.uri, session=session)
+                await get_printer_attributes(server.uri, connections=pool)
     message = _one_line(caught.value, server.uri)
     assert "52,428,800 bytes refused unread" in message
     assert memory.growth_mb < 8, memory.growth_mb
 
 
 async def test_a_50_mb_body_ending_at_close_is_read_only_up_to_the_cap() -> None:
-    async with HostileIppServer("huge-close") as server, aiohttp.ClientSession() as session:
-        await _warm(session, server)
+    async with HostileIppServer("huge-close") as server, IppConnections() as pool:
+        await _warm(pool, server)
         async with RssPeak() as memory:
             with pytest.raises(IppTooLarge, match="reading stopped"):
-                await get_printer_attributes(server.uri, session=session,
+                await get_printer_attributes(server.uri, connections=pool,
                                              max_response_bytes=MB)
     assert memory.growth_mb < 1 + 10, memory.growth_mb
 

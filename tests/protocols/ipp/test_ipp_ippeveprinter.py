@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
@@ -18,6 +17,7 @@ from gateway.device.ipp_mapping import apply_ipp
 from gateway.device.model import DeviceStatus
 from protocols.hosts import free_port
 from protocols.ipp.client import get_printer_attributes
+from protocols.ipp.connections import IppConnections
 from protocols.ipp.model import (
     MULTI_VALUED,
     REQUESTED_ATTRIBUTES,
@@ -145,10 +145,10 @@ def _check(reading: IppReading, name: str) -> None:
     assert all(s.source == "ipp" and s.unit == "percent" for s in status.supplies)
 
 
-async def test_shared_session(printers: dict[str, IppEvePrinter]) -> None:
-    async with aiohttp.ClientSession() as session:
+async def test_shared_pool(printers: dict[str, IppEvePrinter]) -> None:
+    async with IppConnections() as pool:
         readings = await asyncio.gather(*(
-            get_printer_attributes(printers[name].ipps_uri, session=session)
+            get_printer_attributes(printers[name].ipps_uri, connections=pool)
             for name in EXPECTED))
     assert [r.attributes["printer-serial-number"] for r in readings] == [
         e.serial for e in EXPECTED.values()]

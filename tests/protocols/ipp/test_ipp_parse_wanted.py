@@ -85,3 +85,17 @@ def test_other_groups_are_skipped_and_the_charset_still_read() -> None:
         0x41, b"printer-location", b"B\xfcro") + b"\x03"
     _, _, attributes, problems = parse_response(body, WANTED)
     assert (attributes, problems) == ({"printer-location": "Büro"}, [])
+
+
+def test_values_that_steer_a_collection_are_not_read_as_text() -> None:
+    """Keyword and integer values are decoded on the parser's fast path; a member name (UTF-8
+    too) or a collection's end out of place are still problems of their attribute."""
+    body = _body(_item(0x4A, b"printer-name", b"Laser"),
+                 _item(0x37, b"printer-info", b""),
+                 _item(0x44, b"marker-names", b"Black"), _item(0x4A, b"", b"x"),
+                 _item(0x21, b"printer-up-time", b"\0\0\0\7"))
+    _, _, attributes, problems = parse_response(body, WANTED)
+    assert attributes == {"printer-up-time": 7}
+    assert [p.split(":")[0] for p in problems] == ["printer-name", "printer-info", "marker-names"]
+    assert "memberAttrName outside a collection" in problems[0]
+    assert "endCollection without begCollection" in problems[1]
