@@ -28,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud import times
 from cloud.changes import ChangeStream
 from cloud.db import Application, Database, Printer, Service
-from cloud.notice_tables import ProviderDelivery, SupplyCycle
+from cloud.notice_tables import ProviderDelivery
+from cloud.supply_cycles import Cycle, SupplyCycles
 from cloud.wake_bus import WakeBus
 from cloud.webhooks import WebhookSender, wake_after_commit
 from protocols.cloud.times import rfc3339
@@ -111,7 +112,7 @@ def _by_index(data: dict[str, Any], data_type: str) -> dict[str, dict[str, Any]]
             if isinstance(item, dict) and "index" in item}
 
 
-def _replaced(cycle: SupplyCycle, event: str, named: str | None, index: str,
+def _replaced(cycle: Cycle, event: str, named: str | None, index: str,
               level: int | None, cartridge_id: str | None) -> bool:
     if event == "supply-replaced" and named == index:
         return True
@@ -146,9 +147,7 @@ async def observe_supplies(session: AsyncSession, printers: dict[str, Printer],
                    Service.order_threshold_percent.is_not(None))
             .order_by(Application.seq))).all():
         ordering[application.printer_id].append((application, service))
-    cycles = {(c.printer_id, c.supply_index): c for c in (await session.execute(
-        select(SupplyCycle).where(SupplyCycle.printer_id.in_(ids))
-        .with_for_update())).scalars()}
+    cycles = await SupplyCycles.load(session, ids)
     ordered: set[tuple[str, str, str, int]] = set()
     for status in entries:
         printer, data = printers[status["printer_id"]], status["data"]
@@ -160,7 +159,7 @@ async def observe_supplies(session: AsyncSession, printers: dict[str, Printer],
             level = levels.get(index, {}).get("level_percent")
             if levels.get(index, {}).get("class") == "filled":
                 continue  # a receptacle (waste toner) fills up: nothing to order
-            cycle = _cycle(session, cycles, printer.id, index, status, level,
+            cycle = _cycle(cycles, printer.id, index, status, level,
                            cartridges.get(index, {}).get("cartridge_id"))
             for application, service in ordering[printer.id]:
                 threshold = service.order_threshold_percent
@@ -170,17 +169,15 @@ async def observe_supplies(session: AsyncSession, printers: dict[str, Printer],
                     ordered.add((printer.id, service.id, index, cycle))
                     await _order(session, printer, application, service, index, cycle, data,
                                  level)
+    await cycles.store(session)
 
 
-def _cycle(session: AsyncSession, cycles: dict[tuple[str, str], SupplyCycle], printer_id: str,
-           index: str, status: dict[str, Any], level: int | None,
-           cartridge_id: str | None) -> int:
+def _cycle(cycles: SupplyCycles, printer_id: str, index: str, status: dict[str, Any],
+           level: int | None, cartridge_id: str | None) -> int:
     """The supply's cycle after this reading (a new one when it was replaced)."""
-    cycle = cycles.get((printer_id, index))
+    cycle = cycles.get(printer_id, index)
     if cycle is None:
-        cycle = cycles[printer_id, index] = SupplyCycle(printer_id=printer_id,
-                                                        supply_index=index, cycle=1)
-        session.add(cycle)
+        cycle = cycles.start(printer_id, index)
     elif _replaced(cycle, status["event"], (status.get("event_detail") or {}).get(
             "supply_index"), index, level, cartridge_id):
         cycle.cycle += 1
@@ -188,7 +185,7 @@ def _cycle(session: AsyncSession, cycles: dict[tuple[str, str], SupplyCycle], pr
         cycle.last_level = level
     if cartridge_id is not None:
         cycle.cartridge_id = cartridge_id
-    cycle.updated_at = times.now()
+    cycles.touch(cycle)
     return cycle.cycle
 
 
